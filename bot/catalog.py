@@ -1,0 +1,303 @@
+"""Model catalog: every Qwen-Omni model Omnicord knows, with the limits the API enforces.
+
+All numbers come from the vendor pages digested in the project's API notes (Alibaba Cloud Model
+Studio, Qwen-Omni and Qwen3-Omni-Captioner). Everything else in Omnicord reads limits from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+MiB = 1024 * 1024
+MB = 1_000_000
+
+#: Largest base64 data URL the API takes per media item ("max bytes per data-uri item").
+MAX_DATA_URI_BYTES = 10_485_760
+#: Largest request body DashScope accepts ("max bytes to request body"); inline media must fit.
+MAX_REQUEST_BYTES = 6_291_456
+
+#: Speech the models return: raw PCM, signed 16-bit little-endian, mono, 24 kHz.
+SPEECH_SAMPLE_RATE = 24_000
+SPEECH_SAMPLE_WIDTH = 2
+SPEECH_CHANNELS = 1
+
+ModelKind = Literal["chat", "captioner"]
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A speech-output voice; ``note`` says the accent or dialect where the vendor gives one."""
+
+    name: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ImageRules:
+    """How the model reads still images."""
+
+    block_px: int  # one token per block_px × block_px pixels
+    min_tokens: int = 4
+    max_tokens: int = 1280
+    extra_tokens: int = 2  # added per image
+    max_bytes: int = 10 * MiB
+    min_side_px: int = 11  # both sides must be > 10 px
+    max_aspect_ratio: float = 200.0
+
+    @property
+    def max_pixels(self) -> int:
+        """Largest pixel area the model actually uses before it downscales."""
+        return self.max_tokens * self.block_px * self.block_px
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """Audio input limits for one model."""
+
+    max_bytes: int
+    max_seconds: float
+    formats: tuple[str, ...]  # values accepted in ``input_audio.format``
+    tokens_per_second: float
+    tokens_per_second_documented: bool  # False: a conservative figure of ours, not the vendor's
+    min_billed_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """Video input limits and the sampling the model applies (the seed's video token rules)."""
+
+    max_bytes: int
+    max_seconds: float
+    block_px: int
+    max_frames: int
+    fps: float = 2.0
+    min_frames: int = 4
+    frame_factor: int = 2
+    min_frame_blocks: int = 128
+    max_frame_blocks: int = 768
+    total_blocks: int = 16_384
+    max_aspect_ratio: float = 200.0
+    extra_tokens: int = 2
+
+
+@dataclass(frozen=True)
+class ImageListLimits:
+    """A video sent as a list of frames (no sound)."""
+
+    min_images: int
+    max_images: int
+
+
+@dataclass(frozen=True)
+class Price:
+    """Price in US dollars per million tokens."""
+
+    input_per_million: float
+    output_per_million: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything Omnicord needs to know to talk to one model."""
+
+    name: str
+    kind: ModelKind
+    context_window: int
+    max_input: int
+    max_output: int
+    audio: AudioLimits
+    aliases: tuple[str, ...] = ()
+    max_input_thinking: int | None = None
+    max_reasoning: int | None = None
+    voices: tuple[Voice, ...] = ()
+    system_message_with_audio_output: bool = True
+    image: ImageRules | None = None
+    video: VideoLimits | None = None
+    image_list: ImageListLimits | None = None
+    prices: dict[str, Price] = field(default_factory=dict)  # by region: "intl", "cn"
+    speech_languages: tuple[str, ...] = ()
+    open_source: bool = False
+
+    @property
+    def supports_thinking(self) -> bool:
+        """Whether ``enable_thinking`` is accepted."""
+        return self.max_input_thinking is not None
+
+    @property
+    def speaks(self) -> bool:
+        """Whether the model can answer with speech."""
+        return bool(self.voices)
+
+    def voice_names(self) -> tuple[str, ...]:
+        """Names of the voices, in catalog order."""
+        return tuple(voice.name for voice in self.voices)
+
+    def find_voice(self, name: str) -> Voice | None:
+        """The voice called ``name`` (case-insensitive), or None."""
+        wanted = name.strip().lower()
+        return next((v for v in self.voices if v.name.lower() == wanted), None)
+
+    def input_limit(self, *, thinking: bool = False) -> int:
+        """Maximum input tokens for one request in the given mode."""
+        if thinking and self.max_input_thinking is not None:
+            return self.max_input_thinking
+        return self.max_input
+
+
+_FLASH_VOICES = (
+    Voice("Cherry"),
+    Voice("Ethan"),
+    Voice("Nofish"),
+    Voice("Jennifer"),
+    Voice("Ryan"),
+    Voice("Katerina"),
+    Voice("Elias"),
+    Voice("Jada", "Shanghainese"),
+    Voice("Dylan", "Beijing dialect"),
+    Voice("Sunny", "Sichuanese"),
+    Voice("Li", "Nanjing dialect"),
+    Voice("Marcus", "Shaanxi dialect"),
+    Voice("Roy", "Minnan"),
+    Voice("Peter", "Tianjin dialect"),
+    Voice("Rocky", "Cantonese"),
+    Voice("Kiki", "Cantonese"),
+    Voice("Eric", "Sichuanese"),
+)
+_TURBO_VOICES = (Voice("Cherry"), Voice("Serena"), Voice("Ethan"), Voice("Chelsie"))
+_OPEN_7B_VOICES = (Voice("Ethan"), Voice("Chelsie"))
+
+_FLASH_LANGUAGES = (
+    "Chinese (Mandarin and dialects)", "English", "French", "German", "Russian", "Italian",
+    "Spanish", "Portuguese", "Japanese", "Korean", "Thai",
+)
+
+# The seeds give no audio token rate for Qwen3-Omni-Flash; budgeting at turbo's documented
+# 25 tokens/s over-estimates rather than overflowing the input limit.
+_FLASH_AUDIO = AudioLimits(
+    max_bytes=100 * MB, max_seconds=20 * 60, formats=("wav", "mp3"),
+    tokens_per_second=25.0, tokens_per_second_documented=False,
+)
+_TURBO_AUDIO = AudioLimits(
+    max_bytes=10 * MB, max_seconds=3 * 60, formats=("wav", "mp3"),
+    tokens_per_second=25.0, tokens_per_second_documented=True,
+)
+_CAPTIONER_AUDIO = AudioLimits(
+    max_bytes=MAX_DATA_URI_BYTES, max_seconds=40 * 60,
+    formats=("amr", "wav", "3gp", "3gpp", "aac", "mp3"),
+    tokens_per_second=12.5, tokens_per_second_documented=True,
+)
+
+QWEN3_OMNI_FLASH = ModelSpec(
+    name="qwen3-omni-flash",
+    kind="chat",
+    aliases=("qwen3-omni-flash-2025-09-15", "qwen3-omni-flash-0915"),
+    context_window=65_536,
+    max_input=49_152,
+    max_input_thinking=16_384,
+    max_reasoning=32_768,
+    max_output=16_384,
+    voices=_FLASH_VOICES,
+    image=ImageRules(block_px=32),
+    audio=_FLASH_AUDIO,
+    video=VideoLimits(max_bytes=256 * MB, max_seconds=150, block_px=32, max_frames=128),
+    image_list=ImageListLimits(min_images=2, max_images=128),
+    speech_languages=_FLASH_LANGUAGES,
+)
+
+QWEN_OMNI_TURBO = ModelSpec(
+    name="qwen-omni-turbo",
+    kind="chat",
+    aliases=(
+        "qwen-omni-turbo-latest",
+        "qwen-omni-turbo-2025-03-26",
+        "qwen-omni-turbo-0326",
+        "qwen-omni-turbo-2025-01-19",  # mainland China only
+        "qwen-omni-turbo-0119",
+    ),
+    context_window=32_768,
+    max_input=30_720,
+    max_output=2_048,
+    voices=_TURBO_VOICES,
+    system_message_with_audio_output=False,
+    image=ImageRules(block_px=28),
+    audio=_TURBO_AUDIO,
+    video=VideoLimits(max_bytes=150 * MB, max_seconds=40, block_px=28, max_frames=80),
+    image_list=ImageListLimits(min_images=4, max_images=80),
+    speech_languages=("Chinese (Mandarin)", "English"),
+)
+
+# The vendor documents the open model's limits like turbo's; its media rules are assumed equal.
+QWEN25_OMNI_7B = ModelSpec(
+    name="qwen2.5-omni-7b",
+    kind="chat",
+    context_window=32_768,
+    max_input=30_720,
+    max_output=2_048,
+    voices=_OPEN_7B_VOICES,
+    image=ImageRules(block_px=28),
+    audio=_TURBO_AUDIO,
+    video=VideoLimits(max_bytes=150 * MB, max_seconds=40, block_px=28, max_frames=80),
+    image_list=ImageListLimits(min_images=4, max_images=80),
+    speech_languages=("Chinese (Mandarin)", "English"),
+    open_source=True,
+)
+
+QWEN3_OMNI_CAPTIONER = ModelSpec(
+    name="qwen3-omni-30b-a3b-captioner",
+    kind="captioner",
+    context_window=65_536,
+    max_input=32_768,
+    max_output=32_768,
+    audio=_CAPTIONER_AUDIO,
+    prices={"intl": Price(3.81, 3.06), "cn": Price(2.265, 1.821)},
+)
+
+MODELS: tuple[ModelSpec, ...] = (
+    QWEN3_OMNI_FLASH,
+    QWEN_OMNI_TURBO,
+    QWEN25_OMNI_7B,
+    QWEN3_OMNI_CAPTIONER,
+)
+
+DEFAULT_CHAT_MODEL = QWEN3_OMNI_FLASH.name
+DEFAULT_CAPTION_MODEL = QWEN3_OMNI_CAPTIONER.name
+DEFAULT_VOICE = "Cherry"
+
+
+class UnknownModelError(LookupError):
+    """Raised for a model name that is neither a catalog model nor one of its aliases."""
+
+    def __init__(self, name: str, kind: ModelKind | None = None) -> None:
+        known = ", ".join(m.name for m in MODELS if kind is None or m.kind == kind)
+        what = {"chat": "chat model", "captioner": "captioner model"}.get(kind or "", "model")
+        super().__init__(f"unknown {what} {name!r} (known: {known})")
+        self.name = name
+
+
+def _index(models: Iterable[ModelSpec]) -> dict[str, ModelSpec]:
+    table: dict[str, ModelSpec] = {}
+    for model in models:
+        for key in (model.name, *model.aliases):
+            table[key.lower()] = model
+    return table
+
+
+_BY_NAME = _index(MODELS)
+
+
+def find_model(name: str, kind: ModelKind | None = None) -> ModelSpec:
+    """The model called ``name`` (or one of its aliases and snapshots), optionally of one kind.
+
+    Raises UnknownModelError when there is no such model.
+    """
+    model = _BY_NAME.get(name.strip().lower())
+    if model is None or (kind is not None and model.kind != kind):
+        raise UnknownModelError(name, kind)
+    return model
+
+
+def chat_models() -> tuple[ModelSpec, ...]:
+    """The models that hold conversations."""
+    return tuple(m for m in MODELS if m.kind == "chat")

@@ -1,0 +1,121 @@
+"""Finding ffmpeg and running it off the event loop.
+
+A system ffmpeg is used when it has the encoders Omnicord needs; otherwise the static build
+shipped in the imageio-ffmpeg wheel, so a fresh machine needs no system packages. pydub is
+pointed at the same binary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import warnings
+import weakref
+from collections.abc import Sequence
+from functools import lru_cache
+
+from bot.errors import ConfigError, MediaError
+
+REQUIRED_ENCODERS = ("libopus", "libmp3lame")
+_ENCODER_CHECK_TIMEOUT = 10
+
+
+def _has_encoders(exe: str) -> bool:
+    try:
+        listing = subprocess.run(
+            [exe, "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=_ENCODER_CHECK_TIMEOUT,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return all(f" {name} " in listing for name in REQUIRED_ENCODERS)
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary to use (``OMNICORD_FFMPEG`` overrides the search)."""
+    override = os.environ.get("OMNICORD_FFMPEG", "").strip()
+    if override:
+        if not shutil.which(override):
+            raise ConfigError(f"OMNICORD_FFMPEG: no ffmpeg at {override!r}")
+        return override
+    system = shutil.which("ffmpeg")
+    if system and _has_encoders(system):
+        return system
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def configure_pydub() -> None:
+    """Make pydub use the same ffmpeg (it otherwise looks only on PATH)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns when PATH has no ffmpeg
+        from pydub import AudioSegment
+    AudioSegment.converter = ffmpeg_exe()
+
+
+def _max_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _job_slots() -> asyncio.Semaphore:
+    """The running loop's bound on concurrent media jobs (one per CPU)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(_max_jobs())
+    return slots
+
+
+async def run_ffmpeg(
+    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0
+) -> bytes:
+    """Run ffmpeg with ``args`` in a subprocess and return its stdout.
+
+    At most one job per CPU runs at once. A job over ``timeout`` seconds, or whose caller is
+    cancelled, is killed. A failure raises MediaError with ffmpeg's last message.
+    """
+    base = ["-hide_banner", "-loglevel", "error"] + (["-nostdin"] if stdin is None else [])
+    async with _job_slots():
+        process = await asyncio.create_subprocess_exec(
+            ffmpeg_exe(),
+            *base,
+            *args,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+        except TimeoutError:
+            await _kill(process)
+            raise MediaError(f"Converting the file took longer than {timeout:.0f} s") from None
+        except BaseException:
+            await _kill(process)
+            raise
+    if process.returncode != 0:
+        raise MediaError(_last_line(err) or f"ffmpeg failed with status {process.returncode}")
+    return out
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")

@@ -1,0 +1,71 @@
+"""Accumulating a streamed reply while passing its events on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from bot.events import (
+    AudioChunk,
+    Finished,
+    ReasoningDelta,
+    ReplyEvent,
+    TextDelta,
+    Transcript,
+    Usage,
+)
+
+
+@dataclass
+class Reply:
+    """Everything a finished (or interrupted) reply stream carried."""
+
+    text_parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    pcm_parts: list[bytes] = field(default_factory=list)
+    transcript: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The reply text so far."""
+        return "".join(self.text_parts)
+
+    @property
+    def reasoning(self) -> str:
+        """The chain of thought so far."""
+        return "".join(self.reasoning_parts)
+
+    @property
+    def pcm(self) -> bytes:
+        """The speech so far (24 kHz 16-bit mono PCM)."""
+        return b"".join(self.pcm_parts)
+
+    @property
+    def spoken_text(self) -> str:
+        """What the reply says: the text, or the speech transcript when there was no text."""
+        return self.text.strip() or self.transcript.strip()
+
+    def add(self, event: ReplyEvent) -> None:
+        """Fold one event in."""
+        match event:
+            case TextDelta(text=text):
+                self.text_parts.append(text)
+            case ReasoningDelta(text=text):
+                self.reasoning_parts.append(text)
+            case AudioChunk(pcm=pcm):
+                self.pcm_parts.append(pcm)
+            case Transcript(text=text):
+                self.transcript += text
+            case Usage():
+                self.usage = event
+            case Finished(reason=reason):
+                self.finish_reason = reason
+
+
+async def tee(events: AsyncIterator[ReplyEvent], reply: Reply) -> AsyncIterator[ReplyEvent]:
+    """Yield ``events`` unchanged while folding each into ``reply``."""
+    async for event in events:
+        reply.add(event)
+        yield event

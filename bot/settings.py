@@ -1,0 +1,130 @@
+"""Settings from environment variables and an optional ``.env`` file.
+
+``load_settings()`` turns every problem into a ``ConfigError`` whose message names the setting,
+so the command line can print one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.catalog import (
+    DEFAULT_CAPTION_MODEL,
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_VOICE,
+    ModelKind,
+    UnknownModelError,
+    find_model,
+)
+from bot.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+
+
+def _known_model(name: str, kind: ModelKind) -> str:
+    try:
+        find_model(name, kind)
+    except UnknownModelError as error:
+        raise ValueError(str(error)) from None
+    return name.strip()
+
+
+class Settings(BaseSettings):
+    """Every setting Omnicord reads. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    api_key: SecretStr | None = Field(default=None, alias="DASHSCOPE_API_KEY")
+    base_url: str = Field(default=DEFAULT_BASE_URL, alias="DASHSCOPE_BASE_URL")
+    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="OMNICORD_MODEL")
+    voice: str = Field(default=DEFAULT_VOICE, alias="OMNICORD_VOICE")
+    caption_model: str = Field(default=DEFAULT_CAPTION_MODEL, alias="OMNICORD_CAPTION_MODEL")
+    db_path: Path = Field(default=Path("omnicord.db"), alias="OMNICORD_DB")
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    request_timeout: float = Field(default=120.0, gt=0, alias="OMNICORD_REQUEST_TIMEOUT")
+    max_retries: int = Field(default=2, ge=0, le=10, alias="OMNICORD_MAX_RETRIES")
+    ffmpeg: str | None = Field(default=None, alias="OMNICORD_FFMPEG")
+
+    @field_validator("api_key", "discord_token", mode="before")
+    @classmethod
+    def _blank_secret_is_missing(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parsed = urlparse(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as " + DEFAULT_BASE_URL)
+        return value.strip().rstrip("/")
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        return _known_model(value, "chat")
+
+    @field_validator("caption_model")
+    @classmethod
+    def _check_caption_model(cls, value: str) -> str:
+        return _known_model(value, "captioner")
+
+    @model_validator(mode="after")
+    def _check_voice(self) -> Settings:
+        model = find_model(self.model, "chat")
+        voice = model.find_voice(self.voice)
+        if voice is None:
+            raise ValueError(
+                f"OMNICORD_VOICE: {model.name} has no voice {self.voice!r} "
+                f"(choose from {', '.join(model.voice_names())})"
+            )
+        self.voice = voice.name
+        return self
+
+    def require_api_key(self) -> str:
+        """The DashScope key, or a ConfigError saying how to set it."""
+        if self.api_key is None:
+            raise ConfigError(
+                "DASHSCOPE_API_KEY is not set: put your Model Studio API key in the environment "
+                "or in .env"
+            )
+        return self.api_key.get_secret_value()
+
+    def require_discord_token(self) -> str:
+        """The Discord bot token, or a ConfigError saying how to set it."""
+        if self.discord_token is None:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: put your bot token from the Discord developer portal "
+                "in the environment or in .env"
+            )
+        return self.discord_token.get_secret_value()
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = first.get("loc") or ()
+    field_name = str(location[0]) if location else ""
+    field = Settings.model_fields.get(field_name)
+    name = (field.alias if field and field.alias else field_name) or "settings"
+    message = str(first.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if message.startswith("OMNICORD_"):
+        return message  # already names its setting
+    return f"{name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise ConfigError naming a bad one."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

@@ -1,0 +1,70 @@
+"""What a stored conversation turn holds, and the interface every store implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """What a turn's attachment was, so it can be described (or re-sent) later."""
+
+    kind: str  # "image", "audio", "video"
+    name: str
+    description: str = ""
+    content_hash: str = ""
+    format: str = ""
+    seconds: float | None = None
+    size_bytes: int | None = None
+    tokens: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaRef:
+        """Inverse of ``to_dict``; unknown keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One member message and the assistant's reply to it."""
+
+    speaker_id: str
+    speaker_name: str
+    text: str
+    reply_text: str
+    model: str
+    media: tuple[MediaRef, ...] = ()
+    usage: dict[str, Any] | None = None
+    created_at: str = field(default_factory=utc_now)
+    replied_at: str = field(default_factory=utc_now)
+
+
+class ConversationStore(Protocol):
+    """Persistent multi-turn history keyed by scope (a thread, channel, DM or CLI session)."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None:
+        """Release the connection."""
+
+    async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
+        """The scope's turns, oldest first (the newest ``limit`` when given)."""
+
+    async def add_turn(self, scope: str, turn: Turn) -> None:
+        """Store a completed turn atomically."""
+
+    async def reset(self, scope: str) -> int:
+        """Delete the scope's turns; return how many were removed."""

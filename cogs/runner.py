@@ -1,0 +1,69 @@
+"""The standalone Omnicord bot: a ``commands.Bot`` with every extension in ``cogs.EXTENSIONS``."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.settings import Settings
+from cogs import EXTENSIONS
+
+log = logging.getLogger("omnicord")
+
+#: Permissions the bot needs in a channel, used for the invite link.
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+    send_voice_messages=True,
+)
+
+
+def intents() -> discord.Intents:
+    """Only what Omnicord needs: guild and DM messages, with their content."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class OmnicordBot(commands.Bot):
+    """A bot that loads every Omnicord extension and syncs its application commands."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        synced = await self.tree.sync()
+        log.info("loaded %d extensions, synced %d commands", len(EXTENSIONS), len(synced))
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        url = discord.utils.oauth_url(
+            self.user.id,
+            permissions=REQUIRED_PERMISSIONS,
+            scopes=("bot", "applications.commands"),
+        )
+        print(f"Omnicord is online as {self.user}. Invite it with:\n{url}", flush=True)
+
+
+def run_bot(settings: Settings, token: str) -> None:
+    """Run the standalone bot until interrupted."""
+    discord.utils.setup_logging(level=logging.INFO)
+    OmnicordBot(settings).run(token, log_handler=None)

@@ -1,0 +1,55 @@
+"""Shared fixtures: the offline DashScope server, an environment for the CLI, and media."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_dashscope import FakeDashScope
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def dashscope_server() -> Iterator[FakeDashScope]:
+    """One offline DashScope for the whole run."""
+    with FakeDashScope(api_key="sk-test-omnicord-0123456789") as server:
+        yield server
+
+
+@pytest.fixture
+def dashscope(dashscope_server: FakeDashScope) -> Iterator[FakeDashScope]:
+    """The offline DashScope, with recorded requests and faults cleared for each test."""
+    dashscope_server.reset()
+    yield dashscope_server
+    dashscope_server.reset()
+
+
+@pytest.fixture
+def cli_env(dashscope: FakeDashScope, tmp_path: Path) -> dict[str, str]:
+    """Environment for running the CLI against the offline server, isolated from the host."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DASHSCOPE_", "OMNICORD_", "DISCORD_"))}
+    env.update(
+        DASHSCOPE_API_KEY=dashscope.api_key,
+        DASHSCOPE_BASE_URL=dashscope.base_url,
+        OMNICORD_MAX_RETRIES="0",
+        OMNICORD_REQUEST_TIMEOUT="20",
+        OMNICORD_DB=str(tmp_path / "omnicord.db"),
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m bot ARGS`` in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
+    )

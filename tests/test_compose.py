@@ -1,0 +1,47 @@
+"""Composing messages under the one-modality rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.catalog import find_model
+from bot.compose import compose, split_by_modality
+from bot.parts import audio_part, image_part, message_modalities, video_part
+from bot.store import MediaRef, Turn
+
+IMG = image_part(b"png", "image/png")
+IMG2 = image_part(b"png2", "image/png")
+WAV = audio_part(b"wav", "wav")
+MP3 = audio_part(b"mp3", "mp3")
+MP4 = video_part(b"mp4")
+
+
+def test_text_only() -> None:
+    assert split_by_modality("hi", []) == [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    ]
+
+
+def test_mixed_media_becomes_one_modality_per_message() -> None:
+    messages = split_by_modality("compare", [IMG, WAV, IMG2, MP3, MP4])
+    assert [sorted(message_modalities(m)) for m in messages] == [
+        ["image"], ["audio"], ["audio"], ["video"]
+    ]
+    assert messages[0]["content"] == [IMG, IMG2, {"type": "text", "text": "compare"}]
+    assert all(m["role"] == "user" for m in messages)
+
+
+@pytest.mark.parametrize("speech", [False, True])
+def test_history_is_text_only_and_instructions_placed_by_model(speech: bool) -> None:
+    history = [Turn("1", "Ada", "look", "A cat.", "qwen-omni-turbo",
+                    media=(MediaRef(kind="image", name="cat.png", description="a cat"),))]
+    messages = compose(find_model("qwen-omni-turbo"), history=history, text="and now?",
+                       media=[WAV], system_prompt="Be brief.", speech=speech)
+    roles = [m["role"] for m in messages]
+    assert roles == (["user", "assistant", "user"] if speech
+                     else ["system", "user", "assistant", "user"])
+    past = messages[-3]
+    assert past["content"][-1]["text"] == "[image: cat.png — a cat] look"
+    assert messages[-2]["content"] == "A cat."
+    if speech:
+        assert messages[0]["content"][0]["text"] == "(Instructions: Be brief.)"
