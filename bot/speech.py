@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_WIDTH
 from bot.errors import InputError
-from bot.ffmpeg import run_ffmpeg
+from bot.media.ffmpeg import run_ffmpeg
 
 #: Opus runs at 48 kHz; Discord plays voice messages at that rate.
 OPUS_SAMPLE_RATE = 48_000

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.ffmpeg import ffmpeg_exe
+from bot.media.ffmpeg import ffmpeg_exe
 
 
 def ffmpeg(*args: str) -> None:

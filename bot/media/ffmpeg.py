@@ -14,10 +14,13 @@ import shutil
 import subprocess
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from bot.errors import ConfigError, MediaError
+
+T = TypeVar("T")
 
 REQUIRED_ENCODERS = ("libopus", "libmp3lame")
 _ENCODER_CHECK_TIMEOUT = 10
@@ -79,15 +82,21 @@ def _job_slots() -> asyncio.Semaphore:
     return slots
 
 
-async def run_ffmpeg(
-    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0
-) -> bytes:
-    """Run ffmpeg with ``args`` in a subprocess and return its stdout.
+async def run_in_thread(function: Callable[..., T], *args: Any, timeout: float = 120.0) -> T:
+    """Run blocking native work (Pillow, hashing) in a thread, under the same job bound."""
+    async with _job_slots():
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(function, *args), timeout)
+        except TimeoutError:
+            raise MediaError(f"Processing the file took longer than {timeout:.0f} s") from None
 
-    At most one job per CPU runs at once. A job over ``timeout`` seconds, or whose caller is
-    cancelled, is killed. A failure raises MediaError with ffmpeg's last message.
-    """
-    base = ["-hide_banner", "-loglevel", "error"] + (["-nostdin"] if stdin is None else [])
+
+async def ffmpeg_process(
+    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0,
+    loglevel: str = "error",
+) -> tuple[int, bytes, bytes]:
+    """Run ffmpeg; return (exit status, stdout, stderr). Bounded, killed on timeout or cancel."""
+    base = ["-hide_banner", "-loglevel", loglevel] + (["-nostdin"] if stdin is None else [])
     async with _job_slots():
         process = await asyncio.create_subprocess_exec(
             ffmpeg_exe(),
@@ -105,8 +114,20 @@ async def run_ffmpeg(
         except BaseException:
             await _kill(process)
             raise
-    if process.returncode != 0:
-        raise MediaError(_last_line(err) or f"ffmpeg failed with status {process.returncode}")
+    return process.returncode or 0, out, err
+
+
+async def run_ffmpeg(
+    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0
+) -> bytes:
+    """Run ffmpeg with ``args`` and return its stdout; MediaError with its last message if it fails.
+
+    At most one media job per CPU runs at once; a job over ``timeout`` seconds, or whose caller
+    is cancelled, is killed.
+    """
+    status, out, err = await ffmpeg_process(args, stdin=stdin, timeout=timeout)
+    if status != 0:
+        raise MediaError(_last_line(err) or f"ffmpeg failed with status {status}")
     return out
 
 

@@ -1,0 +1,92 @@
+"""What the media pipeline produces: parts ready to send and an account of what was done."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.catalog import MAX_REQUEST_BYTES, ModelSpec
+from bot.parts import Part, inline_items
+from bot.store.base import MediaRef
+
+MediaKind = Literal["image", "audio", "video", "text"]
+Purpose = Literal["chat", "caption"]
+
+#: Turns a recording's sound into text (e.g. with the captioner), for media sent as pictures.
+AudioDescriber = Callable[[Path], Awaitable[str]]
+
+#: Inline media (base64 characters) one request may carry: the body cap less room for the JSON
+#: envelope, the text, and the history.
+REQUEST_MEDIA_BUDGET = MAX_REQUEST_BYTES - 800_000
+
+
+@dataclass(frozen=True)
+class MediaTarget:
+    """Who the media is for and how much room it may take."""
+
+    model: ModelSpec
+    purpose: Purpose = "chat"
+    budget_bytes: int = REQUEST_MEDIA_BUDGET  # base64 characters for this item
+    whole_video: bool = False  # the member asked about the whole video: sample it all
+
+
+@dataclass(frozen=True)
+class PreparedPart:
+    """One message part ready to send, with what it costs."""
+
+    part: Part
+    kind: MediaKind
+    format: str  # "wav", "mp3", "jpeg", "png", "mp4", "frames", "text" ...
+    tokens: int
+    seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    start: float | None = None  # for a segment of a longer recording
+    end: float | None = None
+
+    @property
+    def inline_bytes(self) -> int:
+        """Base64 characters this part carries."""
+        return sum(len(item) for item in inline_items(self.part))
+
+
+@dataclass(frozen=True)
+class PreparedMedia:
+    """A member's attachment converted for one model, and what was done to it."""
+
+    name: str
+    kind: MediaKind  # what the member sent, as understood
+    parts: tuple[PreparedPart, ...]
+    notices: tuple[str, ...] = ()
+    content_hash: str = ""
+    source_bytes: int = 0
+    source_format: str = ""
+    extra_text: str = ""  # text to add beside the media (e.g. a video's sound, transcribed)
+    details: dict[str, float | int | str] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        """Estimated input tokens of all parts."""
+        return sum(p.tokens for p in self.parts)
+
+    @property
+    def inline_bytes(self) -> int:
+        """Base64 characters of all parts."""
+        return sum(p.inline_bytes for p in self.parts)
+
+    def ref(self, description: str = "") -> MediaRef:
+        """What to remember about this attachment in the conversation store."""
+        first = self.parts[0] if self.parts else None
+        return MediaRef(
+            kind=self.kind,
+            name=self.name,
+            description=description or "; ".join(self.notices),
+            content_hash=self.content_hash,
+            format=first.format if first else "",
+            seconds=sum(p.seconds or 0 for p in self.parts) or None,
+            size_bytes=self.inline_bytes,
+            tokens=self.tokens,
+        )
