@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=120.0, gt=0, alias="OMNICORD_REQUEST_TIMEOUT")
     max_retries: int = Field(default=2, ge=0, le=10, alias="OMNICORD_MAX_RETRIES")
     ffmpeg: str | None = Field(default=None, alias="OMNICORD_FFMPEG")
+    cache_dir: Path | None = Field(default=None, alias="OMNICORD_CACHE_DIR")
+    cache_max_mb: int = Field(default=500, ge=0, alias="OMNICORD_CACHE_MAX_MB")
+    cache_max_days: float = Field(default=7, ge=0, alias="OMNICORD_CACHE_MAX_DAYS")
+    max_input_mb: int = Field(default=500, gt=0, alias="OMNICORD_MAX_INPUT_MB")
+    text_limit: int = Field(default=20_000, gt=0, alias="OMNICORD_TEXT_LIMIT")
 
     @field_validator("api_key", "discord_token", mode="before")
     @classmethod
@@ -89,6 +94,11 @@ class Settings(BaseSettings):
             )
         self.voice = voice.name
         return self
+
+    @property
+    def media_cache_dir(self) -> Path:
+        """Where prepared media is cached: OMNICORD_CACHE_DIR, else beside the database."""
+        return self.cache_dir or self.db_path.parent / "omnicord-media"
 
     def require_api_key(self) -> str:
         """The DashScope key, or a ConfigError saying how to set it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 from tests.fake_dashscope import FakeDashScope, Fault
-from tests.media import image, probe, tone
+from tests.media import image, probe, tone, voice_note
 
 
 def test_ask_streams_text_and_writes_a_voice_reply(
@@ -65,7 +67,7 @@ def test_attachments_as_the_api_takes_them(
     users = [m for m in dashscope.accepted[0]["messages"] if m["role"] == "user"]
     kinds = [[p["type"] for p in m["content"]] for m in users]
     assert kinds == [["image_url", "text"], ["input_audio"]]
-    assert users[1]["content"][0]["input_audio"]["format"] == "mp3"
+    assert users[1]["content"][0]["input_audio"]["format"] == "wav"
 
 
 def test_session_continues_across_processes(
@@ -96,10 +98,12 @@ def test_session_continues_across_processes(
         (["ask", "hi", "--out", "reply.flac"], ".ogg, .wav or .mp3"),
         (["ask"], "nothing to ask"),
         (["ask", "hi", "--attach", "missing.png"], "no such file"),
-        (["ask", "hi", "--attach", "notes.xyz"], "unsupported file type"),
+        (["ask", "hi", "--attach", "blob.xyz"], "blob.xyz: this file type is not supported"),
         (["ask", "hi", "--attach", "empty.png"], "the file is empty"),
         (["ask", "hi", "--frobnicate"], "unrecognized arguments"),
-        (["caption", "voice.ogg"], "captioner takes"),
+        (["caption", "voice.ogg"], "voice.ogg: the file is damaged"),
+        (["caption", "notes.xyz"], "only audio and video can be captioned"),
+        (["prepare", "blob.xyz"], "not supported"),
         (["voices", "--model", "qwen-omni-max"], "unknown chat model"),
     ],
 )
@@ -108,6 +112,7 @@ def test_bad_usage_exits_2_with_one_line_and_sends_nothing(
     args: list[str], message: str,
 ) -> None:
     (tmp_path / "notes.xyz").write_text("hello")
+    (tmp_path / "blob.xyz").write_bytes(b"\x00\x01binary" * 10)
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "voice.ogg").write_bytes(b"OggS")
     result = run_cli(args, cli_env, tmp_path)
@@ -212,3 +217,59 @@ def test_console_script_matches_python_m(cli_env: dict[str, str], tmp_path: Path
     assert via_script.returncode == via_module.returncode == 0
     assert via_script.stdout == via_module.stdout
     assert REPO.is_dir()
+
+
+def test_voice_note_attachment_and_caption(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    note = voice_note(tmp_path / "voice-message.ogg", 3)
+    asked = run_cli(["ask", "what did I say", "--attach", str(note), "--text-only"],
+                    cli_env, tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "voice-message.ogg: converted from OGG/Opus" in asked.stderr
+    assert "[saw 1 audio clip (3.0 s)]" in asked.stdout
+    captioned = run_cli(["caption", str(note)], cli_env, tmp_path)
+    assert captioned.returncode == 0, captioned.stderr
+    assert dashscope.accepted[-1]["messages"][0]["content"][0]["input_audio"]["format"] == "wav"
+
+
+def test_prepare_prints_what_would_be_sent_and_sends_nothing(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    note = voice_note(tmp_path / "voice-message.ogg", 3)
+    result = run_cli(["prepare", str(note)], cli_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "audio for qwen3-omni-flash" in result.stdout
+    assert "part 1: audio as wav, 3.0 s" in result.stdout
+    assert re.search(r"~7[56] tokens", result.stdout)  # 25 per second, codec padding aside
+    assert result.stderr == ""
+    assert "note: converted from OGG/Opus" in result.stdout
+    turbo = run_cli(["prepare", str(note), "--model", "qwen-omni-turbo", "--for", "caption"],
+                    cli_env, tmp_path)
+    assert "for qwen3-omni-30b-a3b-captioner" in turbo.stdout
+    assert dashscope.requests == []
+
+
+def test_history_and_reset(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    picture = image(tmp_path / "cat.png", 120, 80)
+    assert run_cli(["ask", "what is this", "--attach", str(picture), "--session", "pets",
+                    "--text-only"], cli_env, tmp_path).returncode == 0
+    follow = run_cli(["ask", "and its colour?", "--session", "pets", "--text-only"],
+                     cli_env, tmp_path)
+    assert follow.returncode == 0, follow.stderr
+    resent = dashscope.accepted[-1]["messages"][1]["content"]
+    assert resent[0]["type"] == "image_url"  # the picture came back from the media cache
+    markdown = run_cli(["history", "pets"], cli_env, tmp_path).stdout
+    assert markdown.startswith("# Conversation pets")
+    assert "**You**" in markdown and "[image: cat.png" in markdown
+    assert "and its colour?" in markdown
+    exported = json.loads(run_cli(["history", "pets", "--format", "json"], cli_env,
+                                  tmp_path).stdout)
+    assert [t["text"] for t in exported["turns"]] == ["what is this", "and its colour?"]
+    assert exported["turns"][0]["media"][0]["tokens"] > 0
+    cleared = run_cli(["reset", "pets"], cli_env, tmp_path)
+    assert cleared.returncode == 0 and "cleared 2 turns" in cleared.stderr
+    assert json.loads(run_cli(["history", "pets", "--format", "json"], cli_env,
+                              tmp_path).stdout)["turns"] == []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.budget import Budget
 from bot.catalog import find_model
-from bot.compose import compose, split_by_modality
+from bot.compose import Instructions, NewMessage, PastTurn, compose_request, split_by_modality
 from bot.parts import audio_part, image_part, message_modalities, video_part
 from bot.store import MediaRef, Turn
 
@@ -33,10 +34,13 @@ def test_mixed_media_becomes_one_modality_per_message() -> None:
 
 @pytest.mark.parametrize("speech", [False, True])
 def test_history_is_text_only_and_instructions_placed_by_model(speech: bool) -> None:
-    history = [Turn("1", "Ada", "look", "A cat.", "qwen-omni-turbo",
-                    media=(MediaRef(kind="image", name="cat.png", description="a cat"),))]
-    messages = compose(find_model("qwen-omni-turbo"), history=history, text="and now?",
-                       media=[WAV], system_prompt="Be brief.", speech=speech)
+    turbo = find_model("qwen-omni-turbo")
+    history = [PastTurn(Turn("1", "Ada", "look", "A cat.", "qwen-omni-turbo",
+                             media=(MediaRef(kind="image", name="cat.png", description="a cat"),)))]
+    composed = compose_request(turbo, history=history, new=NewMessage("Ada", "and now?"),
+                               budget=Budget.for_model(turbo),
+                               instructions=Instructions("Be brief."), speech=speech)
+    messages = composed.messages
     roles = [m["role"] for m in messages]
     assert roles == (["user", "assistant", "user"] if speech
                      else ["system", "user", "assistant", "user"])
@@ -45,3 +49,4 @@ def test_history_is_text_only_and_instructions_placed_by_model(speech: bool) -> 
     assert messages[-2]["content"] == "A cat."
     if speech:
         assert messages[0]["content"][0]["text"] == "(Instructions: Be brief.)"
+    assert composed.turns_sent == 1 and composed.media_resent == 0

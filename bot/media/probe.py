@@ -63,11 +63,21 @@ def sniff(head: bytes) -> Sniffed:
             return Sniffed("media", fmt)
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
         return Sniffed("media", "aac")  # ADTS
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return Sniffed("media", "mp3")  # MPEG audio frame sync
+    if _mpeg_audio_frame(head):
+        return Sniffed("media", "mp3")
     if _looks_like_text(head):
         return Sniffed("text", "text")
     return Sniffed("unknown", "")
+
+
+def _mpeg_audio_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: sync bits, and no reserved layer, bitrate or rate."""
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    layer = (head[1] >> 1) & 3
+    bitrate = head[2] >> 4
+    rate = (head[2] >> 2) & 3
+    return layer != 0 and bitrate not in (0, 15) and rate != 3
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -49,6 +49,8 @@ class Turn:
     usage: dict[str, Any] | None = None
     created_at: str = field(default_factory=utc_now)
     replied_at: str = field(default_factory=utc_now)
+    source_message_id: str | None = None
+    reply_message_ids: tuple[str, ...] = ()
 
 
 class ConversationStore(Protocol):
@@ -68,3 +70,9 @@ class ConversationStore(Protocol):
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many were removed."""
+
+    async def system_prompt(self, scope: str) -> str | None:
+        """The scope's own persona, if one was set."""
+
+    async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
+        """Set (or clear, with None) the scope's persona."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -75,6 +77,17 @@ class SqliteStore:
             raise RuntimeError("SqliteStore.open() was not called")
         return self._db
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An immediate-mode transaction: committed on success, rolled back on any exit."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
     async def schema_version(self) -> int:
         """The highest migration applied."""
         await self.db.execute(
@@ -92,18 +105,13 @@ class SqliteStore:
         for migration in load_migrations():
             if migration.version <= current:
                 continue
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+            async with self.transaction() as db:
                 for statement in _statements(migration.sql):
-                    await self.db.execute(statement)
-                await self.db.execute(
+                    await db.execute(statement)
+                await db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, utc_now()),
                 )
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            await self.db.execute("COMMIT")
             applied.append(migration.version)
         return applied
 
@@ -123,13 +131,12 @@ class SqliteStore:
 
     async def add_turn(self, scope: str, turn: Turn) -> None:
         """Store a completed turn (and its conversation, if new) in one transaction."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.transaction() as db:
             conversation_id = await self._conversation_id(scope)
-            await self.db.execute(
+            await db.execute(
                 "INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,"
-                " reply_text, model, usage_json, created_at, replied_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " reply_text, model, usage_json, created_at, replied_at, source_message_id,"
+                " reply_message_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     turn.speaker_id,
@@ -141,16 +148,14 @@ class SqliteStore:
                     json.dumps(turn.usage) if turn.usage is not None else None,
                     turn.created_at,
                     turn.replied_at,
+                    turn.source_message_id,
+                    json.dumps(list(turn.reply_message_ids)),
                 ),
             )
-            await self.db.execute(
+            await db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?",
                 (utc_now(), conversation_id),
             )
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
@@ -160,6 +165,23 @@ class SqliteStore:
             (scope,),
         )
         return cursor.rowcount
+
+    async def system_prompt(self, scope: str) -> str | None:
+        """The scope's own persona, if one was set."""
+        async with self.db.execute(
+            "SELECT system_prompt FROM conversations WHERE scope = ?", (scope,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
+        """Set (or clear, with None) the scope's persona."""
+        async with self.transaction() as db:
+            conversation_id = await self._conversation_id(scope)
+            await db.execute(
+                "UPDATE conversations SET system_prompt = ?, updated_at = ? WHERE id = ?",
+                (prompt, utc_now(), conversation_id),
+            )
 
     async def _conversation_id(self, scope: str) -> int:
         await self.db.execute(
@@ -191,4 +213,6 @@ def _turn_from_row(row: aiosqlite.Row) -> Turn:
         usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
         created_at=row["created_at"],
         replied_at=row["replied_at"],
+        source_message_id=row["source_message_id"],
+        reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
     )

@@ -1,0 +1,139 @@
+"""Media pipeline benchmark: ratios measured in one run against baselines on this machine.
+
+    .venv/bin/python bench/media.py [--quick]
+
+1. Voice notes (OGG/Opus 48 kHz mono, 60 s and 10 min): time of ``prepare_media`` divided by
+   the time of the single ffmpeg command that writes the same output (goal <= 1.2).
+2. Event-loop lag (max, p99) while 8 one-minute 1080p videos are prepared at once
+   (goal p99 <= 20 ms, max <= 50 ms).
+3. Peak resident memory added to this process while preparing a ~100 MB video (goal <= 150 MB).
+
+Inputs are generated here with ffmpeg; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.catalog import find_model
+from bot.media.audio import Encoding, choose_encoding
+from bot.media.ffmpeg import ffmpeg_exe
+from bot.media.prepare import prepare_media
+from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget
+
+FLASH = MediaTarget(find_model("qwen3-omni-flash"))
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+                   check=True)
+
+
+def make_voice_note(path: Path, seconds: int) -> Path:
+    source = f"sine=frequency=220:sample_rate=48000:duration={seconds},tremolo=f=4:d=0.8"
+    ffmpeg("-f", "lavfi", "-i", source, "-ac", "1", "-c:a", "libopus", "-b:a", "32k", str(path))
+    return path
+
+
+def make_video(path: Path, seconds: int, size: str, bitrate: str) -> Path:
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-b:v", bitrate, "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+def median_seconds(action, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def voice_note_ratio(work: Path, seconds: int, runs: int) -> tuple[float, float, float]:
+    note = make_voice_note(work / f"note-{seconds}.ogg", seconds)
+    encoding = choose_encoding(seconds, REQUEST_MEDIA_BUDGET) or Encoding("mp3", 16)
+    out = work / f"baseline.{encoding.format}"
+    baseline = median_seconds(
+        lambda: ffmpeg("-i", str(note), "-map", "0:a:0", *encoding.args(), str(out)), runs
+    )
+    ours = median_seconds(
+        lambda: asyncio.run(prepare_media(note, name=note.name, target=FLASH)), runs
+    )
+    return ours, baseline, ours / baseline
+
+
+async def loop_lag_while(jobs) -> tuple[float, float]:
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        interval = 0.005
+        while not done.is_set():
+            start = time.perf_counter()
+            await asyncio.sleep(interval)
+            lags.append(max(0.0, time.perf_counter() - start - interval))
+
+    watcher = asyncio.create_task(probe())
+    await asyncio.gather(*jobs)
+    done.set()
+    await watcher
+    lags.sort()
+    return lags[-1] * 1000, lags[int(len(lags) * 0.99)] * 1000
+
+
+def video_lag(work: Path, count: int, seconds: int) -> tuple[float, float, float]:
+    first = make_video(work / "v0.mp4", seconds, "1920x1080", "4M")
+    videos = [first] + [Path(shutil.copy(first, work / f"v{i}.mp4")) for i in range(1, count)]
+    start = time.perf_counter()
+    worst, p99 = asyncio.run(loop_lag_while(
+        [prepare_media(v, name=v.name, target=FLASH) for v in videos]
+    ))
+    return worst, p99, time.perf_counter() - start
+
+
+def peak_memory(work: Path, megabytes: int) -> tuple[float, float]:
+    seconds = 60
+    bitrate = f"{megabytes * 8 * 1000 // seconds}k"
+    video = make_video(work / "big.mp4", seconds, "1920x1080", bitrate)
+    size = video.stat().st_size / 1e6
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    asyncio.run(prepare_media(video, name=video.name, target=FLASH))
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return after - before, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter videos")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 5
+    with tempfile.TemporaryDirectory(prefix="omnicord-bench-") as folder:
+        work = Path(folder)
+        print(f"ffmpeg: {ffmpeg_exe()}")
+        for seconds in (60, 600):
+            ours, base, ratio = voice_note_ratio(work, seconds, runs)
+            print(f"voice note {seconds:>4} s: prepare {ours * 1000:7.1f} ms, single ffmpeg "
+                  f"{base * 1000:7.1f} ms, ratio {ratio:.2f} (goal <= 1.2)")
+        worst, p99, total = video_lag(work, 8, 20 if args.quick else 60)
+        print(f"event-loop lag, 8 x 1080p videos at once: max {worst:.1f} ms, p99 {p99:.1f} ms "
+              f"(goal max <= 50, p99 <= 20); all prepared in {total:.1f} s")
+        added, size = peak_memory(work, 100)
+        print(f"peak memory added preparing a {size:.0f} MB video: {added:.0f} MB (goal <= 150)")
+
+
+if __name__ == "__main__":
+    main()

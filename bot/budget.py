@@ -1,0 +1,67 @@
+"""Token and byte budgets for one request.
+
+Text is estimated conservatively (never under-counted): ASCII at 3 characters per token, every
+other character as a token of its own. Media use the seed formulas via ``bot.media.tokens``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.catalog import ModelSpec
+from bot.errors import InputError
+from bot.media.types import REQUEST_MEDIA_BUDGET
+
+#: Tokens kept free for the reply (the API counts input and output against the context).
+DEFAULT_REPLY_RESERVE = 2_048
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators per message
+
+
+class BudgetExceeded(InputError):
+    """The newest message alone cannot fit the model's input."""
+
+
+def text_tokens(text: str) -> int:
+    """A conservative token estimate for ``text``."""
+    ascii_chars = sum(1 for char in text if char.isascii())
+    return -(-ascii_chars // 3) + (len(text) - ascii_chars)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one request may hold."""
+
+    max_tokens: int
+    max_inline_bytes: int = REQUEST_MEDIA_BUDGET
+
+    @classmethod
+    def for_model(
+        cls, model: ModelSpec, *, thinking: bool = False,
+        reply_reserve: int = DEFAULT_REPLY_RESERVE,
+        max_inline_bytes: int = REQUEST_MEDIA_BUDGET,
+    ) -> Budget:
+        """The model's input limit in this mode, less room for the reply."""
+        limit = model.input_limit(thinking=thinking)
+        reserve = min(reply_reserve, model.max_output, limit // 4)
+        return cls(max_tokens=limit - reserve, max_inline_bytes=max_inline_bytes)
+
+
+@dataclass
+class Tally:
+    """Running totals while a request is assembled."""
+
+    budget: Budget
+    tokens: int = 0
+    inline_bytes: int = 0
+
+    def fits(self, tokens: int, inline_bytes: int = 0) -> bool:
+        """Whether this much more still fits."""
+        return (
+            self.tokens + tokens <= self.budget.max_tokens
+            and self.inline_bytes + inline_bytes <= self.budget.max_inline_bytes
+        )
+
+    def take(self, tokens: int, inline_bytes: int = 0) -> None:
+        """Count this much in."""
+        self.tokens += tokens
+        self.inline_bytes += inline_bytes

@@ -1,0 +1,157 @@
+"""``omnicord ask``: one question, streamed to stdout, optionally spoken, optionally remembered."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.catalog import ModelSpec
+from bot.cli.files import prepare_file
+from bot.cli.history import scope_of
+from bot.cli.output import EXIT_OK, note
+from bot.compose import NewMessage
+from bot.conversation import ReplyOptions
+from bot.errors import InputError, RequestRefused
+from bot.events import ReasoningDelta, ReplyEvent, TextDelta
+from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
+from bot.reply import Reply
+from bot.rules import resolve_model
+from bot.runtime import Services, open_services
+from bot.settings import Settings
+from bot.speech import speech_format, write_speech
+
+DEFAULT_OUT = Path("omnicord-reply.ogg")
+CLI_SPEAKER_ID, CLI_SPEAKER_NAME = "cli", "You"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``ask`` and its options."""
+    ask = commands.add_parser(
+        "ask",
+        help="ask the model a question, with optional attachments",
+        description=(
+            "Ask a Qwen-Omni model. The reply text streams to stdout; unless --text-only or "
+            "--think is given, the spoken reply is written to --out."
+        ),
+    )
+    ask.add_argument("text", nargs="?", default="", metavar="TEXT",
+                     help="the question or message (use - to read it from stdin)")
+    ask.add_argument("--attach", "-a", action="append", type=Path, default=[], metavar="FILE",
+                     help="attach a file (repeatable): audio, voice notes, images, GIFs, video "
+                     "or text; each is converted to what the model accepts")
+    ask.add_argument("--model", "-m", help="chat model or snapshot (default: OMNICORD_MODEL)")
+    ask.add_argument("--voice", "-v",
+                     help="voice of the spoken reply (default: OMNICORD_VOICE; see 'voices')")
+    ask.add_argument("--think", action="store_true",
+                     help="thinking mode (qwen3-omni-flash only); replies in text only")
+    ask.add_argument("--text-only", action="store_true", help="do not ask for a spoken reply")
+    ask.add_argument("--out", "-o", type=Path, default=DEFAULT_OUT, metavar="PATH",
+                     help="where to write the spoken reply; format by extension: .ogg "
+                     f"(Opus, 48 kHz), .wav or .mp3 (default: {DEFAULT_OUT})")
+    ask.add_argument("--session", "-s", metavar="NAME",
+                     help="continue (or start) the named conversation kept in OMNICORD_DB")
+    ask.add_argument("--whole-video", action="store_true",
+                     help="for videos over the model's limit, look at the whole video as "
+                     "frames (its sound captioned) instead of trimming it")
+
+
+def pick_voice(model: ModelSpec, args: argparse.Namespace, settings: Settings) -> str | None:
+    """The voice to answer in, or None for a text-only reply."""
+    if args.text_only or args.think:
+        if args.voice:
+            mode = "--think" if args.think else "--text-only"
+            raise RequestRefused(f"--voice needs a spoken reply, and {mode} turns speech off")
+        return None
+    if not model.speaks:
+        raise RequestRefused(f"{model.name} cannot answer with speech: use --text-only")
+    if args.voice:
+        voice = model.find_voice(args.voice)
+        if voice is None:
+            raise RequestRefused(
+                f"{model.name} has no voice {args.voice!r}; "
+                f"choose from {', '.join(model.voice_names())}"
+            )
+        return voice.name
+    voice = model.find_voice(settings.voice) or model.voices[0]
+    if voice.name != settings.voice:
+        note(f"{model.name} has no voice {settings.voice}; using {voice.name}")
+    return voice.name
+
+
+def _question(args: argparse.Namespace) -> str:
+    text = (sys.stdin.read() if args.text == "-" else args.text).strip()
+    if not text and not args.attach:
+        raise InputError("nothing to ask: give TEXT, --attach FILE, or both")
+    return text
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask, stream, speak, remember."""
+    model_name = (args.model or settings.model).strip()
+    model = resolve_model(model_name, "chat")
+    if args.think and not model.supports_thinking:
+        raise RequestRefused(f"{model.name} has no thinking mode (only qwen3-omni-flash does)")
+    voice = pick_voice(model, args, settings)
+    if voice:
+        speech_format(args.out)
+    text = _question(args)
+    settings.require_api_key()
+    db = None if args.session else ":memory:"
+    async with open_services(settings, db_path=db) as services:
+        target = MediaTarget(model, whole_video=args.whole_video)
+        media = await _attachments(args, target, services)
+        options = ReplyOptions(model=model, model_name=model_name, voice=voice,
+                               thinking=args.think)
+        answer = await services.conversations.respond(
+            scope_of(args.session or "once"), speaker_id=CLI_SPEAKER_ID,
+            new=NewMessage(CLI_SPEAKER_NAME, text, tuple(media)), options=options,
+            on_event=_StdoutWriter(), target=target if args.session else None,
+        )
+        _finish_line(answer.reply)
+        if voice:
+            await _save_speech(answer.reply, args.out)
+    return EXIT_OK
+
+
+async def _attachments(
+    args: argparse.Namespace, target: MediaTarget, services: Services
+) -> list[PreparedMedia]:
+    share = MediaTarget(target.model, budget_bytes=REQUEST_MEDIA_BUDGET // max(1, len(args.attach)),
+                        whole_video=target.whole_video)
+    return [
+        await prepare_file(path, share, describe=services.describe_audio,
+                           options=services.prepare_options)
+        for path in args.attach
+    ]
+
+
+class _StdoutWriter:
+    """Writes reply text to stdout as it streams in."""
+
+    def __init__(self) -> None:
+        self.thinking_noted = False
+
+    async def __call__(self, event: ReplyEvent) -> None:
+        if isinstance(event, TextDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, ReasoningDelta) and not self.thinking_noted:
+            self.thinking_noted = True
+            note("thinking…")
+
+
+def _finish_line(reply: Reply) -> None:
+    if reply.text:
+        sys.stdout.write("\n")
+    elif reply.transcript:
+        print(reply.transcript)
+    sys.stdout.flush()
+
+
+async def _save_speech(reply: Reply, out: Path) -> None:
+    if not reply.pcm:
+        note("the model sent no speech this time; nothing written")
+        return
+    written = await write_speech(reply.pcm, out)
+    note(f"spoken reply ({written.seconds:.1f} s) saved to {written.path}")

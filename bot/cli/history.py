@@ -1,0 +1,48 @@
+"""``omnicord history`` and ``omnicord reset``: reading and clearing a named conversation."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.output import EXIT_OK, note
+from bot.export import export_json, export_markdown
+from bot.settings import Settings
+from bot.store import SqliteStore
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Register ``history`` and ``reset``."""
+    history = commands.add_parser(
+        "history", help="show a conversation kept with ask --session",
+        description="Print a named conversation from OMNICORD_DB as Markdown or JSON.",
+    )
+    history.add_argument("name", metavar="NAME", help="the session name")
+    history.add_argument("--format", "-f", choices=("md", "json"), default="md",
+                         help="Markdown (default) or JSON")
+    reset = commands.add_parser(
+        "reset", help="clear a conversation kept with ask --session",
+        description="Delete every turn of a named conversation from OMNICORD_DB.",
+    )
+    reset.add_argument("name", metavar="NAME", help="the session name")
+
+
+def scope_of(name: str) -> str:
+    """The store scope of a command-line session."""
+    return f"cli:{name}"
+
+
+async def run_history(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the conversation."""
+    async with SqliteStore(settings.db_path) as store:
+        turns = await store.history(scope_of(args.name))
+    export = export_json if args.format == "json" else export_markdown
+    print(export(args.name, turns), end="")
+    return EXIT_OK
+
+
+async def run_reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Clear the conversation."""
+    async with SqliteStore(settings.db_path) as store:
+        removed = await store.reset(scope_of(args.name))
+    note(f"cleared {removed} turns from session {args.name!r}")
+    return EXIT_OK

@@ -1,0 +1,151 @@
+"""Answering a member in a conversation: history in, streamed reply out, turn stored.
+
+``Conversations.respond`` takes one member message (already prepared media), holds the scope's
+lock so replies in one conversation come strictly in order, composes the request under the
+model's rules and budget, streams the reply to a callback, and stores the turn only when the
+reply finished: an error or a cancellation leaves no half turn behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+
+from bot.budget import Budget
+from bot.catalog import ModelSpec
+from bot.compose import (
+    DEFAULT_RESEND_MEDIA_TURNS,
+    Composition,
+    Instructions,
+    NewMessage,
+    PastTurn,
+    compose_request,
+)
+from bot.events import ReplyEvent
+from bot.media.types import MediaTarget, PreparedMedia
+from bot.media_cache import MediaCache
+from bot.omni import OmniClient
+from bot.reply import Reply
+from bot.rules import ChatRequest
+from bot.store.base import ConversationStore, Turn
+
+EventSink = Callable[[ReplyEvent], Awaitable[None]]
+#: Stored turns read back per request; older ones could never fit anyway.
+HISTORY_WINDOW = 200
+
+
+class ScopeLocks:
+    """One FIFO lock per conversation scope, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @asynccontextmanager
+    async def hold(self, scope: str) -> AsyncIterator[None]:
+        """Wait for, then hold, the scope's lock."""
+        lock = self._locks.get(scope)
+        if lock is None:
+            lock = self._locks[scope] = asyncio.Lock()
+        async with lock:
+            yield
+
+    def busy(self, scope: str) -> bool:
+        """Whether a reply is under way in ``scope``."""
+        lock = self._locks.get(scope)
+        return lock is not None and lock.locked()
+
+
+@dataclass(frozen=True)
+class ReplyOptions:
+    """How to answer: model, voice (None: text only), thinking, persona, group mode."""
+
+    model: ModelSpec
+    model_name: str
+    voice: str | None = None
+    thinking: bool = False
+    instructions: Instructions = field(default_factory=Instructions)
+    resend_media_turns: int = DEFAULT_RESEND_MEDIA_TURNS
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished reply and how its request was composed."""
+
+    reply: Reply
+    composition: Composition
+    turn: Turn
+
+
+class Conversations:
+    """History-aware replies over a store, a media cache and an Omni client."""
+
+    def __init__(
+        self, store: ConversationStore, client: OmniClient, cache: MediaCache | None = None
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.cache = cache
+        self.locks = ScopeLocks()
+
+    async def respond(
+        self,
+        scope: str,
+        *,
+        speaker_id: str,
+        new: NewMessage,
+        options: ReplyOptions,
+        on_event: EventSink | None = None,
+        target: MediaTarget | None = None,
+    ) -> Answer:
+        """Answer ``new`` in ``scope``; store the turn once the reply has finished."""
+        async with self.locks.hold(scope):
+            history = await self._history(scope, options, target)
+            composition = compose_request(
+                options.model, history=history, new=new,
+                budget=Budget.for_model(options.model, thinking=options.thinking),
+                instructions=options.instructions, speech=options.voice is not None,
+                resend_media_turns=options.resend_media_turns,
+            )
+            request = ChatRequest(model=options.model_name, messages=composition.messages,
+                                  voice=options.voice, thinking=options.thinking)
+            reply = Reply()
+            async for event in self.client.stream(request):
+                reply.add(event)
+                if on_event is not None:
+                    await on_event(event)
+            turn = Turn(
+                speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
+                reply_text=reply.spoken_text, model=options.model_name,
+                media=tuple(m.ref() for m in new.media),
+                usage=asdict(reply.usage) if reply.usage else None,
+            )
+            await self._remember(new.media, target)
+            await self.store.add_turn(scope, turn)
+        return Answer(reply=reply, composition=composition, turn=turn)
+
+    async def _history(
+        self, scope: str, options: ReplyOptions, target: MediaTarget | None
+    ) -> list[PastTurn]:
+        turns = await self.store.history(scope, limit=HISTORY_WINDOW)
+        recent = len(turns) - options.resend_media_turns
+        return [
+            PastTurn(turn, await self._cached(turn, target) if index >= recent else ())
+            for index, turn in enumerate(turns)
+        ]
+
+    async def _cached(self, turn: Turn, target: MediaTarget | None) -> tuple[PreparedMedia, ...]:
+        if self.cache is None or target is None or not turn.media:
+            return ()
+        found = [await self.cache.get(ref.content_hash, target) for ref in turn.media]
+        return tuple(m for m in found if m is not None)
+
+    async def _remember(self, media: Sequence[PreparedMedia], target: MediaTarget | None) -> None:
+        if self.cache is None or target is None:
+            return
+        for item in media:
+            await self.cache.put(item, target)

@@ -1,0 +1,121 @@
+"""The media pipeline's one entry point: any attachment in, parts the model accepts out.
+
+``prepare_media`` spools the input to a private temp folder (streamed, hashed, size-checked),
+recognises it by content, probes it once, and hands it to the converter for its kind. The temp
+folder is removed on success, error and cancellation alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterable
+from pathlib import Path
+
+import aiofiles
+from bot.media.image import prepare_image
+from bot.media.video import prepare_video
+
+from bot.errors import MediaError
+from bot.media.audio import prepare_caption_audio, prepare_chat_audio
+from bot.media.probe import MediaInfo, Sniffed, probe, sniff
+from bot.media.tempfiles import bytes_chunks, file_chunks, spool, work_dir
+from bot.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
+from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
+
+#: Largest input accepted, checked before download and while spooling.
+DEFAULT_MAX_INPUT_BYTES = 500 * 1024 * 1024
+
+Source = Path | bytes | AsyncIterable[bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareOptions:
+    """Limits of the pipeline itself (as opposed to the model's)."""
+
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    text_limit: int = DEFAULT_TEXT_LIMIT
+
+
+def check_declared_size(size: int | None, options: PrepareOptions) -> None:
+    """Refuse an attachment by its announced size, before downloading it."""
+    if size is not None and size > options.max_input_bytes:
+        raise MediaError(
+            f"the file is {size / 1e6:.0f} MB; Omnicord accepts up to "
+            f"{options.max_input_bytes / 1e6:.0f} MB"
+        )
+
+
+async def prepare_media(
+    source: Source,
+    *,
+    name: str,
+    target: MediaTarget,
+    content_type: str | None = None,
+    declared_size: int | None = None,
+    describe_audio: AudioDescriber | None = None,
+    options: PrepareOptions | None = None,
+) -> PreparedMedia:
+    """Convert one attachment for ``target``; MediaError with a member-readable reason if not."""
+    options = options or PrepareOptions()
+    check_declared_size(declared_size, options)
+    async with work_dir() as workdir:
+        chunks = bytes_chunks(source) if isinstance(source, bytes) else (
+            file_chunks(source) if isinstance(source, Path) else source
+        )
+        spooled = await spool(chunks, workdir / "input", max_bytes=options.max_input_bytes)
+        if spooled.size == 0:
+            raise MediaError("the file is empty")
+        kind = await _sniff_file(spooled.path)
+        prepared = await _convert(
+            spooled.path, kind, name=name, target=target, content_type=content_type,
+            workdir=workdir, describe_audio=describe_audio, options=options,
+        )
+    return dataclasses.replace(
+        prepared, content_hash=spooled.sha256, source_bytes=spooled.size
+    )
+
+
+async def _sniff_file(path: Path) -> Sniffed:
+    async with aiofiles.open(path, "rb") as handle:
+        return sniff(await handle.read(64))
+
+
+async def _convert(
+    path: Path, kind: Sniffed, *, name: str, target: MediaTarget, content_type: str | None,
+    workdir: Path, describe_audio: AudioDescriber | None, options: PrepareOptions,
+) -> PreparedMedia:
+    if kind.family == "image":
+        if target.purpose == "caption":
+            raise MediaError("only audio and video can be captioned")
+        return await prepare_image(path, name=name, fmt=kind.format, target=target)
+    if kind.family == "text":
+        if target.purpose == "caption":
+            raise MediaError("only audio and video can be captioned")
+        return await prepare_text(path, name=name, target=target, limit=options.text_limit)
+    if kind.family == "unknown" and not _declared_media(content_type):
+        if is_text_name(name, content_type):
+            raise MediaError("this file is not UTF-8 text")
+        raise MediaError("this file type is not supported (send audio, images, video or text)")
+    info = await probe(path)
+    return await _convert_media(path, info, name=name, target=target, workdir=workdir,
+                                describe_audio=describe_audio)
+
+
+def _declared_media(content_type: str | None) -> bool:
+    return (content_type or "").lower().startswith(("audio/", "video/"))
+
+
+async def _convert_media(
+    path: Path, info: MediaInfo, *, name: str, target: MediaTarget, workdir: Path,
+    describe_audio: AudioDescriber | None,
+) -> PreparedMedia:
+    if target.purpose == "caption":
+        if not info.has_audio:
+            raise MediaError("there is no sound in this file to caption")
+        return await prepare_caption_audio(path, info, name=name, target=target, workdir=workdir)
+    if info.has_video:
+        return await prepare_video(path, info, name=name, target=target, workdir=workdir,
+                                   describe_audio=describe_audio)
+    if not info.has_audio:
+        raise MediaError("the file holds neither sound nor pictures Omnicord can use")
+    return await prepare_chat_audio(path, info, name=name, target=target, workdir=workdir)

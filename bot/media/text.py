@@ -1,0 +1,60 @@
+"""Text attachments (notes, logs, source code, CSV, JSON) inlined as text, capped in size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiofiles
+
+from bot.errors import MediaError
+from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
+from bot.parts import text_part
+
+#: Default cap on inlined text, in characters (configurable through ``prepare_media``).
+DEFAULT_TEXT_LIMIT = 20_000
+CHARS_PER_TOKEN = 3  # conservative: real tokenizers average nearer 4 for English
+
+TEXT_EXTENSIONS = {
+    ".txt", ".md", ".markdown", ".rst", ".log", ".csv", ".tsv", ".json", ".jsonl", ".yaml",
+    ".yml", ".toml", ".ini", ".cfg", ".xml", ".html", ".htm", ".css", ".py", ".js", ".ts",
+    ".tsx", ".jsx", ".java", ".kt", ".c", ".h", ".cpp", ".hpp", ".cs", ".go", ".rs", ".rb",
+    ".php", ".swift", ".sh", ".bash", ".ps1", ".sql", ".lua", ".r", ".m", ".tex", ".srt",
+    ".vtt",
+}
+
+
+def is_text_name(name: str, content_type: str | None) -> bool:
+    """Whether a file's name or declared type says it is text."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if declared.startswith("text/") or declared in ("application/json", "application/xml"):
+        return True
+    return Path(name).suffix.lower() in TEXT_EXTENSIONS
+
+
+def text_tokens(text: str) -> int:
+    """A conservative token estimate for text."""
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+async def prepare_text(
+    path: Path, *, name: str, target: MediaTarget, limit: int = DEFAULT_TEXT_LIMIT
+) -> PreparedMedia:
+    """The file's text as a labelled text part, cut at ``limit`` characters with a notice."""
+    async with aiofiles.open(path, "rb") as handle:
+        raw = await handle.read(limit * 4 + 4)
+    if b"\x00" in raw:
+        raise MediaError("this file is binary, not text")
+    text = raw.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > len(text) // 100 + 2:
+        raise MediaError("this file is not UTF-8 text")
+    notices = []
+    if len(text) > limit:
+        text = text[:limit]
+        notices.append(f"only the first {limit:,} characters were read")
+    if not text.strip():
+        raise MediaError("the file is empty")
+    body = f"Attached file {name}:\n```\n{text}\n```"
+    part = PreparedPart(part=text_part(body), kind="text", format="text",
+                        tokens=text_tokens(body))
+    return PreparedMedia(name=name, kind="text", parts=(part,), notices=tuple(notices),
+                         source_format="text")

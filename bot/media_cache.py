@@ -1,0 +1,123 @@
+"""Prepared media kept on disk by content hash, so recent turns can be re-sent cheaply.
+
+An entry is one ``PreparedMedia`` for one target (model family, purpose, budget), written as
+JSON. Entries older than the age limit are dropped; when the cache passes its size cap the
+least recently used entries go first. All file work runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
+
+DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+def target_key(target: MediaTarget) -> str:
+    """What makes two preparations of the same file different.
+
+    The byte budget is left out on purpose: a preparation made under a smaller budget serves
+    as well, and the composer checks every re-sent item against the request's budget anyway.
+    """
+    model = target.model
+    return f"{model.kind}-{model.name}-{target.purpose}-" + (
+        "whole" if target.whole_video else "trim"
+    )
+
+
+def entry_name(content_hash: str, target: MediaTarget) -> str:
+    """File name of a cache entry."""
+    digest = hashlib.sha256(target_key(target).encode()).hexdigest()[:16]
+    return f"{content_hash}-{digest}.json"
+
+
+def _encode(media: PreparedMedia) -> str:
+    return json.dumps(asdict(media))
+
+
+def _decode(text: str) -> PreparedMedia:
+    data: dict[str, Any] = json.loads(text)
+    data["parts"] = tuple(PreparedPart(**part) for part in data["parts"])
+    data["notices"] = tuple(data["notices"])
+    return PreparedMedia(**data)
+
+
+class MediaCache:
+    """A size- and age-bounded folder of prepared media."""
+
+    def __init__(
+        self, folder: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+    ) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+
+    async def get(self, content_hash: str, target: MediaTarget) -> PreparedMedia | None:
+        """The cached preparation, or None (missing, expired or unreadable)."""
+        if not content_hash:
+            return None
+        return await asyncio.to_thread(self._get, self.folder / entry_name(content_hash, target))
+
+    async def put(self, media: PreparedMedia, target: MediaTarget) -> None:
+        """Store a preparation, then trim the cache to its limits."""
+        if not media.content_hash:
+            return
+        path = self.folder / entry_name(media.content_hash, target)
+        await asyncio.to_thread(self._put, path, _encode(media))
+
+    async def prune(self) -> int:
+        """Drop expired entries and the least recently used past the size cap; return count."""
+        return await asyncio.to_thread(self._prune)
+
+    def _get(self, path: Path) -> PreparedMedia | None:
+        try:
+            age = time.time() - path.stat().st_mtime
+            if age > self.max_age_seconds:
+                path.unlink(missing_ok=True)
+                return None
+            media = _decode(path.read_text("utf-8"))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        os.utime(path)  # mark as recently used
+        return media
+
+    def _put(self, path: Path, text: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(text, "utf-8")
+        partial.replace(path)  # readers never see half an entry
+        self._prune()
+
+    def _prune(self) -> int:
+        try:
+            entries = [(p, p.stat()) for p in self.folder.glob("*.json")]
+        except OSError:
+            return 0
+        now = time.time()
+        removed = 0
+        kept = []
+        for path, info in entries:
+            if now - info.st_mtime > self.max_age_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
+            else:
+                kept.append((path, info))
+        kept.sort(key=lambda entry: entry[1].st_mtime)
+        total = sum(info.st_size for _, info in kept)
+        for path, info in kept:
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= info.st_size
+            removed += 1
+        return removed
