@@ -138,3 +138,19 @@ async def test_temp_files_removed_on_success_error_and_cancel(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert leftovers(private_tmp) == []
+
+
+async def test_ogg_is_probed_without_ffmpeg(tmp_path: Path) -> None:
+    from bot.media.ogg import probe_ogg
+    from bot.media.probe import probe
+
+    note = voice_note(tmp_path / "v.ogg", 7)
+    direct = probe_ogg(note)
+    assert direct is not None
+    assert (direct.audio_codec, direct.sample_rate, direct.channels) == ("opus", 48_000, 1)
+    assert direct.duration == pytest.approx((await probe(note)).duration, abs=0.03)
+    vorbis = tone(tmp_path / "v2.ogg", 3, codec=["-c:a", "libvorbis"])
+    assert probe_ogg(vorbis).audio_codec == "vorbis"
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(b"OggS" + bytes(100))
+    assert probe_ogg(broken) is None

@@ -7,20 +7,22 @@ folder is removed on success, error and cancellation alike.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterable
 from pathlib import Path
 
 import aiofiles
-from bot.media.image import prepare_image
-from bot.media.video import prepare_video
 
 from bot.errors import MediaError
 from bot.media.audio import prepare_caption_audio, prepare_chat_audio
+from bot.media.image import prepare_image
+from bot.media.ogg import probe_ogg
 from bot.media.probe import MediaInfo, Sniffed, probe, sniff
 from bot.media.tempfiles import bytes_chunks, file_chunks, spool, work_dir
 from bot.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
 from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
+from bot.media.video import prepare_video
 
 #: Largest input accepted, checked before download and while spooling.
 DEFAULT_MAX_INPUT_BYTES = 500 * 1024 * 1024
@@ -96,9 +98,18 @@ async def _convert(
         if is_text_name(name, content_type):
             raise MediaError("this file is not UTF-8 text")
         raise MediaError("this file type is not supported (send audio, images, video or text)")
-    info = await probe(path)
+    info = await _probe_once(path, kind)
     return await _convert_media(path, info, name=name, target=target, workdir=workdir,
                                 describe_audio=describe_audio)
+
+
+async def _probe_once(path: Path, kind: Sniffed) -> MediaInfo:
+    """Ogg audio (every Discord voice message) is read directly; the rest by ffmpeg."""
+    if kind.format == "ogg":
+        info = await asyncio.to_thread(probe_ogg, path)
+        if info is not None:
+            return info
+    return await probe(path)
 
 
 def _declared_media(content_type: str | None) -> bool:
