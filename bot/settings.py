@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     cache_max_days: float = Field(default=7, ge=0, alias="OMNICORD_CACHE_MAX_DAYS")
     max_input_mb: int = Field(default=500, gt=0, alias="OMNICORD_MAX_INPUT_MB")
     text_limit: int = Field(default=20_000, gt=0, alias="OMNICORD_TEXT_LIMIT")
+    reply_mode: str = Field(default="auto", alias="OMNICORD_REPLY_MODE")
+    daily_token_cap: int = Field(default=0, ge=0, alias="OMNICORD_DAILY_TOKEN_CAP")
+    cooldown_seconds: float = Field(default=3.0, ge=0, alias="OMNICORD_COOLDOWN_SECONDS")
+    guild_concurrency: int = Field(default=4, ge=0, alias="OMNICORD_GUILD_CONCURRENCY")
+    prices: str = Field(default="", alias="OMNICORD_PRICES")
 
     @field_validator("api_key", "discord_token", mode="before")
     @classmethod
@@ -82,6 +87,25 @@ class Settings(BaseSettings):
     @classmethod
     def _check_caption_model(cls, value: str) -> str:
         return _known_model(value, "captioner")
+
+    @field_validator("reply_mode")
+    @classmethod
+    def _check_reply_mode(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("text", "voice", "both", "auto"):
+            raise ValueError("must be text, voice, both or auto")
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _check_prices(cls, value: str) -> str:
+        from bot.usage import parse_prices
+
+        try:
+            parse_prices(value)
+        except (ValueError, UnknownModelError) as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _check_voice(self) -> Settings:

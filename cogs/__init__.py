@@ -2,4 +2,4 @@
 and can be loaded into any ``commands.Bot`` with ``await bot.load_extension(name)``."""
 
 #: The extensions the standalone runner loads, in order.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("cogs.chat", "cogs.caption", "cogs.settings", "cogs.usage")

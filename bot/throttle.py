@@ -1,0 +1,83 @@
+"""Pacing and fairness: edit pacing per channel, member cooldowns, server concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from bot.errors import InputError
+
+Clock = Callable[[], float]
+
+
+class EditPacer:
+    """At most one message edit per ``interval`` seconds per channel (Discord's accepted pace)."""
+
+    def __init__(self, interval: float = 1.0, clock: Clock = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: dict[int | str, float] = {}
+
+    def ready(self, channel: int | str) -> bool:
+        """Whether an edit may go out now."""
+        last = self._last.get(channel)
+        return last is None or self._clock() - last >= self.interval
+
+    def wait_time(self, channel: int | str) -> float:
+        """Seconds until the next edit may go out."""
+        last = self._last.get(channel)
+        return 0.0 if last is None else max(0.0, self.interval - (self._clock() - last))
+
+    def mark(self, channel: int | str) -> None:
+        """Record that an edit (or send) just went out."""
+        self._last[channel] = self._clock()
+
+
+class Busy(InputError):
+    """A member is cooling down, or their server has too many replies under way."""
+
+
+class Cooldown:
+    """A minimum interval between one member's requests."""
+
+    def __init__(self, seconds: float, clock: Clock = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._last: dict[int | str, float] = {}
+
+    def hit(self, key: int | str) -> None:
+        """Record a request, or raise Busy if it came too soon."""
+        now = self._clock()
+        last = self._last.get(key)
+        if self.seconds and last is not None and now - last < self.seconds:
+            wait = self.seconds - (now - last)
+            raise Busy(f"please wait {wait:.0f} s before asking again")
+        self._last[key] = now
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` replies under way per key (a server) at once; extra ones are refused."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active: dict[int | str, int] = {}
+
+    @asynccontextmanager
+    async def slot(self, key: int | str) -> AsyncIterator[None]:
+        """Hold one of the key's slots, or raise Busy."""
+        if self.limit and self._active.get(key, 0) >= self.limit:
+            raise Busy("Omnicord is answering many messages here right now; try again shortly")
+        self._active[key] = self._active.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._active[key] -= 1
+            if not self._active[key]:
+                del self._active[key]
+
+
+async def sleep_until_ready(pacer: EditPacer, channel: int | str) -> None:
+    """Wait for the channel's next edit slot."""
+    await asyncio.sleep(pacer.wait_time(channel))

@@ -1,0 +1,118 @@
+"""Token usage per member, channel and model, daily caps, and cost estimates.
+
+Prices are per million tokens in US dollars. The captioner's come from the vendor page; the
+chat models' are not published there, so they are configurable (``OMNICORD_PRICES``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.catalog import MODELS, Price, find_model
+from bot.errors import InputError
+from bot.store.base import utc_now
+from bot.store.sqlite import SqliteStore
+
+
+class OverDailyCap(InputError):
+    """A member used their daily tokens; they are served again tomorrow (UTC)."""
+
+
+def today() -> str:
+    """The current UTC day, ``YYYY-MM-DD``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def parse_prices(text: str) -> dict[str, Price]:
+    """``model=input/output,model=input/output`` (dollars per million tokens)."""
+    prices: dict[str, Price] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, pair = item.partition("=")
+        given_in, _, given_out = pair.partition("/")
+        try:
+            price = Price(float(given_in), float(given_out))
+        except ValueError:
+            raise ValueError(f"bad price {item!r}: use model=input/output") from None
+        prices[find_model(name.strip()).name] = price
+    return prices
+
+
+def default_prices(region: str = "intl") -> dict[str, Price]:
+    """Prices the vendor pages give (the captioner's)."""
+    return {m.name: m.prices[region] for m in MODELS if region in m.prices}
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Tokens and, where prices are known, dollars."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageLedger:
+    """Usage rows in the shared SQLite database."""
+
+    def __init__(self, store: SqliteStore, prices: dict[str, Price] | None = None) -> None:
+        self._store = store
+        self.prices = prices if prices is not None else default_prices()
+
+    async def record(
+        self, *, user_id: str, model: str, prompt_tokens: int, completion_tokens: int,
+        guild_id: str = "", channel_id: str = "",
+    ) -> None:
+        """Add one request's usage."""
+        await self._store.db.execute(
+            "INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,"
+            " completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (today(), guild_id, channel_id, user_id, find_model(model).name, prompt_tokens,
+             completion_tokens, utc_now()),
+        )
+
+    async def totals(self, *, since_day: str, user_id: str | None = None,
+                     guild_id: str | None = None) -> UsageTotals:
+        """Usage since a day (inclusive), for a member and/or a server."""
+        where, params = ["day >= ?"], [since_day]
+        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        query = ("SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
+                 f" WHERE {' AND '.join(where)} GROUP BY model")
+        async with self._store.db.execute(query, params) as cursor:
+            rows = await cursor.fetchall()
+        return self._sum(rows)
+
+    def _sum(self, rows: Iterable[Any]) -> UsageTotals:
+        prompt = completion = 0
+        cost: float | None = 0.0
+        for model, used_in, used_out in rows:
+            prompt += used_in
+            completion += used_out
+            price = self.prices.get(model)
+            if price is None:
+                cost = None
+            elif cost is not None:
+                cost += (used_in * price.input_per_million
+                         + used_out * price.output_per_million) / 1e6
+        return UsageTotals(prompt, completion, cost if rows else 0.0)
+
+    async def check_cap(self, user_id: str, cap: int | None) -> None:
+        """OverDailyCap if the member reached ``cap`` tokens today (None or 0: no cap)."""
+        if not cap:
+            return
+        used = await self.totals(since_day=today(), user_id=user_id)
+        if used.total_tokens >= cap:
+            raise OverDailyCap(
+                f"you have used your {cap:,} tokens for today; Omnicord will answer you again "
+                "tomorrow (UTC)"
+            )

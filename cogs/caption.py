@@ -1,0 +1,155 @@
+"""Captions: machine-generated descriptions of voice messages and audio, for members who
+cannot listen.
+
+- Auto-caption: in channels where an admin turned it on, every voice message gets a reply
+  with its caption.
+- The message context menu "Caption audio" captions any message's audio or video sound.
+- ``/omni caption`` captions an uploaded file.
+Long captions are split across messages, or attached as a text file when very long.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.captioner import caption_media
+from bot.chunking import split_message
+from bot.media.types import MediaTarget
+from cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
+from cogs.utils.errors import friendly
+from cogs.utils.omni_group import add_commands, remove_commands
+from cogs.utils.places import guild_key
+from cogs.utils.runtime import Runtime, release, setup_cog
+from cogs.utils.streaming import NO_PINGS
+
+log = logging.getLogger("omnicord.caption")
+LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"
+MAX_CAPTION_MESSAGES = 3
+
+
+def caption_messages(caption: str) -> tuple[list[str], discord.File | None]:
+    """The caption as labelled messages, or a short message and a text file when too long."""
+    pieces = split_message(f"{LABEL}\n{caption}")
+    if len(pieces) <= MAX_CAPTION_MESSAGES:
+        return pieces, None
+    attachment = discord.File(io.BytesIO(caption.encode()), filename="caption.txt")
+    return [f"{LABEL}\nThe caption is long, so it is attached as a text file."], attachment
+
+
+class Captions(commands.Cog):
+    """Captions voice messages and audio with Qwen3-Omni-Captioner."""
+
+    def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
+        self.bot = bot
+        self.runtime = runtime
+        self.menu = app_commands.ContextMenu(name="Caption audio", callback=self.caption_menu)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+        add_commands(self.bot, caption_command)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        remove_commands(self.bot, caption_command)
+        await release(self.bot)
+
+    async def caption(
+        self, attachment: discord.Attachment, *, user: discord.abc.User,
+        guild: discord.Guild | None, channel_id: int | None,
+    ) -> str:
+        """The caption of one attachment's sound, its usage counted for ``user``."""
+        captioner = self.runtime.services.captioner
+        media = await prepare_attachment(
+            self.runtime, attachment, MediaTarget(captioner.model, purpose="caption")
+        )
+        caption = await caption_media(captioner, media)
+        if caption.usage is not None:
+            await self.runtime.usage.record(
+                user_id=str(user.id), model=captioner.model.name,
+                prompt_tokens=caption.usage.prompt_tokens,
+                completion_tokens=caption.usage.completion_tokens,
+                guild_id=guild_key(guild), channel_id=str(channel_id or ""),
+            )
+        return caption.text or "(no caption)"
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id or not message.flags.voice:
+            return
+        if message.guild is None or not await self.runtime.preferences.channel_role(
+            str(message.channel.id), "auto_caption"
+        ):
+            return
+        voice = next((a for a in message.attachments if a.is_voice_message()), None)
+        if voice is None:
+            return
+        try:
+            text = await self.caption(voice, user=message.author, guild=message.guild,
+                                      channel_id=message.channel.id)
+        except Exception as error:
+            log.info("auto-caption of %s failed: %s", message.id, error)
+            return  # auto-captions fail silently: nobody asked
+        await self._post(message, text)
+
+    async def _post(self, message: discord.Message, caption: str) -> None:
+        pieces, attachment = caption_messages(caption)
+        reference = message.to_reference(fail_if_not_exists=False)
+        for index, piece in enumerate(pieces):
+            extra = {"file": attachment} if attachment and index == len(pieces) - 1 else {}
+            await message.channel.send(piece, allowed_mentions=NO_PINGS,
+                                       reference=reference if index == 0 else None, **extra)
+
+    async def caption_menu(self, interaction: discord.Interaction, message: discord.Message):
+        """Context menu: caption a message's audio or video sound."""
+        target = next((a for a in message.attachments if is_audio_or_video(a)), None)
+        if target is None:
+            await interaction.response.send_message(
+                "That message has no audio or video to caption.", ephemeral=True)
+            return
+        await self.respond(interaction, target)
+
+    async def respond(self, interaction: discord.Interaction, attachment: discord.Attachment):
+        """Caption ``attachment`` for an interaction, answering with a follow-up."""
+        await interaction.response.defer(thinking=True)
+        try:
+            await self.runtime.usage.check_cap(
+                str(interaction.user.id),
+                (await self.runtime.effective(guild_key(interaction.guild),
+                                              str(interaction.user.id))).daily_token_cap,
+            )
+            text = await self.caption(attachment, user=interaction.user,
+                                      guild=interaction.guild, channel_id=interaction.channel_id)
+        except Exception as error:
+            name = error.name if isinstance(error, AttachmentError) else None
+            await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
+                                            allowed_mentions=NO_PINGS)
+            return
+        pieces, file = caption_messages(text)
+        for index, piece in enumerate(pieces):
+            extra = {"file": file} if file and index == len(pieces) - 1 else {}
+            await interaction.followup.send(piece, allowed_mentions=NO_PINGS, **extra)
+
+
+@app_commands.command(name="caption", description="Caption an audio or video file's sound")
+@app_commands.describe(file="the audio or video file")
+async def caption_command(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    """``/omni caption``."""
+    cog = interaction.client.get_cog("Captions")  # type: ignore[attr-defined]
+    if not isinstance(cog, Captions):
+        await interaction.response.send_message("Captions are not available.", ephemeral=True)
+        return
+    if not is_audio_or_video(file):
+        await interaction.response.send_message(
+            f"**{file.filename}** is not audio or video.", ephemeral=True)
+        return
+    await cog.respond(interaction, file)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the captions cog."""
+    await setup_cog(bot, Captions)

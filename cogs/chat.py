@@ -1,0 +1,204 @@
+"""Chat: members talk to Qwen-Omni with text, voice notes, images and video; replies stream.
+
+Triggers: a mention of the bot, a reply to one of its messages, a DM, any message in a channel
+an admin opened for Omnicord, or a thread Omnicord started (``/omni thread``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.compose import Instructions, NewMessage
+from bot.conversation import Answer, ReplyOptions
+from bot.media.types import MediaTarget
+from bot.preferences import Effective
+from bot.speech import encode_speech, pcm_seconds
+from bot.waveform import waveform_from_pcm
+from cogs.utils.attachments import AttachmentError, prepare_all
+from cogs.utils.errors import friendly
+from cogs.utils.omni_group import add_commands, remove_commands
+from cogs.utils.places import guild_key, is_group, scope_for
+from cogs.utils.runtime import Runtime, release, setup_cog
+from cogs.utils.streaming import NO_PINGS, ReplyGone, StreamingReply, is_gone
+from cogs.voice_message import send_voice_or_file
+
+log = logging.getLogger("omnicord.chat")
+THREAD_NAME = "Omnicord"
+
+
+class Chat(commands.Cog):
+    """Answers members in channels, threads and DMs."""
+
+    def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
+        self.bot = bot
+        self.runtime = runtime
+
+    async def cog_load(self) -> None:
+        add_commands(self.bot, start_thread)
+
+    async def cog_unload(self) -> None:
+        remove_commands(self.bot, start_thread)
+        await release(self.bot)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if await self.should_answer(message):
+            await self.answer(message)
+
+    async def should_answer(self, message: discord.Message) -> bool:
+        """Whether a message is for Omnicord."""
+        me = self.bot.user
+        if message.author.bot or message.webhook_id or me is None or message.author == me:
+            return False
+        if message.guild is None or me in message.mentions:
+            return True
+        if await self._replies_to_me(message):
+            return True
+        channel = message.channel
+        if isinstance(channel, discord.Thread) and channel.owner_id == me.id:
+            return True
+        opened = channel.parent_id if isinstance(channel, discord.Thread) else channel.id
+        return await self.runtime.preferences.channel_role(str(opened), "chat")
+
+    async def _replies_to_me(self, message: discord.Message) -> bool:
+        referenced = await self._referenced(message)
+        return referenced is not None and referenced.author == self.bot.user
+
+    async def _referenced(self, message: discord.Message) -> discord.Message | None:
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return None
+
+    async def answer(self, message: discord.Message) -> None:
+        """Reply to one member message; every failure becomes a short explanation."""
+        try:
+            async with message.channel.typing():
+                await self._answer(message)
+        except ReplyGone:
+            log.info("reply to %s abandoned: its message or channel is gone", message.id)
+        except Exception as error:
+            name = error.name if isinstance(error, AttachmentError) else None
+            await self._tell(message, friendly(error, attachment=name))
+
+    async def _answer(self, message: discord.Message) -> None:
+        runtime = self.runtime
+        author = message.author
+        async with runtime.concurrency.slot(guild_key(message.guild)):
+            runtime.cooldown.hit(author.id)
+            effective = await runtime.effective(guild_key(message.guild), str(author.id))
+            await runtime.usage.check_cap(str(author.id), effective.daily_token_cap)
+            attachments = await self._attachments(message)
+            target = MediaTarget(effective.model)
+            media = await prepare_all(runtime, attachments, target)
+            sent_voice = any(a.is_voice_message() for a in attachments)
+            speak = effective.speaks(member_sent_voice=sent_voice)
+            streamer = StreamingReply(message.channel, message, runtime.pacer,
+                                      show_text=effective.shows_text(member_sent_voice=sent_voice))
+            await streamer.notify([f"{m.name}: {n}" for m in media for n in m.notices])
+            answer = await runtime.services.conversations.respond(
+                scope_for(message.channel, author), speaker_id=str(author.id),
+                new=NewMessage(author.display_name, self._text_of(message), tuple(media)),
+                options=self._options(effective, speak, message.channel),
+                on_event=streamer.on_event, target=target,
+            )
+            await streamer.finish()
+            await self._record_usage(message, answer)
+            await self._deliver_speech(message, answer, streamer, speak)
+
+    async def _attachments(self, message: discord.Message) -> list[discord.Attachment]:
+        """The member's attachments, or those of the message they reply to when they have none."""
+        if message.attachments:
+            return list(message.attachments)
+        referenced = await self._referenced(message)
+        if referenced is not None and referenced.author != self.bot.user:
+            return list(referenced.attachments)
+        return []
+
+    def _text_of(self, message: discord.Message) -> str:
+        me = self.bot.user
+        text = message.content
+        if me is not None:
+            text = re.sub(rf"<@!?{me.id}>", "", text)
+        return text.strip()
+
+    def _options(
+        self, effective: Effective, speak: bool, channel: discord.abc.Messageable
+    ) -> ReplyOptions:
+        return ReplyOptions(
+            model=effective.model, model_name=effective.model_name,
+            voice=effective.voice if speak else None, thinking=effective.thinking,
+            instructions=Instructions(effective.system_prompt, group=is_group(channel)),
+        )
+
+    async def _record_usage(self, message: discord.Message, answer: Answer) -> None:
+        usage = answer.reply.usage
+        if usage is None:
+            return
+        await self.runtime.usage.record(
+            user_id=str(message.author.id), model=answer.turn.model,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            guild_id=guild_key(message.guild), channel_id=str(message.channel.id),
+        )
+
+    async def _deliver_speech(
+        self, message: discord.Message, answer: Answer, streamer: StreamingReply, speak: bool
+    ) -> None:
+        pcm = answer.reply.pcm
+        if speak and pcm:
+            audio = await encode_speech(pcm, "ogg")
+            try:
+                await send_voice_or_file(message.channel, audio, duration=pcm_seconds(pcm),
+                                         waveform=waveform_from_pcm(pcm), reply_to=message)
+            except discord.HTTPException as error:
+                if is_gone(error):
+                    raise ReplyGone from error
+                raise
+        if not streamer.show_text and not (speak and pcm):
+            await streamer.show(answer.reply.spoken_text)  # no speech came: keep the answer
+
+    async def _tell(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.channel.send(
+                f"⚠️ {text}", allowed_mentions=NO_PINGS,
+                reference=message.to_reference(fail_if_not_exists=False),
+            )
+        except discord.HTTPException:
+            log.info("could not tell %s about a failure", message.author.id)
+
+
+@app_commands.command(name="thread", description="Start a thread where Omnicord answers every "
+                      "message")
+@app_commands.describe(name="the thread's name")
+async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME) -> None:
+    """Open a public thread owned by the bot, so every message in it is answered."""
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        await interaction.response.send_message(
+            "Threads can be started in server text channels only.", ephemeral=True)
+        return
+    try:
+        thread = await channel.create_thread(name=name[:100] or THREAD_NAME,
+                                             type=discord.ChannelType.public_thread)
+    except discord.Forbidden:
+        await interaction.response.send_message(
+            "I am not allowed to create threads here.", ephemeral=True)
+        return
+    await interaction.response.send_message(
+        f"Started {thread.mention}: I will answer every message there.",
+        allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the chat cog."""
+    await setup_cog(bot, Chat)

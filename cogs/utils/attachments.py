@@ -1,0 +1,57 @@
+"""Discord attachments through the media pipeline: fetched from the CDN only, size-checked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.cdn import cdn_chunks
+from bot.errors import MediaError
+from bot.media.prepare import check_declared_size, prepare_media
+from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
+from cogs.utils.runtime import Runtime
+
+AUDIO_OR_VIDEO = ("audio/", "video/")
+
+
+class AttachmentError(MediaError):
+    """One attachment could not be used; ``name`` says which."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+
+
+def is_audio_or_video(attachment: discord.Attachment) -> bool:
+    """Whether an attachment carries sound (voice messages, audio files, videos)."""
+    kind = (attachment.content_type or "").lower()
+    return attachment.is_voice_message() or kind.startswith(AUDIO_OR_VIDEO)
+
+
+async def prepare_attachment(
+    runtime: Runtime, attachment: discord.Attachment, target: MediaTarget
+) -> PreparedMedia:
+    """Download and convert one attachment for ``target``."""
+    options = runtime.services.prepare_options
+    try:
+        check_declared_size(attachment.size, options)
+        chunks = cdn_chunks(runtime.http, attachment.url, max_bytes=options.max_input_bytes,
+                            rewrite=runtime.url_rewrite)
+        return await prepare_media(
+            chunks, name=attachment.filename, target=target,
+            content_type=attachment.content_type, declared_size=attachment.size,
+            describe_audio=runtime.services.describe_audio, options=options,
+        )
+    except MediaError as error:
+        raise AttachmentError(attachment.filename, str(error)) from None
+
+
+async def prepare_all(
+    runtime: Runtime, attachments: Sequence[discord.Attachment], target: MediaTarget
+) -> list[PreparedMedia]:
+    """Every attachment converted, sharing the request's media budget."""
+    share = REQUEST_MEDIA_BUDGET // max(1, len(attachments))
+    each = MediaTarget(target.model, purpose=target.purpose, budget_bytes=share,
+                       whole_video=target.whole_video)
+    return [await prepare_attachment(runtime, a, each) for a in attachments]

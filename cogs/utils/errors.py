@@ -1,0 +1,50 @@
+"""Turning any failure into a short, friendly line for the member (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ContentBlocked,
+    InputError,
+    MediaError,
+    ModelNotAvailable,
+    RateLimited,
+    StreamCutOff,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger("omnicord")
+
+_UPSTREAM = (
+    (AuthenticationFailed, "The model service refused this bot's API key; a server admin or "
+     "the bot's owner needs to check it."),
+    (ModelNotAvailable, "The configured model is not available right now; an admin can check "
+     "`/omni status`."),
+    (RateLimited, "The model service is busy (rate limited); please try again in a minute."),
+    (ContentBlocked, "The model service's content filter declined this message."),
+    (StreamCutOff, "The reply was cut off by the model service; please ask again."),
+    (UpstreamUnavailable, "The model service is not answering right now; please try again "
+     "shortly."),
+)
+
+
+def friendly(error: BaseException, *, attachment: str | None = None) -> str:
+    """A one-line explanation of ``error`` fit to show a member."""
+    if isinstance(error, MediaError) and attachment:
+        return f"I couldn't use **{attachment}**: {error}."
+    if isinstance(error, InputError):
+        text = str(error)
+        return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    for kind, message in _UPSTREAM:
+        if isinstance(error, kind):
+            return message
+    if isinstance(error, BadRequest):
+        return f"{error}."
+    if isinstance(error, UpstreamError):
+        return "The model service failed to answer; please try again."
+    log.exception("unexpected error", exc_info=error)
+    return "Something went wrong on my side; please try again."

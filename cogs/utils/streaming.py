@@ -1,0 +1,106 @@
+"""Showing a streamed reply in Discord: first text at once, then paced edits, split messages.
+
+The first piece of text is sent as soon as it arrives (a reply to the member). After that the
+message is edited at most once per second per channel; text past 2,000 characters continues in
+new messages split at paragraph or code-fence boundaries. ``finish`` makes the final edit. If
+the member's message or the channel disappears, ``ReplyGone`` ends the reply quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import discord
+
+from bot.chunking import split_message
+from bot.events import ReplyEvent, TextDelta
+from bot.throttle import EditPacer
+
+T = TypeVar("T")
+NO_PINGS = discord.AllowedMentions.none()
+NOTICE_SECONDS = 20.0
+_GONE_CODES = {10003, 10008}  # unknown channel, unknown message
+
+
+class ReplyGone(Exception):
+    """The channel or the message being answered was deleted."""
+
+
+def is_gone(error: discord.HTTPException) -> bool:
+    """Whether a Discord error means the conversation's place no longer exists."""
+    return isinstance(error, discord.NotFound) or error.code in _GONE_CODES
+
+
+class StreamingReply:
+    """Mirrors a growing reply text into one or more Discord messages."""
+
+    def __init__(
+        self, channel: discord.abc.Messageable, reply_to: discord.Message | None,
+        pacer: EditPacer, *, show_text: bool = True,
+    ) -> None:
+        self.channel = channel
+        self.reply_to = reply_to
+        self.pacer = pacer
+        self.show_text = show_text
+        self.text = ""
+        self.messages: list[discord.Message] = []
+        self._shown: list[str] = []
+        self._key = getattr(channel, "id", id(channel))
+
+    async def on_event(self, event: ReplyEvent) -> None:
+        """Take one reply event; show text when it is due."""
+        if not isinstance(event, TextDelta) or not self.show_text:
+            return
+        self.text += event.text
+        if not self.messages or self.pacer.ready(self._key):
+            await self._sync()
+
+    async def finish(self) -> list[discord.Message]:
+        """The final edit: everything shown, pacing respected."""
+        if self.show_text and self.text.strip():
+            await asyncio.sleep(self.pacer.wait_time(self._key) if self.messages else 0)
+            await self._sync()
+        return self.messages
+
+    async def show(self, text: str) -> list[discord.Message]:
+        """Show ``text`` as the whole reply now (e.g. when a spoken reply did not come)."""
+        self.show_text = True
+        self.text = text
+        return await self.finish()
+
+    async def notify(self, notices: list[str]) -> None:
+        """Show media notices briefly (they are not part of the answer)."""
+        if notices:
+            text = "\n".join(f"-# {notice}" for notice in notices)
+            await self._call(self.channel.send(text, allowed_mentions=NO_PINGS,
+                                               delete_after=NOTICE_SECONDS, silent=True))
+
+    async def _sync(self) -> None:
+        pieces = split_message(self.text) or []
+        for index, piece in enumerate(pieces):
+            if index < len(self._shown):
+                if self._shown[index] != piece:
+                    await self._call(self.messages[index].edit(content=piece,
+                                                               allowed_mentions=NO_PINGS))
+                    self._shown[index] = piece
+                continue
+            message = await self._call(self._send(piece, first=not self.messages))
+            self.messages.append(message)
+            self._shown.append(piece)
+        self.pacer.mark(self._key)
+
+    def _send(self, content: str, *, first: bool) -> Awaitable[discord.Message]:
+        reference = None
+        if first and self.reply_to is not None:
+            reference = self.reply_to.to_reference(fail_if_not_exists=False)
+        return self.channel.send(content, allowed_mentions=NO_PINGS, reference=reference)
+
+    async def _call(self, action: Awaitable[T]) -> T:
+        try:
+            return await action
+        except discord.HTTPException as error:
+            if is_gone(error):
+                raise ReplyGone from error
+            raise
