@@ -91,7 +91,8 @@ def test_auto_replies_speak_only_to_voice_notes() -> None:
     assert not effective.speaks(member_sent_voice=False)
     voice_only = resolve(DEFAULTS, GuildPreferences(reply_mode=ReplyMode.VOICE),
                          MemberPreferences())
-    assert voice_only.shows_text(member_sent_voice=False) is not False
+    assert voice_only.speaks(member_sent_voice=False)
+    assert not voice_only.shows_text(member_sent_voice=False)
     thinking = resolve(DEFAULTS, GuildPreferences(thinking=True), MemberPreferences())
     assert not thinking.speaks(member_sent_voice=True)
 
