@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
 
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+_ENTRY_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.json$")  # only our own files are pruned
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
@@ -100,7 +102,8 @@ class MediaCache:
 
     def _prune(self) -> int:
         try:
-            entries = [(p, p.stat()) for p in self.folder.glob("*.json")]
+            entries = [(p, p.stat()) for p in self.folder.glob("*.json")
+                       if _ENTRY_NAME.match(p.name)]
         except OSError:
             return 0
         now = time.time()

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     guild_concurrency: int = Field(default=4, ge=0, alias="OMNICORD_GUILD_CONCURRENCY")
     prices: str = Field(default="", alias="OMNICORD_PRICES")
 
-    @field_validator("api_key", "discord_token", mode="before")
+    @field_validator("api_key", "discord_token", "cache_dir", "ffmpeg", mode="before")
     @classmethod
     def _blank_secret_is_missing(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -73,3 +73,11 @@ def test_missing_key_and_token_say_what_to_set(monkeypatch: pytest.MonkeyPatch) 
 def test_any_openai_compatible_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASHSCOPE_BASE_URL", "http://127.0.0.1:8000/v1/")
     assert load_settings().base_url == "http://127.0.0.1:8000/v1"
+
+
+def test_blank_optional_settings_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNICORD_CACHE_DIR", "")
+    monkeypatch.setenv("OMNICORD_FFMPEG", " ")
+    settings = load_settings()
+    assert settings.cache_dir is None and settings.ffmpeg is None
+    assert settings.media_cache_dir == Path("omnicord-media")

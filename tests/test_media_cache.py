@@ -1,0 +1,56 @@
+"""The prepared-media cache: hits, expiry, size cap, and leaving other files alone."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from bot.catalog import find_model
+from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
+from bot.media_cache import MediaCache
+from bot.parts import image_part
+
+TARGET = MediaTarget(find_model("qwen3-omni-flash"))
+
+
+def media(tag: str, size: int = 1000) -> PreparedMedia:
+    part = PreparedPart(part=image_part(b"x" * size, "image/png"), kind="image", format="png",
+                        tokens=6, width=20, height=20)
+    return PreparedMedia(name=f"{tag}.png", kind="image", parts=(part,),
+                         notices=("converted",), content_hash=(tag * 64)[:64])
+
+
+async def test_round_trip_and_target_separation(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path)
+    item = media("a")
+    await cache.put(item, TARGET)
+    assert await cache.get(item.content_hash, TARGET) == item
+    turbo = MediaTarget(find_model("qwen-omni-turbo"))
+    assert await cache.get(item.content_hash, turbo) is None
+
+
+async def test_expired_entries_are_dropped(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, max_age_seconds=60)
+    item = media("b")
+    await cache.put(item, TARGET)
+    (entry,) = tmp_path.glob("*.json")
+    old = time.time() - 120
+    os.utime(entry, (old, old))
+    assert await cache.get(item.content_hash, TARGET) is None
+    assert not entry.exists()
+
+
+async def test_size_cap_evicts_least_recently_used_only_our_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.json").write_text("{}")  # not ours: never touched
+    cache = MediaCache(tmp_path, max_bytes=5000)
+    first, second = media("c", 1500), media("d", 1500)
+    await cache.put(first, TARGET)
+    await cache.put(second, TARGET)
+    entry = next(p for p in tmp_path.glob("c*.json"))
+    old = time.time() - 30
+    os.utime(entry, (old, old))
+    await cache.put(media("e", 1500), TARGET)
+    assert await cache.get(first.content_hash, TARGET) is None
+    assert await cache.get(second.content_hash, TARGET) is not None
+    assert (tmp_path / "notes.json").exists()
