@@ -101,8 +101,13 @@ class Conversations:
         options: ReplyOptions,
         on_event: EventSink | None = None,
         target: MediaTarget | None = None,
+        deliver: Callable[[Reply], Awaitable[None]] | None = None,
     ) -> Answer:
-        """Answer ``new`` in ``scope``; store the turn once the reply has finished."""
+        """Answer ``new`` in ``scope``; store the turn once the reply has finished.
+
+        ``deliver`` runs after the stream ends and before the turn is stored: if it fails
+        (say, the reply could not be shown), nothing is stored.
+        """
         async with self.locks.hold(scope):
             history = await self._history(scope, options, target)
             composition = compose_request(
@@ -118,6 +123,8 @@ class Conversations:
                 reply.add(event)
                 if on_event is not None:
                     await on_event(event)
+            if deliver is not None:
+                await deliver(reply)
             turn = Turn(
                 speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
                 reply_text=reply.spoken_text, model=options.model_name,

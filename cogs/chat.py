@@ -17,6 +17,7 @@ from bot.compose import Instructions, NewMessage
 from bot.conversation import Answer, ReplyOptions
 from bot.media.types import MediaTarget
 from bot.preferences import Effective
+from bot.reply import Reply
 from bot.speech import encode_speech, pcm_seconds
 from bot.waveform import waveform_from_pcm
 from cogs.utils.attachments import AttachmentError, prepare_all
@@ -24,7 +25,13 @@ from cogs.utils.errors import friendly
 from cogs.utils.omni_group import add_commands, remove_commands
 from cogs.utils.places import guild_key, is_group, scope_for
 from cogs.utils.runtime import Runtime, release, setup_cog
-from cogs.utils.streaming import NO_PINGS, ReplyGone, StreamingReply, is_gone
+from cogs.utils.streaming import (
+    NO_PINGS,
+    ReplyGone,
+    StreamingReply,
+    cancel_cleanups,
+    is_gone,
+)
 from cogs.voice_message import send_voice_or_file
 
 log = logging.getLogger("omnicord.chat")
@@ -43,6 +50,7 @@ class Chat(commands.Cog):
 
     async def cog_unload(self) -> None:
         remove_commands(self.bot, start_thread)
+        cancel_cleanups()
         await release(self.bot)
 
     @commands.Cog.listener()
@@ -106,15 +114,19 @@ class Chat(commands.Cog):
             streamer = StreamingReply(message.channel, message, runtime.pacer,
                                       show_text=effective.shows_text(member_sent_voice=sent_voice))
             await streamer.notify([f"{m.name}: {n}" for m in media for n in m.notices])
+
+
+            async def deliver(reply: Reply) -> None:
+                await streamer.finish()
+                await self._deliver_speech(message, reply, streamer, speak)
+
             answer = await runtime.services.conversations.respond(
                 scope_for(message.channel, author), speaker_id=str(author.id),
                 new=NewMessage(author.display_name, self._text_of(message), tuple(media)),
                 options=self._options(effective, speak, message.channel),
-                on_event=streamer.on_event, target=target,
+                on_event=streamer.on_event, target=target, deliver=deliver,
             )
-            await streamer.finish()
             await self._record_usage(message, answer)
-            await self._deliver_speech(message, answer, streamer, speak)
 
     async def _attachments(self, message: discord.Message) -> list[discord.Attachment]:
         """The member's attachments, or those of the message they reply to when they have none."""
@@ -152,9 +164,9 @@ class Chat(commands.Cog):
         )
 
     async def _deliver_speech(
-        self, message: discord.Message, answer: Answer, streamer: StreamingReply, speak: bool
+        self, message: discord.Message, reply: Reply, streamer: StreamingReply, speak: bool
     ) -> None:
-        pcm = answer.reply.pcm
+        pcm = reply.pcm
         if speak and pcm:
             audio = await encode_speech(pcm, "ogg")
             try:
@@ -165,7 +177,7 @@ class Chat(commands.Cog):
                     raise ReplyGone from error
                 raise
         if not streamer.show_text and not (speak and pcm):
-            await streamer.show(answer.reply.spoken_text)  # no speech came: keep the answer
+            await streamer.show(reply.spoken_text)  # no speech came: keep the answer
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:

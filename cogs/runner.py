@@ -40,12 +40,12 @@ class OmnicordBot(commands.Bot):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            command_prefix=commands.when_mentioned,
+            command_prefix=(),  # slash commands only: a mention is a question, not a command
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
         )
-        self.settings = settings
+        self.omnicord_settings = settings  # read by the cogs' shared runtime
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -55,12 +55,15 @@ class OmnicordBot(commands.Bot):
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        url = discord.utils.oauth_url(
-            self.user.id,
-            permissions=REQUIRED_PERMISSIONS,
-            scopes=("bot", "applications.commands"),
-        )
+        url = invite_url(self.application_id or self.user.id)
         print(f"Omnicord is online as {self.user}. Invite it with:\n{url}", flush=True)
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 URL that adds the bot with exactly the permissions it needs."""
+    return discord.utils.oauth_url(
+        application_id, permissions=REQUIRED_PERMISSIONS, scopes=("bot", "applications.commands")
+    )
 
 
 def run_bot(settings: Settings, token: str) -> None:

@@ -9,6 +9,7 @@ the member's message or the channel disappears, ``ReplyGone`` ends the reply qui
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -22,6 +23,31 @@ T = TypeVar("T")
 NO_PINGS = discord.AllowedMentions.none()
 NOTICE_SECONDS = 20.0
 _GONE_CODES = {10003, 10008}  # unknown channel, unknown message
+
+
+CLEANUP_TASK_PREFIX = "omnicord-notice-cleanup"
+_cleanups: set[asyncio.Task[None]] = set()
+
+
+def delete_later(message: discord.Message, seconds: float) -> None:
+    """Delete ``message`` after ``seconds``, in a named task that unloading can cancel."""
+
+    async def remove() -> None:
+        await asyncio.sleep(seconds)
+        with contextlib.suppress(discord.HTTPException):
+            await message.delete()
+
+    task = asyncio.get_running_loop().create_task(
+        remove(), name=f"{CLEANUP_TASK_PREFIX}-{message.id}"
+    )
+    _cleanups.add(task)
+    task.add_done_callback(_cleanups.discard)
+
+
+def cancel_cleanups() -> None:
+    """Cancel pending notice deletions (on unload)."""
+    for task in list(_cleanups):
+        task.cancel()
 
 
 class ReplyGone(Exception):
@@ -74,8 +100,9 @@ class StreamingReply:
         """Show media notices briefly (they are not part of the answer)."""
         if notices:
             text = "\n".join(f"-# {notice}" for notice in notices)
-            await self._call(self.channel.send(text, allowed_mentions=NO_PINGS,
-                                               delete_after=NOTICE_SECONDS, silent=True))
+            shown = await self._call(self.channel.send(text, allowed_mentions=NO_PINGS,
+                                                       silent=True))
+            delete_later(shown, NOTICE_SECONDS)
 
     async def _sync(self) -> None:
         pieces = split_message(self.text) or []
