@@ -93,8 +93,9 @@ async def test_voice_note_image_video_mixed_in_one_reply(world: World, tmp_path:
     assert kinds == [["image_url", "text"], ["video_url"], ["input_audio"]]
     assert len(world.model.accepted) == 1
     notices = [t for t in world.texts() if t.startswith("-# ")]
-    answers = [t for t in world.texts() if not t.startswith("-# ")]
+    answers = [t for t in world.texts() if t and not t.startswith("-# ")]
     assert len(answers) == 1 and answers[0].startswith("Echo:")
+    assert len([r for r in world.replies() if r.flags & 8192]) == 1  # a voice note was sent
     assert notices == ["-# voice-message.ogg: converted from OGG/Opus"]
 
 
