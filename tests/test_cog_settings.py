@@ -13,7 +13,7 @@ from cogs.runner import REQUIRED_PERMISSIONS, intents, invite_url
 from tests.fake_dashscope import FakeDashScope
 from tests.fake_discord import DiscordHarness
 from tests.omnicord_bot import World, make_settings
-from tests.omnicord_bot import world as world  # noqa: F401  (fixture)
+from tests.omnicord_bot import world as world
 
 
 async def run(world: World, user: discord.Member, command: str, options=None) -> str:
@@ -144,7 +144,7 @@ async def test_loads_into_any_bot_and_unloads_cleanly(dashscope: FakeDashScope, 
         assert {c.name for c in omni.commands} >= {"thread", "caption", "server", "me",
                                                    "status", "reset", "export", "usage"}
         assert bot.tree.get_command("Caption audio", type=discord.AppCommandType.message)
-        assert getattr(bot, "_omnicord_runtime").users == 4
+        assert bot._omnicord_runtime.users == 4
         for name in EXTENSIONS:
             await bot.unload_extension(name)
         assert bot.tree.get_command("omni") is None
