@@ -151,14 +151,20 @@ async def prepare_chat_audio(
         seconds=kept if kept < duration else None, timeout=_timeout(kept),
     )
     seconds = _measured_seconds(data, encoding, kept)
-    if source_name(info) not in ("WAV", "MP3") or info.has_video:
-        notices.insert(0, f"converted from {source_name(info)}")
     part = PreparedPart(
         part=audio_part(data, encoding.format), kind="audio", format=encoding.format,
         tokens=audio_tokens(seconds, limits), seconds=seconds,
     )
-    return PreparedMedia(name=name, kind="audio", parts=(part,), notices=tuple(notices),
+    return PreparedMedia(name=name, kind="audio", parts=(part,),
+                         notices=(*conversion_notice(info), *notices),
                          source_format=source_name(info))
+
+
+def conversion_notice(info: MediaInfo) -> list[str]:
+    """``converted from …`` unless the sound already was plain WAV or MP3 audio."""
+    if source_name(info) in ("WAV", "MP3") and not info.has_video:
+        return []
+    return [f"converted from {source_name(info)}"]
 
 
 def caption_segments(duration: float, max_seconds: float, budget_bytes: int) -> int:
@@ -191,8 +197,7 @@ async def prepare_caption_audio(
                      seconds=end - start, start=start, end=end)
         for start, end, data in segments
     )
-    notices = [f"converted from {source_name(info)}"] if source_name(info) not in (
-        "WAV", "MP3") or info.has_video else []
+    notices = conversion_notice(info)
     if count > 1:
         notices.append(f"captioned in {count} parts of about {describe_duration(length)}")
     return PreparedMedia(name=name, kind="audio", parts=parts, notices=tuple(notices),
