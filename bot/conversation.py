@@ -12,7 +12,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from bot.budget import Budget
 from bot.catalog import ModelSpec
@@ -110,10 +110,14 @@ class Conversations:
         """
         async with self.locks.hold(scope):
             history = await self._history(scope, options, target)
+            instructions = options.instructions
+            persona = await self.store.system_prompt(scope)
+            if persona:  # the conversation's own persona wins over the default
+                instructions = replace(instructions, system_prompt=persona)
             composition = compose_request(
                 options.model, history=history, new=new,
                 budget=Budget.for_model(options.model, thinking=options.thinking),
-                instructions=options.instructions, speech=options.voice is not None,
+                instructions=instructions, speech=options.voice is not None,
                 resend_media_turns=options.resend_media_turns,
             )
             request = ChatRequest(model=options.model_name, messages=composition.messages,

@@ -273,3 +273,16 @@ def test_history_and_reset(
     assert cleared.returncode == 0 and "cleared 2 turns" in cleared.stderr
     assert json.loads(run_cli(["history", "pets", "--format", "json"], cli_env,
                               tmp_path).stdout)["turns"] == []
+
+
+def test_session_persona_is_kept(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = run_cli(["ask", "hi", "--session", "pirate", "--persona", "Talk like a pirate.",
+                     "--text-only"], cli_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    run_cli(["ask", "and again", "--session", "pirate", "--text-only"], cli_env, tmp_path)
+    assert [r["messages"][0]["content"] for r in dashscope.accepted] == [
+        "Talk like a pirate.", "Talk like a pirate."]
+    refused = run_cli(["ask", "hi", "--persona", "x"], cli_env, tmp_path)
+    assert refused.returncode == 2 and "--persona needs --session" in refused.stderr

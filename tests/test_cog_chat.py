@@ -213,3 +213,19 @@ async def test_two_quick_messages_are_answered_in_order(world: World) -> None:
     first_name, second_name = world.member.display_name, world.admin.display_name
     assert f"{first_name}: one" in str(second)
     assert second[-1]["content"][-1]["text"] == f"{second_name}: two"
+
+
+async def test_cooldown_and_size_checked_before_download(
+    dashscope, tmp_path: Path
+) -> None:
+    from tests.omnicord_bot import running_world
+
+    async with running_world(dashscope, tmp_path, OMNICORD_COOLDOWN_SECONDS=60,
+                             OMNICORD_MAX_INPUT_MB=1) as world:
+        big = world.h.attachment("huge.wav", b"RIFF" + bytes(2_000_000), content_type="audio/wav")
+        await world.ask("what is this?", attachments=[big])
+        assert "Omnicord accepts up to 1 MB" in world.texts()[-1]
+        assert not world.fake.find("GET", r"/cdn/.*")
+        await world.ask("too soon")
+        assert "please wait 60 s" in world.texts()[-1].lower()
+        assert world.model.requests == []

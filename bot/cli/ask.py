@@ -51,6 +51,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                      f"(Opus, 48 kHz), .wav or .mp3 (default: {DEFAULT_OUT})")
     ask.add_argument("--session", "-s", metavar="NAME",
                      help="continue (or start) the named conversation kept in OMNICORD_DB")
+    ask.add_argument("--persona", metavar="TEXT",
+                     help="system prompt for this session, kept with it ('' restores the "
+                     "default; needs --session)")
     ask.add_argument("--whole-video", action="store_true",
                      help="for videos over the model's limit, look at the whole video as "
                      "frames (its sound captioned) instead of trimming it")
@@ -96,11 +99,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if voice:
         speech_format(args.out)
     text = _question(args)
+    if args.persona is not None and not args.session:
+        raise InputError("--persona needs --session: a persona belongs to a conversation")
     settings.require_api_key()
     db = None if args.session else ":memory:"
     async with open_services(settings, db_path=db) as services:
         target = MediaTarget(model, whole_video=args.whole_video)
         media = await _attachments(args, target, services)
+        if args.persona is not None:
+            await services.store.set_system_prompt(scope_of(args.session),
+                                                   args.persona.strip() or None)
         options = ReplyOptions(model=model, model_name=model_name, voice=voice,
                                thinking=args.think)
         answer = await services.conversations.respond(
