@@ -116,14 +116,11 @@ class Captions(commands.Cog):
     async def respond(self, interaction: discord.Interaction, attachment: discord.Attachment):
         """Caption ``attachment`` for an interaction, answering with a follow-up."""
         await interaction.response.defer(thinking=True)
+        runtime, user = self.runtime, interaction.user
         try:
-            await self.runtime.usage.check_cap(
-                str(interaction.user.id),
-                (await self.runtime.effective(guild_key(interaction.guild),
-                                              str(interaction.user.id))).daily_token_cap,
-            )
-            text = await self.caption(attachment, user=interaction.user,
-                                      guild=interaction.guild, channel_id=interaction.channel_id)
+            async with runtime.admit(guild_key(interaction.guild), user.id):
+                text = await self.caption(attachment, user=user, guild=interaction.guild,
+                                          channel_id=interaction.channel_id)
         except Exception as error:
             name = error.name if isinstance(error, AttachmentError) else None
             await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",

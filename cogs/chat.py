@@ -102,10 +102,7 @@ class Chat(commands.Cog):
     async def _answer(self, message: discord.Message) -> None:
         runtime = self.runtime
         author = message.author
-        async with runtime.concurrency.slot(guild_key(message.guild)):
-            runtime.cooldown.hit(author.id)
-            effective = await runtime.effective(guild_key(message.guild), str(author.id))
-            await runtime.usage.check_cap(str(author.id), effective.daily_token_cap)
+        async with runtime.admit(guild_key(message.guild), author.id) as effective:
             attachments = await self._attachments(message)
             target = MediaTarget(effective.model)
             media = await prepare_all(runtime, attachments, target)

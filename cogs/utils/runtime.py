@@ -8,7 +8,7 @@ before loading the cogs; otherwise settings come from the environment and ``.env
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -56,6 +56,20 @@ class Runtime:
         guild = await self.preferences.guild(guild_id) if guild_id else None
         member = await self.preferences.member(guild_id, user_id)
         return resolve(self.defaults(), guild or GuildPreferences(), member)
+
+
+    @contextlib.asynccontextmanager
+    async def admit(self, guild_id: str, user_id: int) -> AsyncIterator[Effective]:
+        """Gate one request: server concurrency, member cooldown and daily cap, in that order.
+
+        Yields the member's effective settings; raises Busy or OverDailyCap (both explain
+        themselves to the member).
+        """
+        async with self.concurrency.slot(guild_id):
+            self.cooldown.hit(user_id)
+            effective = await self.effective(guild_id, str(user_id))
+            await self.usage.check_cap(str(user_id), effective.daily_token_cap)
+            yield effective
 
 
 _KEY = "_omnicord_runtime"
