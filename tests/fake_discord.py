@@ -1162,12 +1162,9 @@ class _ErrorLog(logging.Handler):
 
 def default_intents() -> discord.Intents:
     """Guilds, guild and DM messages and message content (what Omnicord asks for)."""
-    intents = discord.Intents.none()
-    intents.guilds = True
-    intents.guild_messages = True
-    intents.dm_messages = True
-    intents.message_content = True
-    return intents
+    from cogs.runner import intents
+
+    return intents()
 
 
 OptionValue = Any
