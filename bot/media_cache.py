@@ -75,7 +75,7 @@ class MediaCache:
         if not media.content_hash:
             return
         path = self.folder / entry_name(media.content_hash, target)
-        await asyncio.to_thread(self._put, path, _encode(media))
+        await asyncio.to_thread(self._put, path, media)
 
     async def prune(self) -> int:
         """Drop expired entries and the least recently used past the size cap; return count."""
@@ -93,10 +93,10 @@ class MediaCache:
         os.utime(path)  # mark as recently used
         return media
 
-    def _put(self, path: Path, text: str) -> None:
+    def _put(self, path: Path, media: PreparedMedia) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp")
-        partial.write_text(text, "utf-8")
+        partial.write_text(_encode(media), "utf-8")
         partial.replace(path)  # readers never see half an entry
         self._prune()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from bot.events import (
@@ -63,9 +62,3 @@ class Reply:
             case Finished(reason=reason):
                 self.finish_reason = reason
 
-
-async def tee(events: AsyncIterator[ReplyEvent], reply: Reply) -> AsyncIterator[ReplyEvent]:
-    """Yield ``events`` unchanged while folding each into ``reply``."""
-    async for event in events:
-        reply.add(event)
-        yield event

@@ -6,7 +6,6 @@ would have rejected it anyway, after an upload and a wait.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,14 @@ from bot.catalog import (
     find_model,
 )
 from bot.errors import RequestRefused
-from bot.parts import Message, content_parts, inline_items, message_modalities
+from bot.parts import (
+    Message,
+    content_parts,
+    inline_bytes,
+    inline_items,
+    message_modalities,
+    message_text,
+)
 
 _MODALITY_NAMES = {"image": "an image", "audio": "audio", "video": "a video"}
 
@@ -108,6 +114,13 @@ def _check_media_counts(model: ModelSpec, message: Message) -> None:
                 )
 
 
+def request_size(messages: Sequence[Message]) -> int:
+    """A close upper estimate of the request body: inline media plus text (UTF-8, with
+    room for JSON escaping), without serializing megabytes of base64 on the event loop."""
+    text = sum(len(message_text(m).encode()) for m in messages)
+    return inline_bytes(messages) + text * 2 + 200 * len(messages)
+
+
 def _check_inline_sizes(messages: Sequence[Message]) -> None:
     for message in messages:
         for part in content_parts(message):
@@ -117,7 +130,7 @@ def _check_inline_sizes(messages: Sequence[Message]) -> None:
                         f"An attachment is {len(item) / 1e6:.1f} MB once encoded; "
                         f"the limit is {MAX_DATA_URI_BYTES / 1e6:.1f} MB"
                     )
-    body = len(json.dumps(messages, ensure_ascii=False).encode())
+    body = request_size(messages)
     if body > MAX_REQUEST_BYTES:
         raise RequestRefused(
             f"The request is {body / 1e6:.1f} MB; the service accepts at most "

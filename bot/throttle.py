@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -77,7 +76,3 @@ class ConcurrencyLimit:
             if not self._active[key]:
                 del self._active[key]
 
-
-async def sleep_until_ready(pacer: EditPacer, channel: int | str) -> None:
-    """Wait for the channel's next edit slot."""
-    await asyncio.sleep(pacer.wait_time(channel))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -32,13 +33,15 @@ LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"
 MAX_CAPTION_MESSAGES = 3
 
 
-def caption_messages(caption: str) -> tuple[list[str], discord.File | None]:
-    """The caption as labelled messages, or a short message and a text file when too long."""
+def caption_sends(caption: str) -> list[dict[str, Any]]:
+    """Keyword arguments of each message that shows a caption: labelled pieces, or a short
+    message with the caption attached as a text file when it is very long."""
     pieces = split_message(f"{LABEL}\n{caption}")
     if len(pieces) <= MAX_CAPTION_MESSAGES:
-        return pieces, None
+        return [{"content": piece, "allowed_mentions": NO_PINGS} for piece in pieces]
     attachment = discord.File(io.BytesIO(caption.encode()), filename="caption.txt")
-    return [f"{LABEL}\nThe caption is long, so it is attached as a text file."], attachment
+    return [{"content": f"{LABEL}\nThe caption is long, so it is attached as a text file.",
+             "allowed_mentions": NO_PINGS, "file": attachment}]
 
 
 class Captions(commands.Cog):
@@ -97,12 +100,9 @@ class Captions(commands.Cog):
         await self._post(message, text)
 
     async def _post(self, message: discord.Message, caption: str) -> None:
-        pieces, attachment = caption_messages(caption)
         reference = message.to_reference(fail_if_not_exists=False)
-        for index, piece in enumerate(pieces):
-            extra = {"file": attachment} if attachment and index == len(pieces) - 1 else {}
-            await message.channel.send(piece, allowed_mentions=NO_PINGS,
-                                       reference=reference if index == 0 else None, **extra)
+        for index, send in enumerate(caption_sends(caption)):
+            await message.channel.send(**send, reference=reference if index == 0 else None)
 
     async def caption_menu(self, interaction: discord.Interaction, message: discord.Message):
         """Context menu: caption a message's audio or video sound."""
@@ -126,10 +126,8 @@ class Captions(commands.Cog):
             await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
                                             allowed_mentions=NO_PINGS)
             return
-        pieces, file = caption_messages(text)
-        for index, piece in enumerate(pieces):
-            extra = {"file": file} if file and index == len(pieces) - 1 else {}
-            await interaction.followup.send(piece, allowed_mentions=NO_PINGS, **extra)
+        for send in caption_sends(text):
+            await interaction.followup.send(**send)
 
 
 @app_commands.command(name="caption", description="Caption an audio or video file's sound")

@@ -6,6 +6,7 @@ an admin opened for Omnicord, or a thread Omnicord started (``/omni thread``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -15,6 +16,7 @@ from discord.ext import commands
 
 from bot.compose import Instructions, NewMessage
 from bot.conversation import Answer, ReplyOptions
+from bot.media.ffmpeg import run_in_thread
 from bot.media.types import MediaTarget
 from bot.preferences import Effective
 from bot.reply import Reply
@@ -84,9 +86,11 @@ class Chat(commands.Cog):
         if isinstance(reference.resolved, discord.Message):
             return reference.resolved
         try:
-            return await message.channel.fetch_message(reference.message_id)
+            fetched = await message.channel.fetch_message(reference.message_id)
         except discord.HTTPException:
             return None
+        reference.resolved = fetched  # the trigger check and the attachments share one fetch
+        return fetched
 
     async def answer(self, message: discord.Message) -> None:
         """Reply to one member message; every failure becomes a short explanation."""
@@ -165,10 +169,12 @@ class Chat(commands.Cog):
     ) -> None:
         pcm = reply.pcm
         if speak and pcm:
-            audio = await encode_speech(pcm, "ogg")
+            audio, waveform = await asyncio.gather(
+                encode_speech(pcm, "ogg"), run_in_thread(waveform_from_pcm, pcm)
+            )
             try:
                 await send_voice_or_file(message.channel, audio, duration=pcm_seconds(pcm),
-                                         waveform=waveform_from_pcm(pcm), reply_to=message)
+                                         waveform=waveform, reply_to=message)
             except discord.HTTPException as error:
                 if is_gone(error):
                     raise ReplyGone from error

@@ -20,7 +20,7 @@ from bot.errors import (
 from bot.events import AudioChunk, Finished, ReasoningDelta, TextDelta, Transcript, Usage
 from bot.omni import Base64PcmAssembler, OmniClient, delta_events
 from bot.parts import audio_part, image_part, text_part
-from bot.reply import Reply, tee
+from bot.reply import Reply
 from bot.rules import ChatRequest
 from tests.fake_dashscope import FakeDashScope, Fault
 
@@ -35,7 +35,10 @@ def user(text: str, *parts: dict) -> dict:
 
 async def collect(client: OmniClient, request: ChatRequest) -> tuple[list, Reply]:
     reply = Reply()
-    events = [event async for event in tee(client.stream(request), reply)]
+    events = []
+    async for event in client.stream(request):
+        reply.add(event)
+        events.append(event)
     await client.aclose()
     return events, reply
 

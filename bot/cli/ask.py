@@ -14,7 +14,7 @@ from bot.compose import NewMessage
 from bot.conversation import ReplyOptions
 from bot.errors import InputError, RequestRefused
 from bot.events import ReasoningDelta, ReplyEvent, TextDelta
-from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
+from bot.media.types import MediaTarget, PreparedMedia
 from bot.reply import Reply
 from bot.rules import resolve_model
 from bot.runtime import Services, open_services
@@ -125,8 +125,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _attachments(
     args: argparse.Namespace, target: MediaTarget, services: Services
 ) -> list[PreparedMedia]:
-    share = MediaTarget(target.model, budget_bytes=REQUEST_MEDIA_BUDGET // max(1, len(args.attach)),
-                        whole_video=target.whole_video)
+    share = target.share(len(args.attach))
     return [
         await prepare_file(path, share, describe=services.describe_audio,
                            options=services.prepare_options)

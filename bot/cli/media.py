@@ -8,9 +8,9 @@ from pathlib import Path
 from bot.captioner import CaptionerClient, caption_media
 from bot.cli.files import describe_prepared, prepare_file
 from bot.cli.output import EXIT_OK
-from bot.media.prepare import PrepareOptions
 from bot.media.types import MediaTarget
 from bot.rules import resolve_model
+from bot.runtime import prepare_options
 from bot.settings import Settings
 
 
@@ -38,11 +38,6 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                          help="sample a long video whole as frames instead of trimming it")
 
 
-def _options(settings: Settings) -> PrepareOptions:
-    return PrepareOptions(max_input_bytes=settings.max_input_mb * 1024 * 1024,
-                          text_limit=settings.text_limit)
-
-
 async def run_caption(args: argparse.Namespace, settings: Settings) -> int:
     """Caption one file and print the caption."""
     client = CaptionerClient(
@@ -51,7 +46,7 @@ async def run_caption(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         media = await prepare_file(args.file, MediaTarget(client.model, purpose="caption"),
-                                   options=_options(settings))
+                                   options=prepare_options(settings))
         caption = await caption_media(client, media, stream=not args.no_stream)
     finally:
         await client.aclose()
@@ -66,6 +61,6 @@ async def run_prepare(args: argparse.Namespace, settings: Settings) -> int:
     else:
         model = resolve_model(args.model or settings.model, "chat")
     target = MediaTarget(model, purpose=args.purpose, whole_video=args.whole_video)
-    media = await prepare_file(args.file, target, options=_options(settings), announce=False)
+    media = await prepare_file(args.file, target, options=prepare_options(settings), announce=False)
     print(describe_prepared(media, model))
     return EXIT_OK

@@ -56,12 +56,14 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def configure_pydub() -> None:
-    """Make pydub use the same ffmpeg (it otherwise looks only on PATH)."""
+@lru_cache(maxsize=1)
+def pydub_segment() -> type:
+    """pydub's ``AudioSegment``, pointed at the same ffmpeg (it otherwise looks only on PATH)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns when PATH has no ffmpeg
         from pydub import AudioSegment
     AudioSegment.converter = ffmpeg_exe()
+    return AudioSegment
 
 
 def _max_jobs() -> int:

@@ -1,8 +1,9 @@
 """The media pipeline's one entry point: any attachment in, parts the model accepts out.
 
-``prepare_media`` spools the input to a private temp folder (streamed, hashed, size-checked),
-recognises it by content, probes it once, and hands it to the converter for its kind. The temp
-folder is removed on success, error and cancellation alike.
+``prepare_media`` hashes and size-checks the input (streams and bytes are spooled to a private
+temp folder; a local file is read where it is), recognises it by content, probes it once, and
+hands it to the converter for its kind. The temp folder is removed on success, error and
+cancellation alike.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.media.audio import prepare_caption_audio, prepare_chat_audio
 from bot.media.image import prepare_image
 from bot.media.ogg import probe_ogg
 from bot.media.probe import MediaInfo, Sniffed, probe, sniff
-from bot.media.tempfiles import bytes_chunks, file_chunks, spool, work_dir
+from bot.media.tempfiles import Spooled, bytes_chunks, fingerprint, spool, work_dir
 from bot.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
 from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
 from bot.media.video import prepare_video
@@ -61,10 +62,7 @@ async def prepare_media(
     options = options or PrepareOptions()
     check_declared_size(declared_size, options)
     async with work_dir() as workdir:
-        chunks = bytes_chunks(source) if isinstance(source, bytes) else (
-            file_chunks(source) if isinstance(source, Path) else source
-        )
-        spooled = await spool(chunks, workdir / "input", max_bytes=options.max_input_bytes)
+        spooled = await _take_in(source, workdir, options.max_input_bytes)
         if spooled.size == 0:
             raise MediaError("the file is empty")
         kind = await _sniff_file(spooled.path)
@@ -75,6 +73,14 @@ async def prepare_media(
     return dataclasses.replace(
         prepared, content_hash=spooled.sha256, source_bytes=spooled.size
     )
+
+
+async def _take_in(source: Source, workdir: Path, max_bytes: int) -> Spooled:
+    """A local file is used where it is; bytes and streams are written to the work folder."""
+    if isinstance(source, Path):
+        return await fingerprint(source, max_bytes=max_bytes)
+    chunks = bytes_chunks(source) if isinstance(source, bytes) else source
+    return await spool(chunks, workdir / "input", max_bytes=max_bytes)
 
 
 async def _sniff_file(path: Path) -> Sniffed:

@@ -53,6 +53,18 @@ async def spool(chunks: AsyncIterable[bytes], dest: Path, *, max_bytes: int) -> 
     return Spooled(dest, size, digest.hexdigest())
 
 
+async def fingerprint(path: Path, *, max_bytes: int) -> Spooled:
+    """Size and SHA-256 of a local file, read in place (no copy); MediaError past ``max_bytes``."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in file_chunks(path):
+        size += len(chunk)
+        if size > max_bytes:
+            raise MediaError(f"the file is over the {max_bytes / 1e6:.0f} MB Omnicord accepts")
+        digest.update(chunk)
+    return Spooled(path, size, digest.hexdigest())
+
+
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:
     """A file's content in 1 MiB pieces."""
     async with aiofiles.open(path, "rb") as handle:

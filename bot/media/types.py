@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ class MediaTarget:
     purpose: Purpose = "chat"
     budget_bytes: int = REQUEST_MEDIA_BUDGET  # base64 characters for this item
     whole_video: bool = False  # the member asked about the whole video: sample it all
+
+    def share(self, items: int) -> MediaTarget:
+        """The same target with the request's media budget split between ``items`` files."""
+        return dataclasses.replace(self, budget_bytes=REQUEST_MEDIA_BUDGET // max(1, items))
 
 
 @dataclass(frozen=True)

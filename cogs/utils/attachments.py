@@ -9,7 +9,7 @@ import discord
 from bot.cdn import cdn_chunks
 from bot.errors import MediaError
 from bot.media.prepare import check_declared_size, prepare_media
-from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
+from bot.media.types import MediaTarget, PreparedMedia
 from cogs.utils.runtime import Runtime
 
 AUDIO_OR_VIDEO = ("audio/", "video/")
@@ -51,7 +51,5 @@ async def prepare_all(
     runtime: Runtime, attachments: Sequence[discord.Attachment], target: MediaTarget
 ) -> list[PreparedMedia]:
     """Every attachment converted, sharing the request's media budget."""
-    share = REQUEST_MEDIA_BUDGET // max(1, len(attachments))
-    each = MediaTarget(target.model, purpose=target.purpose, budget_bytes=share,
-                       whole_video=target.whole_video)
+    each = target.share(len(attachments))
     return [await prepare_attachment(runtime, a, each) for a in attachments]
