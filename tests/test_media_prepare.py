@@ -154,3 +154,10 @@ async def test_ogg_is_probed_without_ffmpeg(tmp_path: Path) -> None:
     broken = tmp_path / "broken.ogg"
     broken.write_bytes(b"OggS" + bytes(100))
     assert probe_ogg(broken) is None
+
+
+async def test_unreadable_local_file_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.wav"
+    folder.mkdir()  # reading a folder fails like an unreadable file does
+    with pytest.raises(MediaError, match="could not be read"):
+        await prepare_media(folder, name="a-folder.wav", target=MediaTarget(FLASH))

@@ -57,11 +57,16 @@ async def fingerprint(path: Path, *, max_bytes: int) -> Spooled:
     """Size and SHA-256 of a local file, read in place (no copy); MediaError past ``max_bytes``."""
     digest = hashlib.sha256()
     size = 0
-    async for chunk in file_chunks(path):
-        size += len(chunk)
-        if size > max_bytes:
-            raise MediaError(f"the file is over the {max_bytes / 1e6:.0f} MB Omnicord accepts")
-        digest.update(chunk)
+    try:
+        async for chunk in file_chunks(path):
+            size += len(chunk)
+            if size > max_bytes:
+                raise MediaError(
+                    f"the file is over the {max_bytes / 1e6:.0f} MB Omnicord accepts"
+                )
+            digest.update(chunk)
+    except OSError as error:
+        raise MediaError(f"the file could not be read ({error.strerror or error})") from None
     return Spooled(path, size, digest.hexdigest())
 
 
