@@ -8,10 +8,7 @@ reply finished: an error or a cancellation leaves no half turn behind.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 from bot.budget import Budget
@@ -30,34 +27,12 @@ from bot.media_cache import MediaCache
 from bot.omni import OmniClient
 from bot.reply import Reply
 from bot.rules import ChatRequest
-from bot.store.base import ConversationStore, Turn
+from bot.store.base import ConversationStore, Turn, UsageRow
+from bot.usage import usage_row
 
 EventSink = Callable[[ReplyEvent], Awaitable[None]]
 #: Stored turns read back per request; older ones could never fit anyway.
 HISTORY_WINDOW = 200
-
-
-class ScopeLocks:
-    """One FIFO lock per conversation scope, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
-
-    @asynccontextmanager
-    async def hold(self, scope: str) -> AsyncIterator[None]:
-        """Wait for, then hold, the scope's lock."""
-        lock = self._locks.get(scope)
-        if lock is None:
-            lock = self._locks[scope] = asyncio.Lock()
-        async with lock:
-            yield
-
-    def busy(self, scope: str) -> bool:
-        """Whether a reply is under way in ``scope``."""
-        lock = self._locks.get(scope)
-        return lock is not None and lock.locked()
 
 
 @dataclass(frozen=True)
@@ -70,6 +45,15 @@ class ReplyOptions:
     thinking: bool = False
     instructions: Instructions = field(default_factory=Instructions)
     resend_media_turns: int = DEFAULT_RESEND_MEDIA_TURNS
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Whom a reply's tokens count against in the usage ledger."""
+
+    user_id: str
+    guild_id: str = ""
+    channel_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +74,6 @@ class Conversations:
         self.store = store
         self.client = client
         self.cache = cache
-        self.locks = ScopeLocks()
 
     async def respond(
         self,
@@ -102,13 +85,16 @@ class Conversations:
         on_event: EventSink | None = None,
         target: MediaTarget | None = None,
         deliver: Callable[[Reply], Awaitable[None]] | None = None,
+        payer: Payer | None = None,
     ) -> Answer:
         """Answer ``new`` in ``scope``; store the turn once the reply has finished.
 
+        Replies in one scope come strictly one after another, across processes too.
         ``deliver`` runs after the stream ends and before the turn is stored: if it fails
-        (say, the reply could not be shown), nothing is stored.
+        (say, the reply could not be shown), nothing is stored. With a ``payer``, the reply's
+        usage is stored in the same transaction as the turn.
         """
-        async with self.locks.hold(scope):
+        async with self.store.hold(scope):
             history = await self._history(scope, options, target)
             instructions = options.instructions
             persona = await self.store.system_prompt(scope)
@@ -136,7 +122,7 @@ class Conversations:
                 usage=asdict(reply.usage) if reply.usage else None,
             )
             await self._remember(new.media, target)
-            await self.store.add_turn(scope, turn)
+            await self.store.add_turn(scope, turn, _usage(reply, options, payer))
         return Answer(reply=reply, composition=composition, turn=turn)
 
     async def _history(
@@ -160,3 +146,12 @@ class Conversations:
             return
         for item in media:
             await self.cache.put(item, target)
+
+
+def _usage(reply: Reply, options: ReplyOptions, payer: Payer | None) -> UsageRow | None:
+    if payer is None or reply.usage is None:
+        return None
+    return usage_row(user_id=payer.user_id, model=options.model_name,
+                     prompt_tokens=reply.usage.prompt_tokens,
+                     completion_tokens=reply.usage.completion_tokens,
+                     guild_id=payer.guild_id, channel_id=payer.channel_id)

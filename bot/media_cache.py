@@ -8,10 +8,13 @@ least recently used entries go first. All file work runs in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,8 +22,11 @@ from typing import Any
 
 from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
 
+log = logging.getLogger("omnicord.media_cache")
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
 _ENTRY_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.json$")  # only our own files are pruned
+_PARTIAL_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.json\.[\w-]+\.tmp$")
+_PARTIAL_MAX_AGE = 3600  # a partial entry this old belongs to a writer that died
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
@@ -70,12 +76,21 @@ class MediaCache:
             return None
         return await asyncio.to_thread(self._get, self.folder / entry_name(content_hash, target))
 
-    async def put(self, media: PreparedMedia, target: MediaTarget) -> None:
-        """Store a preparation, then trim the cache to its limits."""
+    async def put(self, media: PreparedMedia, target: MediaTarget) -> bool:
+        """Store a preparation, then trim the cache to its limits; return whether it was kept.
+
+        The cache is an optimisation: a failure (full disk, unwritable folder) is logged and
+        otherwise ignored, so it can never cost the turn being stored.
+        """
         if not media.content_hash:
-            return
+            return False
         path = self.folder / entry_name(media.content_hash, target)
-        await asyncio.to_thread(self._put, path, media)
+        try:
+            await asyncio.to_thread(self._put, path, media)
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("media cache: could not keep %s (%s)", media.name, error)
+            return False
+        return True
 
     async def prune(self) -> int:
         """Drop expired entries and the least recently used past the size cap; return count."""
@@ -90,22 +105,46 @@ class MediaCache:
             media = _decode(path.read_text("utf-8"))
         except (OSError, ValueError, TypeError, KeyError):
             return None
-        os.utime(path)  # mark as recently used
+        with contextlib.suppress(OSError):
+            os.utime(path)  # mark as recently used
         return media
 
     def _put(self, path: Path, media: PreparedMedia) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(_encode(media), "utf-8")
-        partial.replace(path)  # readers never see half an entry
+        # A private partial file per writer: processes caching the same content never
+        # share one, and readers never see half an entry.
+        fd, partial = tempfile.mkstemp(dir=self.folder, prefix=f"{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(_encode(media))
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise
         self._prune()
 
-    def _prune(self) -> int:
+    def _entries(self) -> list[tuple[Path, os.stat_result]]:
+        """Our own entries with their stats (files vanishing meanwhile are skipped)."""
+        found = []
         try:
-            entries = [(p, p.stat()) for p in self.folder.glob("*.json")
-                       if _ENTRY_NAME.match(p.name)]
+            names = os.listdir(self.folder)
         except OSError:
-            return 0
+            return []
+        now = time.time()
+        for name in names:
+            path = self.folder / name
+            try:
+                if _ENTRY_NAME.match(name):
+                    found.append((path, path.stat()))
+                elif _PARTIAL_NAME.match(name) and now - path.stat().st_mtime > _PARTIAL_MAX_AGE:
+                    path.unlink()
+            except OSError:
+                continue
+        return found
+
+    def _prune(self) -> int:
+        entries = self._entries()
         now = time.time()
         removed = 0
         kept = []

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.catalog import MODELS, Price, find_model
 from bot.errors import InputError
-from bot.store.base import utc_now
+from bot.store.base import UsageRow, utc_today
 from bot.store.sqlite import SqliteStore
 
 
@@ -21,9 +20,7 @@ class OverDailyCap(InputError):
     """A member used their daily tokens; they are served again tomorrow (UTC)."""
 
 
-def today() -> str:
-    """The current UTC day, ``YYYY-MM-DD``."""
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+today = utc_today
 
 
 def parse_prices(text: str) -> dict[str, Price]:
@@ -43,6 +40,16 @@ def parse_prices(text: str) -> dict[str, Price]:
 def default_prices(region: str = "intl") -> dict[str, Price]:
     """Prices the vendor pages give (the captioner's)."""
     return {m.name: m.prices[region] for m in MODELS if region in m.prices}
+
+
+def usage_row(
+    *, user_id: str, model: str, prompt_tokens: int, completion_tokens: int,
+    guild_id: str = "", channel_id: str = "",
+) -> UsageRow:
+    """A usage row, its model named canonically so snapshots and aliases add up."""
+    return UsageRow(user_id=user_id, model=find_model(model).name, prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens, guild_id=guild_id,
+                    channel_id=channel_id)
 
 
 @dataclass(frozen=True)
@@ -70,26 +77,16 @@ class UsageLedger:
         self, *, user_id: str, model: str, prompt_tokens: int, completion_tokens: int,
         guild_id: str = "", channel_id: str = "",
     ) -> None:
-        """Add one request's usage."""
-        await self._store.db.execute(
-            "INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,"
-            " completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (today(), guild_id, channel_id, user_id, find_model(model).name, prompt_tokens,
-             completion_tokens, utc_now()),
-        )
+        """Add one request's usage (a chat turn stores its usage with the turn instead)."""
+        await self._store.add_usage(usage_row(
+            user_id=user_id, model=model, prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, guild_id=guild_id, channel_id=channel_id))
 
     async def totals(self, *, since_day: str, user_id: str | None = None,
                      guild_id: str | None = None) -> UsageTotals:
         """Usage since a day (inclusive), for a member and/or a server."""
-        where, params = ["day >= ?"], [since_day]
-        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        query = ("SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-                 f" WHERE {' AND '.join(where)} GROUP BY model")
-        async with self._store.db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._store.usage_by_model(since_day=since_day, user_id=user_id,
+                                                guild_id=guild_id)
         return self._sum(rows)
 
     def _sum(self, rows: Iterable[Any]) -> UsageTotals:

@@ -21,6 +21,8 @@ from discord.ext import commands
 from bot.captioner import caption_media
 from bot.chunking import split_message
 from bot.media.types import MediaTarget
+from bot.throttle import Busy
+from bot.usage import OverDailyCap
 from cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
 from cogs.utils.errors import friendly
 from cogs.utils.omni_group import add_commands, remove_commands
@@ -89,14 +91,23 @@ class Captions(commands.Cog):
         ):
             return
         voice = next((a for a in message.attachments if a.is_voice_message()), None)
-        if voice is None:
-            return
+        if voice is not None:
+            await self._auto_caption(message, voice)
+
+    async def _auto_caption(self, message: discord.Message, voice: discord.Attachment) -> None:
+        """Caption a voice message nobody asked about: through the same gate and ledger as any
+        request; refusals and failures are logged, not shown."""
         try:
-            text = await self.caption(voice, user=message.author, guild=message.guild,
-                                      channel_id=message.channel.id)
-        except Exception as error:
-            log.info("auto-caption of %s failed: %s", message.id, error)
-            return  # auto-captions fail silently: nobody asked
+            async with self.runtime.admit(guild_key(message.guild), message.author.id,
+                                          purpose="caption"):
+                text = await self.caption(voice, user=message.author, guild=message.guild,
+                                          channel_id=message.channel.id)
+        except (Busy, OverDailyCap) as refusal:
+            log.info("auto-caption of %s not made: %s", message.id, refusal)
+            return
+        except Exception:
+            log.warning("auto-caption of %s failed", message.id, exc_info=True)
+            return
         await self._post(message, text)
 
     async def _post(self, message: discord.Message, caption: str) -> None:
@@ -118,7 +129,7 @@ class Captions(commands.Cog):
         await interaction.response.defer(thinking=True)
         runtime, user = self.runtime, interaction.user
         try:
-            async with runtime.admit(guild_key(interaction.guild), user.id):
+            async with runtime.admit(guild_key(interaction.guild), user.id, purpose="caption"):
                 text = await self.caption(attachment, user=user, guild=interaction.guild,
                                           channel_id=interaction.channel_id)
         except Exception as error:

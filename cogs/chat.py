@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.compose import Instructions, NewMessage
-from bot.conversation import Answer, ReplyOptions
+from bot.conversation import Payer, ReplyOptions
 from bot.media.ffmpeg import run_in_thread
 from bot.media.types import MediaTarget
 from bot.preferences import Effective
@@ -121,13 +121,13 @@ class Chat(commands.Cog):
                 await streamer.finish()
                 await self._deliver_speech(message, reply, streamer, speak)
 
-            answer = await runtime.services.conversations.respond(
+            await runtime.services.conversations.respond(
                 scope_for(message.channel, author), speaker_id=str(author.id),
                 new=NewMessage(author.display_name, self._text_of(message), tuple(media)),
                 options=self._options(effective, speak, message.channel),
                 on_event=streamer.on_event, target=target, deliver=deliver,
+                payer=Payer(str(author.id), guild_key(message.guild), str(message.channel.id)),
             )
-            await self._record_usage(message, answer)
 
     async def _attachments(self, message: discord.Message) -> list[discord.Attachment]:
         """The member's attachments, or those of the message they reply to when they have none."""
@@ -152,16 +152,6 @@ class Chat(commands.Cog):
             model=effective.model, model_name=effective.model_name,
             voice=effective.voice if speak else None, thinking=effective.thinking,
             instructions=Instructions(effective.system_prompt, group=is_group(channel)),
-        )
-
-    async def _record_usage(self, message: discord.Message, answer: Answer) -> None:
-        usage = answer.reply.usage
-        if usage is None:
-            return
-        await self.runtime.usage.record(
-            user_id=str(message.author.id), model=answer.turn.model,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            guild_id=guild_key(message.guild), channel_id=str(message.channel.id),
         )
 
     async def _deliver_speech(

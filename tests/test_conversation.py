@@ -187,7 +187,7 @@ async def test_cancelled_reply_leaves_no_turn(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await store.history("chan:c") == []
-    assert not conversations.locks.busy("chan:c")
+    assert not conversations.store.locks.busy("chan:c")
 
 
 async def test_media_of_recent_turns_is_resent_from_the_cache(

@@ -46,8 +46,9 @@ async def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
 
 async def test_a_failed_write_leaves_no_half_turn(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "omni.db") as store:
-        await store.db.execute("CREATE TRIGGER boom BEFORE INSERT ON turns "
-                               "WHEN NEW.text = 'bad' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        await store.write(lambda db: db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON turns "
+            "WHEN NEW.text = 'bad' BEGIN SELECT RAISE(ABORT, 'boom'); END"))
         try:
             await store.add_turn("cli:x", turn("bad"))
         except sqlite3.IntegrityError:

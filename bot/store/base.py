@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -10,6 +11,11 @@ from typing import Any, Protocol
 def utc_now() -> str:
     """The current time as an ISO 8601 UTC timestamp."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_today() -> str:
+    """The current UTC day, ``YYYY-MM-DD``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,19 @@ class Turn:
     reply_message_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """The tokens one request to the model service cost, and whom they count against."""
+
+    user_id: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    guild_id: str = ""
+    channel_id: str = ""
+    day: str = field(default_factory=utc_today)
+
+
 class ConversationStore(Protocol):
     """Persistent multi-turn history keyed by scope (a thread, channel, DM or CLI session)."""
 
@@ -65,8 +84,11 @@ class ConversationStore(Protocol):
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (the newest ``limit`` when given)."""
 
-    async def add_turn(self, scope: str, turn: Turn) -> None:
-        """Store a completed turn atomically."""
+    def hold(self, scope: str) -> AbstractAsyncContextManager[None]:
+        """Hold the scope's conversation lock: one reply at a time, across processes."""
+
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
+        """Store a completed turn and its usage atomically: both or neither."""
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many were removed."""

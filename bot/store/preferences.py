@@ -18,11 +18,9 @@ class PreferenceStore:
 
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
-        async with self._store.db.execute(
+        row = await self._store.read(lambda db: db.execute(
             f"SELECT {', '.join(_GUILD_FIELDS)} FROM guild_settings WHERE guild_id = ?",
-            (guild_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+            (guild_id,)).fetchone())
         if row is None:
             return GuildPreferences()
         model, voice, mode, thinking, prompt, cap = tuple(row)
@@ -37,39 +35,34 @@ class PreferenceStore:
         values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
                   None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
                   prefs.daily_token_cap)
-        await self._store.db.execute(
+        await self._store.write(lambda db: db.execute(
             f"INSERT OR REPLACE INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)},"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (guild_id, *values, utc_now()),
-        )
+            (guild_id, *values, utc_now())))
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
-        async with self._store.db.execute(
+        row = await self._store.read(lambda db: db.execute(
             "SELECT voice, reply_mode FROM member_settings WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+            (guild_id, user_id)).fetchone())
         if row is None:
             return MemberPreferences()
         return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None)
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
-        await self._store.db.execute(
+        await self._store.write(lambda db: db.execute(
             "INSERT OR REPLACE INTO member_settings (guild_id, user_id, voice, reply_mode,"
             " updated_at) VALUES (?, ?, ?, ?, ?)",
             (guild_id, user_id, prefs.voice,
-             prefs.reply_mode.value if prefs.reply_mode else None, utc_now()),
-        )
+             prefs.reply_mode.value if prefs.reply_mode else None, utc_now())))
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
         column = _role_column(role)
-        async with self._store.db.execute(
+        row = await self._store.read(lambda db: db.execute(
             f"SELECT {column} FROM channel_settings WHERE channel_id = ?", (channel_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone())
         return bool(row and row[0])
 
     async def set_channel_role(
@@ -77,21 +70,19 @@ class PreferenceStore:
     ) -> None:
         """Open or close a channel for chat or auto-captioning."""
         column = _role_column(role)
-        await self._store.db.execute(
+        await self._store.write(lambda db: db.execute(
             f"INSERT INTO channel_settings (channel_id, guild_id, {column}, updated_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET"
             f" {column} = excluded.{column}, updated_at = excluded.updated_at",
-            (channel_id, guild_id, int(enabled), utc_now()),
-        )
+            (channel_id, guild_id, int(enabled), utc_now())))
 
     async def channels_with(self, guild_id: str, role: str) -> list[str]:
         """Ids of the server's channels with a role switched on."""
         column = _role_column(role)
-        async with self._store.db.execute(
+        rows = await self._store.read(lambda db: db.execute(
             f"SELECT channel_id FROM channel_settings WHERE guild_id = ? AND {column} = 1",
-            (guild_id,),
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+            (guild_id,)).fetchall())
+        return [row[0] for row in rows]
 
 
 def _role_column(role: str) -> str:

@@ -1,19 +1,20 @@
-"""SQLite conversation store (aiosqlite), with versioned SQL migrations applied at start-up."""
+"""SQLite store: conversations, turns, usage and preferences in one file, with versioned SQL
+migrations applied once at start-up under SQLite's write lock."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
-from bot.store.base import MediaRef, Turn, utc_now
+from bot.store.base import MediaRef, Turn, UsageRow, utc_now
+from bot.store.database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, T, Work
+from bot.store.locks import FileScopeLocks, ScopeLocks
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 
@@ -39,11 +40,20 @@ def load_migrations() -> list[Migration]:
 
 
 class SqliteStore:
-    """Conversation history in one SQLite file; safe to share within one event loop."""
+    """Conversation history, usage and preferences in one SQLite file.
 
-    def __init__(self, path: str | Path) -> None:
+    Safe to share between coroutines (writes are serialized in one writer thread) and between
+    processes (SQLite's write lock, and scope locks on a file beside the database).
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
-        self._db: aiosqlite.Connection | None = None
+        self.database = SqliteDatabase(path, busy_timeout=busy_timeout)
+        self.locks: ScopeLocks | FileScopeLocks = (
+            ScopeLocks() if self.database.in_memory
+            else FileScopeLocks(f"{self.database.path}-locks")
+        )
+        self.applied: list[int] = []
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -53,67 +63,45 @@ class SqliteStore:
         await self.close()
 
     async def open(self) -> None:
-        """Connect and bring the schema up to date."""
-        if self._db is not None:
-            return
-        if self.path.parent != Path():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA foreign_keys = ON")
-        await self._db.execute("PRAGMA journal_mode = WAL")
-        await self.migrate()
+        """Connect and bring the schema up to date (StoreUnavailable if the file is unusable)."""
+        await self.database.open(self._migrate)
 
     async def close(self) -> None:
-        """Close the connection."""
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        """Close the connections."""
+        await self.database.close()
+        if isinstance(self.locks, FileScopeLocks):
+            self.locks.close()
 
-    @property
-    def db(self) -> aiosqlite.Connection:
-        """The open connection."""
-        if self._db is None:
-            raise RuntimeError("SqliteStore.open() was not called")
-        return self._db
+    def hold(self, scope: str) -> AbstractAsyncContextManager[None]:
+        """Hold the scope's conversation lock (across processes for a database file)."""
+        return self.locks.hold(scope)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """An immediate-mode transaction: committed on success, rolled back on any exit."""
-        await self.db.execute("BEGIN IMMEDIATE")
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in one write transaction."""
+        return await self.database.write(work)
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` on the read connection."""
+        return await self.database.read(work)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Apply pending migrations in one immediate transaction: one process does it, the
+        others wait on the write lock and then find nothing left to do."""
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            self.applied = _apply_pending(conn)
         except BaseException:
-            await self.db.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        await self.db.execute("COMMIT")
+        conn.execute("COMMIT")
 
     async def schema_version(self) -> int:
         """The highest migration applied."""
-        await self.db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0] or 0) if row else 0
+        return await self.read(_schema_version)
 
     async def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; return the versions applied."""
-        current = await self.schema_version()
-        applied = []
-        for migration in load_migrations():
-            if migration.version <= current:
-                continue
-            async with self.transaction() as db:
-                for statement in _statements(migration.sql):
-                    await db.execute(statement)
-                await db.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, utc_now()),
-                )
-            applied.append(migration.version)
-        return applied
+        """Apply pending migrations; return the versions applied."""
+        return await self.write(_apply_pending)
 
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (only the newest ``limit`` when given)."""
@@ -125,75 +113,112 @@ class SqliteStore:
         if limit is not None:
             query += " LIMIT ?"
             params = (scope, limit)
-        async with self.db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
-        return [_turn_from_row(row) for row in reversed(list(rows))]
+        rows = await self.read(lambda db: db.execute(query, params).fetchall())
+        return [_turn_from_row(row) for row in reversed(rows)]
 
-    async def add_turn(self, scope: str, turn: Turn) -> None:
-        """Store a completed turn (and its conversation, if new) in one transaction."""
-        async with self.transaction() as db:
-            conversation_id = await self._conversation_id(scope)
-            await db.execute(
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
+        """Store a completed turn, and the usage it cost, in one transaction: both or neither."""
+
+        def add(db: sqlite3.Connection) -> None:
+            conversation_id = _conversation_id(db, scope)
+            db.execute(
                 "INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,"
                 " reply_text, model, usage_json, created_at, replied_at, source_message_id,"
                 " reply_message_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation_id,
-                    turn.speaker_id,
-                    turn.speaker_name,
-                    turn.text,
-                    json.dumps([m.to_dict() for m in turn.media]),
-                    turn.reply_text,
-                    turn.model,
-                    json.dumps(turn.usage) if turn.usage is not None else None,
-                    turn.created_at,
-                    turn.replied_at,
-                    turn.source_message_id,
-                    json.dumps(list(turn.reply_message_ids)),
-                ),
+                (conversation_id, turn.speaker_id, turn.speaker_name, turn.text,
+                 json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
+                 json.dumps(turn.usage) if turn.usage is not None else None,
+                 turn.created_at, turn.replied_at, turn.source_message_id,
+                 json.dumps(list(turn.reply_message_ids))),
             )
-            await db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?",
-                (utc_now(), conversation_id),
-            )
+            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                       (utc_now(), conversation_id))
+            if usage is not None:
+                insert_usage(db, usage)
+
+        await self.write(add)
+
+    async def add_usage(self, usage: UsageRow) -> None:
+        """Record one request's usage (requests that make no turn, such as captions)."""
+        await self.write(lambda db: insert_usage(db, usage))
+
+    async def usage_by_model(
+        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
+        where, params = ["day >= ?"], [since_day]
+        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        query = ("SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
+                 f" WHERE {' AND '.join(where)} GROUP BY model")
+        rows = await self.read(lambda db: db.execute(query, params).fetchall())
+        return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        cursor = await self.db.execute(
+        return await self.write(lambda db: db.execute(
             "DELETE FROM turns WHERE conversation_id IN"
-            " (SELECT id FROM conversations WHERE scope = ?)",
-            (scope,),
-        )
-        return cursor.rowcount
+            " (SELECT id FROM conversations WHERE scope = ?)", (scope,)).rowcount)
 
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
-        async with self.db.execute(
-            "SELECT system_prompt FROM conversations WHERE scope = ?", (scope,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self.read(lambda db: db.execute(
+            "SELECT system_prompt FROM conversations WHERE scope = ?", (scope,)).fetchone())
         return row[0] if row else None
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
-        async with self.transaction() as db:
-            conversation_id = await self._conversation_id(scope)
-            await db.execute(
-                "UPDATE conversations SET system_prompt = ?, updated_at = ? WHERE id = ?",
-                (prompt, utc_now(), conversation_id),
-            )
 
-    async def _conversation_id(self, scope: str) -> int:
-        await self.db.execute(
-            "INSERT INTO conversations (scope) VALUES (?) ON CONFLICT (scope) DO NOTHING",
-            (scope,),
-        )
-        async with self.db.execute(
-            "SELECT id FROM conversations WHERE scope = ?", (scope,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        def update(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE conversations SET system_prompt = ?, updated_at = ? WHERE id = ?",
+                       (prompt, utc_now(), _conversation_id(db, scope)))
+
+        await self.write(update)
+
+
+def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> None:
+    """Insert one usage row inside the caller's transaction."""
+    db.execute(
+        "INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,"
+        " completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
+         usage.prompt_tokens, usage.completion_tokens, utc_now()),
+    )
+
+
+def _conversation_id(db: sqlite3.Connection, scope: str) -> int:
+    db.execute("INSERT INTO conversations (scope) VALUES (?) ON CONFLICT (scope) DO NOTHING",
+               (scope,))
+    row = db.execute("SELECT id FROM conversations WHERE scope = ?", (scope,)).fetchone()
+    return int(row[0])
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                        " AND name = 'schema_migrations'").fetchone()
+    if not exists:
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def _apply_pending(db: sqlite3.Connection) -> list[int]:
+    """Apply every migration newer than the schema, inside the caller's transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+               " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    current = _schema_version(db)
+    applied = []
+    for migration in load_migrations():
+        if migration.version <= current:
+            continue
+        for statement in _statements(migration.sql):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                   (migration.version, migration.name, utc_now()))
+        applied.append(migration.version)
+    return applied
 
 
 def _statements(sql: str) -> list[str]:
@@ -202,7 +227,7 @@ def _statements(sql: str) -> list[str]:
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
 
 
-def _turn_from_row(row: aiosqlite.Row) -> Turn:
+def _turn_from_row(row: sqlite3.Row) -> Turn:
     return Turn(
         speaker_id=row["speaker_id"],
         speaker_name=row["speaker_name"],
@@ -216,3 +241,4 @@ def _turn_from_row(row: aiosqlite.Row) -> Turn:
         source_message_id=row["source_message_id"],
         reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
     )
+

@@ -57,16 +57,20 @@ class Runtime:
         member = await self.preferences.member(guild_id, user_id)
         return resolve(self.defaults(), guild or GuildPreferences(), member)
 
-
     @contextlib.asynccontextmanager
-    async def admit(self, guild_id: str, user_id: int) -> AsyncIterator[Effective]:
-        """Gate one request: server concurrency, member cooldown and daily cap, in that order.
+    async def admit(
+        self, guild_id: str, user_id: int, *, purpose: str = "chat"
+    ) -> AsyncIterator[Effective]:
+        """Gate one request: concurrency, member cooldown and daily cap, in that order.
 
+        Concurrency is counted per server, and per member in direct messages (so one member's
+        slow DMs never hold up another's). The cooldown is per member and purpose, so a voice
+        note's auto-caption is not refused because the same note was just answered.
         Yields the member's effective settings; raises Busy or OverDailyCap (both explain
         themselves to the member).
         """
-        async with self.concurrency.slot(guild_id):
-            self.cooldown.hit(user_id)
+        async with self.concurrency.slot(guild_id or f"dm:{user_id}"):
+            self.cooldown.hit(f"{purpose}:{user_id}")
             effective = await self.effective(guild_id, str(user_id))
             await self.usage.check_cap(str(user_id), effective.daily_token_cap)
             yield effective

@@ -1,0 +1,167 @@
+"""One SQLite file, safe under concurrent coroutines and processes.
+
+Each connection lives in its own single thread: one writer, one reader. A write is a plain
+function run by the writer thread inside ``BEGIN IMMEDIATE … COMMIT`` in one hop, so writes are
+serialized in arrival order, a transaction can never interleave with another coroutine's work,
+and a cancelled caller cannot leave a transaction half open (the function runs to its commit or
+rollback either way). Other processes are kept out by SQLite's own write lock, waited on for up
+to ``busy_timeout`` seconds. In WAL mode the reader never waits behind a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from bot.errors import ConfigError
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
+
+MEMORY = ":memory:"
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+class StoreUnavailable(ConfigError):
+    """The database file cannot be opened or used."""
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    if "not a database" in text or "malformed" in text:
+        return "it is not an Omnicord database (SQLite) file"
+    if "unable to open" in text or isinstance(error, IsADirectoryError):
+        return "the file cannot be opened there (is it a folder, or is the folder read-only?)"
+    return text
+
+
+class _Connection:
+    """A sqlite3 connection confined to one worker thread."""
+
+    def __init__(self, path: str, name: str, busy_timeout: float, *, read_only: bool) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._read_only = read_only
+        self._conn: sqlite3.Connection | None = None
+
+    async def start(self) -> None:
+        await self.call(lambda _: None)
+
+    def _ensure(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, timeout=self._busy_timeout,
+                                   isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            try:
+                conn.execute("PRAGMA foreign_keys = ON")
+                if self._read_only:
+                    conn.execute("PRAGMA query_only = ON")
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def call(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda: work(self._ensure()))
+
+    async def close(self) -> None:
+        def shut(_: object) -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._thread, shut, None)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+def _transaction(work: Work[T]) -> Work[T]:
+    def run(conn: sqlite3.Connection) -> T:
+        if conn.in_transaction:  # never join a transaction something else left open
+            conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    return run
+
+
+class SqliteDatabase:
+    """A writer and a reader connection to one SQLite file (or one in-memory database)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the database lives only in this process."""
+        return self.path == MEMORY or self.path.startswith("file::memory:")
+
+    async def open(self, prepare: Work[object] | None = None) -> None:
+        """Connect, switch to WAL and run ``prepare`` (migrations) in the writer thread.
+
+        Any failure closes what was opened and becomes one ``StoreUnavailable`` line.
+        """
+        try:
+            if not self.in_memory:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._writer = _Connection(self.path, "omnicord-db-write", self.busy_timeout,
+                                       read_only=False)
+            await self._writer.call(_enable_wal)
+            if prepare is not None:
+                await self._writer.call(prepare)
+            if not self.in_memory:
+                self._reader = _Connection(self.path, "omnicord-db-read", self.busy_timeout,
+                                           read_only=True)
+                await self._reader.start()
+        except (sqlite3.Error, OSError) as error:
+            await self.close()
+            raise StoreUnavailable(f"OMNICORD_DB: cannot use {self.path}: {_describe(error)}"
+                                   ) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close both connections and stop their threads."""
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._writer = None
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in one immediate transaction: committed if it returns, else rolled back."""
+        return await self._require(self._writer).call(_transaction(work))
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` on the reader, which sees every committed write and never waits on one."""
+        return await self._require(self._reader or self._writer).call(work)
+
+    @staticmethod
+    def _require(connection: _Connection | None) -> _Connection:
+        if connection is None:
+            raise RuntimeError("the database is not open")
+        return connection
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+    # WAL with NORMAL sync never corrupts; only a power cut can lose the last commits.
+    conn.execute("PRAGMA synchronous = NORMAL")
