@@ -95,9 +95,9 @@ class Conversations:
         usage is stored in the same transaction as the turn.
         """
         async with self.store.hold(scope):
-            history = await self._history(scope, options, target)
+            turns, persona = await self.store.recall(scope, limit=HISTORY_WINDOW)
+            history = await self._history(turns, options, target)
             instructions = options.instructions
-            persona = await self.store.system_prompt(scope)
             if persona:  # the conversation's own persona wins over the default
                 instructions = replace(instructions, system_prompt=persona)
             composition = compose_request(
@@ -126,9 +126,8 @@ class Conversations:
         return Answer(reply=reply, composition=composition, turn=turn)
 
     async def _history(
-        self, scope: str, options: ReplyOptions, target: MediaTarget | None
+        self, turns: list[Turn], options: ReplyOptions, target: MediaTarget | None
     ) -> list[PastTurn]:
-        turns = await self.store.history(scope, limit=HISTORY_WINDOW)
         recent = len(turns) - options.resend_media_turns
         return [
             PastTurn(turn, await self._cached(turn, target) if index >= recent else ())

@@ -87,6 +87,10 @@ class ConversationStore(Protocol):
     def hold(self, scope: str) -> AbstractAsyncContextManager[None]:
         """Hold the scope's conversation lock: one reply at a time, across processes."""
 
+    async def recall(self, scope: str, *, limit: int | None = None
+                     ) -> tuple[list[Turn], str | None]:
+        """The scope's turns (as ``history``) and its persona, in one read."""
+
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
         """Store a completed turn and its usage atomically: both or neither."""
 

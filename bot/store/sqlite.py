@@ -10,7 +10,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from bot.store.base import MediaRef, Turn, UsageRow, utc_now
 from bot.store.database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, T, Work
@@ -105,16 +104,12 @@ class SqliteStore:
 
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (only the newest ``limit`` when given)."""
-        query = (
-            "SELECT t.* FROM turns t JOIN conversations c ON c.id = t.conversation_id"
-            " WHERE c.scope = ? ORDER BY t.id DESC"
-        )
-        params: tuple[Any, ...] = (scope,)
-        if limit is not None:
-            query += " LIMIT ?"
-            params = (scope, limit)
-        rows = await self.read(lambda db: db.execute(query, params).fetchall())
-        return [_turn_from_row(row) for row in reversed(rows)]
+        return await self.read(lambda db: _history(db, scope, limit))
+
+    async def recall(self, scope: str, *, limit: int | None = None
+                     ) -> tuple[list[Turn], str | None]:
+        """The scope's turns (as ``history``) and its persona, read together."""
+        return await self.read(lambda db: (_history(db, scope, limit), _persona(db, scope)))
 
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
         """Store a completed turn, and the usage it cost, in one transaction: both or neither."""
@@ -131,8 +126,6 @@ class SqliteStore:
                  turn.created_at, turn.replied_at, turn.source_message_id,
                  json.dumps(list(turn.reply_message_ids))),
             )
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
-                       (utc_now(), conversation_id))
             if usage is not None:
                 insert_usage(db, usage)
 
@@ -164,16 +157,14 @@ class SqliteStore:
 
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
-        row = await self.read(lambda db: db.execute(
-            "SELECT system_prompt FROM conversations WHERE scope = ?", (scope,)).fetchone())
-        return row[0] if row else None
+        return await self.read(lambda db: _persona(db, scope))
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
 
         def update(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE conversations SET system_prompt = ?, updated_at = ? WHERE id = ?",
-                       (prompt, utc_now(), _conversation_id(db, scope)))
+            db.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?",
+                       (prompt, _conversation_id(db, scope)))
 
         await self.write(update)
 
@@ -188,9 +179,24 @@ def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> None:
     )
 
 
+def _history(db: sqlite3.Connection, scope: str, limit: int | None) -> list[Turn]:
+    rows = db.execute(
+        "SELECT t.* FROM turns t JOIN conversations c ON c.id = t.conversation_id"
+        " WHERE c.scope = ? ORDER BY t.id DESC LIMIT ?", (scope, -1 if limit is None else limit)
+    ).fetchall()
+    return [_turn_from_row(row) for row in reversed(rows)]
+
+
+def _persona(db: sqlite3.Connection, scope: str) -> str | None:
+    row = db.execute("SELECT system_prompt FROM conversations WHERE scope = ?",
+                     (scope,)).fetchone()
+    return row[0] if row else None
+
+
 def _conversation_id(db: sqlite3.Connection, scope: str) -> int:
-    db.execute("INSERT INTO conversations (scope) VALUES (?) ON CONFLICT (scope) DO NOTHING",
-               (scope,))
+    """The scope's conversation (created if new), marked as updated now."""
+    db.execute("INSERT INTO conversations (scope, updated_at) VALUES (?, ?) ON CONFLICT (scope)"
+               " DO UPDATE SET updated_at = excluded.updated_at", (scope, utc_now()))
     row = db.execute("SELECT id FROM conversations WHERE scope = ?", (scope,)).fetchone()
     return int(row[0])
 
