@@ -202,6 +202,11 @@ class SqliteDatabase:
         """Run ``work`` in one immediate transaction: committed if it returns, else rolled back."""
         return await self._require(self._writer).call(_transaction(work))
 
+    async def write_statement(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """Run one statement on its own: atomic without a transaction around it, and the
+        cheapest write there is (a single step in the writer thread)."""
+        await self._require(self._writer).call(lambda db: db.execute(sql, params))
+
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on the reader, which sees every committed write and never waits on one."""
         return await self._require(self._reader or self._writer).call(work)

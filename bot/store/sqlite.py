@@ -112,24 +112,26 @@ class SqliteStore:
         return await self.read(lambda db: (_history(db, scope, limit), _persona(db, scope)))
 
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
-        """Store a completed turn, and the usage it cost, in one transaction: both or neither."""
-
-        def add(db: sqlite3.Connection) -> None:
-            conversation_id = _conversation_id(db, scope)
-            db.execute(
-                "INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,"
-                " reply_text, model, usage_json, created_at, replied_at, source_message_id,"
-                " reply_message_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, turn.speaker_id, turn.speaker_name, turn.text,
-                 json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
-                 json.dumps(turn.usage) if turn.usage is not None else None,
-                 turn.created_at, turn.replied_at, turn.source_message_id,
-                 json.dumps(list(turn.reply_message_ids))),
-            )
-            if usage is not None:
-                insert_usage(db, usage)
-
-        await self.write(add)
+        """Store a completed turn, and the usage it cost, in one statement: both or neither."""
+        columns = {
+            "scope": scope, "speaker_id": turn.speaker_id, "speaker_name": turn.speaker_name,
+            "text": turn.text, "media_json": json.dumps([m.to_dict() for m in turn.media]),
+            "reply_text": turn.reply_text, "model": turn.model,
+            "usage_json": json.dumps(turn.usage) if turn.usage is not None else None,
+            "created_at": turn.created_at, "replied_at": turn.replied_at,
+            "source_message_id": turn.source_message_id,
+            "reply_message_ids": json.dumps(list(turn.reply_message_ids)),
+        }
+        if usage is not None:
+            columns |= {
+                "usage_day": usage.day, "usage_guild_id": usage.guild_id,
+                "usage_channel_id": usage.channel_id, "usage_user_id": usage.user_id,
+                "usage_model": usage.model, "usage_prompt_tokens": usage.prompt_tokens,
+                "usage_completion_tokens": usage.completion_tokens,
+            }
+        sql = (f"INSERT INTO turn_writes ({', '.join(columns)})"
+               f" VALUES ({', '.join('?' * len(columns))})")
+        await self.database.write_statement(sql, tuple(columns.values()))
 
     async def add_usage(self, usage: UsageRow) -> None:
         """Record one request's usage (requests that make no turn, such as captions)."""
@@ -228,9 +230,18 @@ def _apply_pending(db: sqlite3.Connection) -> list[int]:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration script into statements (migrations contain no triggers)."""
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    """Split a migration script into complete statements (trigger bodies stay whole)."""
+    statements, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        if not pending and line.strip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
 
 
 def _turn_from_row(row: sqlite3.Row) -> Turn:
