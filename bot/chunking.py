@@ -1,7 +1,12 @@
 """Splitting long replies into chat-sized messages at natural boundaries.
 
-Messages break at paragraph ends, then line ends, then sentence ends, then spaces; a code block
-cut in two is closed at the end of one message and re-opened (same language) in the next.
+Messages break at paragraph ends, then line ends, then sentence ends, then spaces (or, with
+none in the second half of the room, exactly at the limit); a code block cut in two is closed
+at the end of one message and re-opened (same language) in the next.
+
+Any text a model can write is split in time linear in its length, every piece fits the limit,
+and nothing is lost: removing the fence lines the splitter adds and joining the pieces gives
+the original text, except for the newlines dropped where a piece was cut.
 """
 
 from __future__ import annotations
@@ -9,8 +14,12 @@ from __future__ import annotations
 import re
 
 DISCORD_MESSAGE_LIMIT = 2000
-_FENCE = re.compile(r"^\s*```(\S*)", re.MULTILINE)
+# [ \t]* rather than \s*: \s would also run across newlines and turn a text of blank lines
+# into quadratic work.
+_FENCE = re.compile(r"^[ \t]*```(\S*)", re.MULTILINE)
+_LANGUAGE = re.compile(r"^[\w+#.-]{1,24}$")
 _BREAKS = ("\n\n", "\n", ". ", " ")
+CLOSE = "\n```"
 
 
 def _open_fence(text: str) -> str | None:
@@ -21,32 +30,46 @@ def _open_fence(text: str) -> str | None:
     return language
 
 
-def _cut(text: str, room: int) -> int:
-    """Where to end a piece of at most ``room`` characters."""
-    if len(text) <= room:
+def reopening(language: str) -> str:
+    """The line that re-opens a code block: its language only when it is a plausible name."""
+    return f"```{language}\n" if _LANGUAGE.match(language) else "```\n"
+
+
+def _cut(text: str, start: int, stop: int) -> int:
+    """Where a piece starting at ``start`` ends, at most at ``stop`` and past its middle."""
+    if stop >= len(text):
         return len(text)
+    middle = start + (stop - start) // 2
     for mark in _BREAKS:
-        index = text.rfind(mark, room // 2, room)
-        if index > 0:
+        index = text.rfind(mark, middle, stop)
+        if index > start:
             return index + len(mark)
-    return room
+    return stop
+
+
+def _skip_newlines(text: str, index: int) -> int:
+    while index < len(text) and text[index] == "\n":
+        index += 1
+    return index
 
 
 def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
     """``text`` as pieces of at most ``limit`` characters, code fences kept balanced."""
+    if limit < 64:
+        raise ValueError("a message limit under 64 characters leaves no room for fences")
     pieces: list[str] = []
-    rest = text
-    reopen = ""
-    while rest:
-        room = limit - len(reopen) - 4  # leave space to close a fence: "\n```"
-        end = _cut(rest, room)
-        piece = reopen + rest[:end]
-        rest = rest[end:].lstrip("\n") if end < len(rest) else ""
+    start, reopen = 0, ""
+    while start < len(text):
+        stop = start + limit - len(reopen) - len(CLOSE)
+        end = _cut(text, start, stop)
+        piece = reopen + text[start:end]
+        start = _skip_newlines(text, end)
         language = _open_fence(piece)
-        if language is not None and rest:
-            piece = piece.rstrip("\n") + "\n```"
-            reopen = f"```{language}\n"
+        if language is not None and start < len(text):
+            piece = piece.rstrip("\n") + CLOSE
+            reopen = reopening(language)
         else:
             reopen = ""
-        pieces.append(piece)
-    return [p for p in pieces if p.strip()]
+        if piece.strip():
+            pieces.append(piece)
+    return pieces
