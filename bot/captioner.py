@@ -20,7 +20,13 @@ from bot.media.prepare import prepare_media
 from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
 from bot.parts import Part
 from bot.rules import resolve_model
-from bot.upstream import TRANSPORT_ERRORS, make_client, map_sdk_error
+from bot.upstream import (
+    TOTAL_TIMEOUT_FACTOR,
+    TRANSPORT_ERRORS,
+    make_client,
+    map_sdk_error,
+    stream_chunks,
+)
 
 CaptionEvent = TextDelta | Usage | Finished
 
@@ -64,6 +70,7 @@ class CaptionerClient:
         self._client = client or make_client(
             api_key, base_url, timeout=timeout, max_retries=max_retries
         )
+        self.total_timeout = timeout * TOTAL_TIMEOUT_FACTOR
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -72,26 +79,19 @@ class CaptionerClient:
     async def stream(self, audio: Part) -> AsyncIterator[CaptionEvent]:
         """Stream the caption of one audio part as text deltas, usage, then ``Finished``."""
         messages = caption_messages(self.model, audio)
-        started = False
         finish_reason: str | None = None
-        try:
-            stream = await self._client.chat.completions.create(
-                model=self._model_name,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            started = True
-            async with stream:
-                async for chunk in stream:
-                    if getattr(chunk, "usage", None):
-                        yield Usage.from_payload(chunk.usage)
-                    for choice in (chunk.choices or [])[:1]:
-                        if choice.delta.content:
-                            yield TextDelta(choice.delta.content)
-                        finish_reason = choice.finish_reason or finish_reason
-        except (openai.OpenAIError, *TRANSPORT_ERRORS) as error:
-            raise map_sdk_error(error, model=self._model_name, streaming_started=started) from error
+        chunks = stream_chunks(
+            lambda: self._client.chat.completions.create(
+                model=self._model_name, messages=messages, stream=True,
+                stream_options={"include_usage": True}),
+            model=self._model_name, total_timeout=self.total_timeout)
+        async for chunk in chunks:
+            if getattr(chunk, "usage", None):
+                yield Usage.from_payload(chunk.usage)
+            for choice in (chunk.choices or [])[:1]:
+                if choice.delta.content:
+                    yield TextDelta(choice.delta.content)
+                finish_reason = choice.finish_reason or finish_reason
         if finish_reason is None:
             raise StreamCutOff("The caption was cut off before the model finished; try again")
         yield Finished(finish_reason)

@@ -25,7 +25,7 @@ from bot.events import (
     Usage,
 )
 from bot.rules import ChatRequest, check_chat_request
-from bot.upstream import TRANSPORT_ERRORS, make_client, map_sdk_error
+from bot.upstream import TOTAL_TIMEOUT_FACTOR, make_client, stream_chunks, unreadable_reply
 
 
 class Base64PcmAssembler:
@@ -127,6 +127,7 @@ class OmniClient:
         self._client = client or make_client(
             api_key, base_url, timeout=timeout, max_retries=max_retries
         )
+        self.total_timeout = timeout * TOTAL_TIMEOUT_FACTOR
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -139,15 +140,14 @@ class OmniClient:
         UpstreamError subclass when the service fails or the stream breaks.
         """
         check_chat_request(request)
-        started = False
+        payload = build_payload(request)
+        chunks = stream_chunks(lambda: self._client.chat.completions.create(**payload),
+                               model=request.model, total_timeout=self.total_timeout)
         try:
-            stream = await self._client.chat.completions.create(**build_payload(request))
-            started = True
-            async with stream:
-                async for event in _events(stream):
-                    yield event
-        except (openai.OpenAIError, *TRANSPORT_ERRORS) as error:
-            raise map_sdk_error(error, model=request.model, streaming_started=started) from error
+            async for event in _events(chunks):
+                yield event
+        except ValueError as error:  # audio that is not base64 PCM
+            raise unreadable_reply() from error
 
 
 async def _events(stream: Any) -> AsyncIterator[ReplyEvent]:

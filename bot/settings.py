@@ -22,6 +22,7 @@ from bot.catalog import (
     find_model,
 )
 from bot.errors import ConfigError
+from bot.secrets import register as register_secrets
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 
@@ -119,10 +120,24 @@ class Settings(BaseSettings):
         self.voice = voice.name
         return self
 
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Settings:
+        """Mask this key and token by value in every message and log from now on."""
+        register_secrets(*(secret.get_secret_value() for secret in (self.api_key,
+                                                                     self.discord_token)
+                           if secret is not None))
+        return self
+
     @property
     def media_cache_dir(self) -> Path:
         """Where prepared media is cached: OMNICORD_CACHE_DIR, else beside the database."""
         return self.cache_dir or self.db_path.parent / "omnicord-media"
+
+    def configure_ffmpeg(self) -> None:
+        """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""
+        from bot.media.ffmpeg import configure_ffmpeg
+
+        configure_ffmpeg(self.ffmpeg)
 
     def require_api_key(self) -> str:
         """The DashScope key, or a ConfigError saying how to set it."""
@@ -162,3 +177,5 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(".env is not UTF-8 text: save it with UTF-8 encoding") from None

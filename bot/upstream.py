@@ -6,7 +6,8 @@ Every SDK or transport exception becomes one of the few ``UpstreamError`` types 
 
 from __future__ import annotations
 
-import re
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import openai
@@ -26,11 +27,13 @@ from bot.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from bot.secrets import redact
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (_http.TransportError, _http.StreamError)
 
-_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|Bearer\s+\S+)", re.IGNORECASE)
 _MAX_SERVER_MESSAGE = 300
+#: A whole reply may take this many times the request timeout (which bounds each read).
+TOTAL_TIMEOUT_FACTOR = 4
 
 
 def make_client(
@@ -42,9 +45,43 @@ def make_client(
     )
 
 
-def redact(text: str) -> str:
-    """``text`` with anything that looks like an API key or bearer token masked."""
-    return _SECRET.sub("[redacted]", text)
+async def stream_chunks(
+    open_stream: Callable[[], Awaitable[Any]], *, model: str, total_timeout: float
+) -> AsyncIterator[Any]:
+    """The chunks of one streamed completion, the whole stream bounded by ``total_timeout``.
+
+    The SDK's own timeout bounds each read; this bounds the reply, so a server trickling a
+    token now and then cannot hold a request open for ever. Every failure (SDK, transport,
+    an unreadable chunk, the deadline) becomes one ``UpstreamError``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_timeout
+    started = False
+    try:
+        stream = await asyncio.wait_for(open_stream(), total_timeout)
+        started = True
+        async with stream:
+            chunks = aiter(stream)
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), deadline - loop.time())
+                except StopAsyncIteration:
+                    return
+                yield chunk
+    except TimeoutError:
+        raise UpstreamUnavailable(
+            f"The model service took more than {total_timeout:.0f} s to answer; try again"
+        ) from None
+    except ValueError as error:  # a chunk that is not JSON, or not a completion chunk
+        raise unreadable_reply() from error
+    except (openai.OpenAIError, *TRANSPORT_ERRORS) as error:
+        raise map_sdk_error(error, model=model, streaming_started=started) from error
+
+
+def unreadable_reply() -> UpstreamUnavailable:
+    """The error for a reply Omnicord cannot parse."""
+    return UpstreamUnavailable("The model service sent a reply that could not be read; try "
+                               "again")
 
 
 def _server_message(error: openai.APIError) -> tuple[str, str | None]:

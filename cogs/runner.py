@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.errors import ConfigError, UpstreamUnavailable
 from bot.settings import Settings
 from cogs import EXTENSIONS
 
@@ -67,6 +69,20 @@ def invite_url(application_id: int) -> str:
 
 
 def run_bot(settings: Settings, token: str) -> None:
-    """Run the standalone bot until interrupted."""
+    """Run the standalone bot until interrupted.
+
+    A token Discord refuses is a ConfigError naming DISCORD_TOKEN; Discord out of reach is an
+    UpstreamUnavailable: each one line from the command line, never a traceback.
+    """
     discord.utils.setup_logging(level=logging.INFO)
-    OmnicordBot(settings).run(token, log_handler=None)
+    try:
+        OmnicordBot(settings).run(token, log_handler=None)
+    except discord.LoginFailure:
+        raise ConfigError("DISCORD_TOKEN was refused by Discord: copy the bot token again from "
+                          "the developer portal (Bot → Reset Token)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError("Discord refused the Message Content intent: switch it on in the "
+                          "developer portal (Bot → Privileged Gateway Intents)") from None
+    except (aiohttp.ClientError, discord.GatewayNotFound, OSError) as error:
+        raise UpstreamUnavailable(f"Could not reach Discord ({type(error).__name__}); check "
+                                  "the network and try again") from None

@@ -153,6 +153,8 @@ class Fault:
     first_token_delay: float = 0.0
     times: int = 1
     error_event: bool = False
+    garbage_at_chunk: int | None = None  # this chunk's data line is not JSON
+    trickle_every: float | None = None  # after the first chunk, one more every N s, for ever
 
 
 class Rejection(Exception):
@@ -1053,6 +1055,13 @@ class FakeDashScope:
                 await resp.write(_sse(error))
                 await resp.write_eof()
                 return
+            if fault is not None and fault.garbage_at_chunk == index:
+                await resp.write(b'data: {"id": "chatcmpl-1", "choices": [{"delta": {\n\n')
+                continue
+            if fault is not None and fault.trickle_every and index == 1:
+                while True:  # until the client gives up and disconnects
+                    await resp.write(_sse(chunk))
+                    await asyncio.sleep(fault.trickle_every)
             if index and self.token_delay:
                 await asyncio.sleep(self.token_delay)
             await resp.write(_sse(chunk))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def pick_voice(model: ModelSpec, args: argparse.Namespace, settings: Settings) -
 
 
 def _question(args: argparse.Namespace) -> str:
-    text = (sys.stdin.read() if args.text == "-" else args.text).strip()
+    try:  # bytes, decoded strictly: the locale's decoder may let invalid bytes through
+        text = (sys.stdin.buffer.read().decode() if args.text == "-" else args.text).strip()
+    except UnicodeDecodeError:
+        raise InputError("the question on standard input is not UTF-8 text") from None
     if not text and not args.attach:
         raise InputError("nothing to ask: give TEXT, --attach FILE, or both")
     return text
@@ -97,7 +101,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         raise RequestRefused(f"{model.name} has no thinking mode (only qwen3-omni-flash does)")
     voice = pick_voice(model, args, settings)
     if voice:
-        speech_format(args.out)
+        check_writable(args.out)
     text = _question(args)
     if args.persona is not None and not args.session:
         raise InputError("--persona needs --session: a persona belongs to a conversation")
@@ -111,15 +115,28 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                                                    args.persona.strip() or None)
         options = ReplyOptions(model=model, model_name=model_name, voice=voice,
                                thinking=args.think)
-        answer = await services.conversations.respond(
+
+        async def deliver(reply: Reply) -> None:  # a reply not delivered is not remembered
+            _finish_line(reply)
+            if voice:
+                await _save_speech(reply, args.out)
+
+        await services.conversations.respond(
             scope_of(args.session or "once"), speaker_id=CLI_SPEAKER_ID,
             new=NewMessage(CLI_SPEAKER_NAME, text, tuple(media)), options=options,
-            on_event=_StdoutWriter(), target=target if args.session else None,
+            on_event=_StdoutWriter(), target=target if args.session else None, deliver=deliver,
         )
-        _finish_line(answer.reply)
-        if voice:
-            await _save_speech(answer.reply, args.out)
     return EXIT_OK
+
+
+def check_writable(out: Path) -> None:
+    """InputError unless the spoken reply can be written to ``out`` (checked before asking)."""
+    speech_format(out)
+    folder = out.parent if str(out.parent) else Path()
+    if not folder.is_dir():
+        raise InputError(f"cannot write the spoken reply to {out}: there is no folder {folder}")
+    if out.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write the spoken reply to {out}: not a writable file there")
 
 
 async def _attachments(
@@ -160,5 +177,9 @@ async def _save_speech(reply: Reply, out: Path) -> None:
     if not reply.pcm:
         note("the model sent no speech this time; nothing written")
         return
-    written = await write_speech(reply.pcm, out)
+    try:
+        written = await write_speech(reply.pcm, out)
+    except OSError as error:
+        raise InputError(f"could not write the spoken reply to {out}: {error.strerror}"
+                         ) from None
     note(f"spoken reply ({written.seconds:.1f} s) saved to {written.path}")

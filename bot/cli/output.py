@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 
+from bot.secrets import redact
+
 EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def note(message: str) -> None:
     """A progress or status line on stderr."""
-    print(f"omnicord: {message}", file=sys.stderr)
+    print(f"omnicord: {redact(message)}", file=sys.stderr)
 
 
 def fail(message: str, status: int) -> int:
     """Print one error line on stderr; return ``status`` for the caller to exit with."""
-    print(f"omnicord: error: {message}", file=sys.stderr)
+    print(f"omnicord: error: {redact(message)}", file=sys.stderr)
     return status

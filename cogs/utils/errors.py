@@ -16,6 +16,7 @@ from bot.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from bot.secrets import redact
 
 log = logging.getLogger("omnicord")
 
@@ -33,7 +34,11 @@ _UPSTREAM = (
 
 
 def friendly(error: BaseException, *, attachment: str | None = None) -> str:
-    """A one-line explanation of ``error`` fit to show a member."""
+    """A one-line explanation of ``error`` fit to show a member (secrets masked)."""
+    return redact(_explain(error, attachment))
+
+
+def _explain(error: BaseException, attachment: str | None) -> str:
     if isinstance(error, MediaError) and attachment:
         return f"I couldn't use **{attachment}**: {error}."
     if isinstance(error, InputError):
