@@ -7,6 +7,9 @@
 2. Event-loop lag (max, p99) while 8 one-minute 1080p videos are prepared at once
    (goal p99 <= 20 ms, max <= 50 ms).
 3. Peak resident memory added to this process while preparing a ~100 MB video (goal <= 150 MB).
+4. Peak memory and time of preparing hostile and near-limit images (narrow PNG bombs of
+   1x300,000 and 1x79,000,000 pixels, a 37-megapixel RGB PNG, a 23-megapixel RGBA PNG), each
+   in a fresh process with its image worker (goal <= 300 MB, seconds not minutes).
 
 Inputs are generated here with ffmpeg; nothing is downloaded.
 """
@@ -15,20 +18,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.catalog import find_model
+from bot.errors import MediaError
 from bot.media.audio import Encoding, choose_encoding
 from bot.media.ffmpeg import ffmpeg_exe
+from bot.media.image import prepare_image
 from bot.media.prepare import prepare_media
 from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget
 
@@ -125,14 +133,77 @@ def memory_child(video: Path) -> None:
     print(f"{after - before:.1f}")
 
 
+def narrow_png(path: Path, height: int) -> Path:
+    """A 1-pixel-wide grey PNG: a few hundred bytes per million rows."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    packer = zlib.compressobj(9)
+    rows = b"\x00\x80" * 1_000_000
+    body = [packer.compress(rows[: 2 * min(1_000_000, height - start)])
+            for start in range(0, height, 1_000_000)]
+    header = struct.pack(">IIBBBBB", 1, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", b"".join(body) + packer.flush()) + chunk(b"IEND", b""))
+    return path
+
+
+def noise_png(path: Path, width: int, height: int, mode: str) -> Path:
+    from PIL import Image
+
+    small = (width // 8, height // 8)
+    block = Image.frombytes(mode, small, os.urandom(small[0] * small[1] * len(mode)))
+    block.resize((width, height), Image.Resampling.NEAREST).save(path, compress_level=1)
+    return path
+
+
+def image_bounds(work: Path) -> list[tuple[str, float, float, str]]:
+    """(case, peak MB, seconds, outcome) for each hostile or near-limit image."""
+    cases = [
+        ("1x300,000 PNG", narrow_png(work / "narrow-300k.png", 300_000)),
+        ("1x79,000,000 PNG", narrow_png(work / "narrow-79m.png", 79_000_000)),
+        ("7000x5300 RGB PNG", noise_png(work / "rgb.png", 7000, 5300, "RGB")),
+        ("5500x4200 RGBA PNG", noise_png(work / "rgba.png", 5500, 4200, "RGBA")),
+    ]
+    results = []
+    for label, path in cases:
+        child = subprocess.run([sys.executable, __file__, "--image-child", str(path)],
+                               capture_output=True, text=True, check=True)
+        peak, seconds, outcome = child.stdout.strip().split("\t")
+        results.append((label, float(peak), float(seconds), outcome))
+    return results
+
+
+def image_child(path: Path) -> None:
+    """Print peak memory (MB, this process and its worker), seconds and the outcome."""
+    start = time.perf_counter()
+    try:
+        media = asyncio.run(prepare_image(path, name=path.name, fmt="png", target=FLASH))
+        outcome = f"{media.parts[0].width}x{media.parts[0].height}"
+    except MediaError as error:
+        outcome = str(error)
+    seconds = time.perf_counter() - start
+    # ru_maxrss counts a parent's memory at fork: this process's own peak is its VmHWM.
+    status = Path("/proc/self/status").read_text()
+    own = int(status.split("VmHWM:")[1].split()[0])
+    peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    print(f"{peak:.0f}\t{seconds:.2f}\t{outcome}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter videos")
-    parser.add_argument("--only", choices=("voice", "lag", "memory"), help="run one part")
+    parser.add_argument("--only", choices=("voice", "lag", "memory", "images"),
+                        help="run one part")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--image-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
+        return
+    if args.image_child:
+        image_child(args.image_child)
         return
     runs = 3 if args.quick else 5
     with tempfile.TemporaryDirectory(prefix="omnicord-bench-") as folder:
@@ -151,6 +222,10 @@ def main() -> None:
             added, size = peak_memory(work, 100)
             print(f"peak memory added preparing a {size:.0f} MB video: {added:.0f} MB "
                   "(goal <= 150)")
+        if args.only in (None, "images"):
+            for label, peak, seconds, outcome in image_bounds(work):
+                print(f"image {label}: peak {peak:.0f} MB, {seconds:.1f} s, {outcome} "
+                      "(goal <= 300 MB)")
 
 
 if __name__ == "__main__":

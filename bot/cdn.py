@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import aiohttp
 
 from bot.errors import MediaError
+from bot.media.tempfiles import too_large
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 CHUNK_BYTES = 1 << 16
@@ -37,7 +38,7 @@ async def cdn_chunks(
             if response.status != 200:
                 raise MediaError(f"Discord would not hand over the file (HTTP {response.status})")
             if (response.content_length or 0) > max_bytes:
-                raise MediaError(f"the file is over the {max_bytes / 1e6:.0f} MB Omnicord accepts")
+                raise MediaError(too_large(max_bytes, response.content_length))
             async for chunk in response.content.iter_chunked(CHUNK_BYTES):
                 yield chunk
     except (aiohttp.ClientError, TimeoutError) as error:

@@ -1,27 +1,49 @@
 """Real media made by the tests themselves: tones, noise, speech-like audio, test patterns.
 
-Everything is generated with the same ffmpeg the project uses, so nothing binary is committed.
+Everything is generated with ffmpeg, so nothing binary is committed. The media is made with the
+imageio-ffmpeg wheel's static build (``TOOL``), never the host's: a system ffmpeg may lack
+encoders or options the tests use (Debian 12's 5.1 has no AMR encoder nor -display_rotation),
+while the pipeline under test still picks its own binary as it would in production.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import imageio_ffmpeg
+import pytest
 from PIL import Image
 
-from bot.media.ffmpeg import ffmpeg_exe
+#: The ffmpeg that makes and checks test media.
+TOOL = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def ffmpeg(*args: str) -> None:
-    """Run ffmpeg synchronously, failing the test on error."""
+    """Run the media-making ffmpeg synchronously, failing the test on error."""
     subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+        [TOOL, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
         check=True,
         timeout=300,
     )
+
+
+@lru_cache(maxsize=1)
+def encoders() -> str:
+    """The media-making ffmpeg's encoder listing."""
+    return subprocess.run([TOOL, "-hide_banner", "-encoders"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
+def require_encoder(name: str) -> None:
+    """Skip the test, saying why, when the media-making ffmpeg lacks encoder ``name``."""
+    if f" {name} " not in encoders():
+        pytest.skip(f"{TOOL} has no {name} encoder to make this test's media")
 
 
 def tone(path: Path, seconds: float, *, freq: int = 440, rate: int = 16_000,
@@ -82,7 +104,7 @@ class Probe:
 def probe(path: Path) -> Probe:
     """Decode ``path`` fully with ffmpeg and report its real duration and streams."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-f", "null", "-"],
+        [TOOL, "-hide_banner", "-nostdin", "-i", str(path), "-f", "null", "-"],
         capture_output=True, text=True, timeout=300,
     )
     log = result.stderr
@@ -102,3 +124,13 @@ def probe(path: Path) -> Probe:
 
 
 test_pattern_video.__test__ = False  # a media maker, not a test
+
+
+def hold_memory(pid_file: str, megabytes: int) -> None:
+    """A stand-in for a runaway native job: note our pid, hold ``megabytes``, never finish."""
+    Path(pid_file).write_text(str(os.getpid()))
+    held = bytearray(megabytes << 20)
+    for offset in range(0, len(held), 4096):
+        held[offset] = 1  # touch every page, so the memory is really taken
+    while True:
+        time.sleep(1)

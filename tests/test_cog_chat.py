@@ -224,7 +224,7 @@ async def test_cooldown_and_size_checked_before_download(
                              OMNICORD_MAX_INPUT_MB=1) as world:
         big = world.h.attachment("huge.wav", b"RIFF" + bytes(2_000_000), content_type="audio/wav")
         await world.ask("what is this?", attachments=[big])
-        assert "Omnicord accepts up to 1 MB" in world.texts()[-1]
+        assert "Omnicord accepts up to 1 MiB" in world.texts()[-1]
         assert not world.fake.find("GET", r"/cdn/.*")
         await world.ask("too soon")
         assert "please wait 60 s" in world.texts()[-1].lower()

@@ -16,7 +16,15 @@ from bot.media.prepare import prepare_media
 from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
 from bot.parts import text_part
 from tests.fake_dashscope import FakeDashScope
-from tests.media import ffmpeg, noise, probe, test_pattern_video, tone, voice_note
+from tests.media import (
+    ffmpeg,
+    noise,
+    probe,
+    require_encoder,
+    test_pattern_video,
+    tone,
+    voice_note,
+)
 
 FLASH = find_model("qwen3-omni-flash")
 TURBO = find_model("qwen-omni-turbo")
@@ -29,6 +37,11 @@ def make(path: Path, seconds: float, *codec: str) -> Path:
     return path
 
 
+def amr(path: Path) -> Path:
+    require_encoder("libopencore_amrnb")
+    return make(path, 3, "-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb")
+
+
 FORMATS = {
     "voice-message.ogg": lambda p: voice_note(p, 3),
     "song.mp3": lambda p: make(p, 3),
@@ -38,8 +51,8 @@ FORMATS = {
     "take.flac": lambda p: make(p, 3),
     "vorbis.ogg": lambda p: make(p, 3, "-c:a", "libvorbis"),
     "clip.webm": lambda p: make(p, 3, "-c:a", "libopus"),
-    "phone.amr": lambda p: make(p, 3, "-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb"),
-    "phone.3gp": lambda p: make(p, 3, "-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb"),
+    "phone.amr": amr,
+    "phone.3gp": amr,
 }
 
 

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageCms, features
 
 from bot.catalog import find_model
 from bot.errors import MediaError
-from bot.media.image import MAX_SOURCE_PIXELS, prepare_image
+from bot.media.image import MAX_SOURCE_PIXELS, prepare_image, prepare_image_sync
 from bot.media.tokens import image_list_tokens, image_size_for_tokens, image_tokens
 from bot.media.types import MediaTarget, PreparedMedia
 from bot.parts import text_part
@@ -187,14 +187,14 @@ async def test_avif_sniffed_as_heif_is_read(tmp_path: Path) -> None:
     assert output(prepared).size == (96, 64)
 
 
-async def test_heic_without_pillow_heif_is_refused_clearly(
+def test_heic_without_pillow_heif_is_refused_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import now fails (in this process)
     path = tmp_path / "a.heic"
     path.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64)
     with pytest.raises(MediaError, match="HEIC images need the pillow-heif package"):
-        await prepare(path, "heif")
+        prepare_image_sync(path, path.name, "heif", MediaTarget(FLASH))
 
 
 # --------------------------------------------------------------------------- metadata

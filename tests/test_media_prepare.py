@@ -10,7 +10,7 @@ import pytest
 
 from bot.catalog import find_model
 from bot.errors import MediaError
-from bot.media.prepare import PrepareOptions, prepare_media
+from bot.media.prepare import PrepareOptions, check_declared_size, prepare_media
 from bot.media.probe import sniff
 from bot.media.tempfiles import PREFIX
 from bot.media.types import MediaTarget
@@ -18,6 +18,7 @@ from tests.media import image, tone, voice_note
 
 FLASH = find_model("qwen3-omni-flash")
 CAPTIONER = find_model("qwen3-omni-30b-a3b-captioner")
+MIB = 1 << 20
 
 
 @pytest.fixture
@@ -100,10 +101,24 @@ async def test_declared_size_is_checked_before_download() -> None:
         raise AssertionError("nothing should be read")
         yield b""  # pragma: no cover
 
-    with pytest.raises(MediaError, match="Omnicord accepts up to 1 MB"):
+    with pytest.raises(MediaError, match=r"^the file is 5 MiB; Omnicord accepts up to 1 MiB$"):
         await prepare_media(never(), name="huge.mp4", target=MediaTarget(FLASH),
-                            declared_size=5_000_000,
-                            options=PrepareOptions(max_input_bytes=1_000_000))
+                            declared_size=5 * MIB, options=PrepareOptions(max_input_bytes=MIB))
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "message"),
+    [
+        (MIB + MIB // 2, MIB, "the file is 1.5 MiB; Omnicord accepts up to 1 MiB"),
+        (MIB + 1, MIB, "the file is over the 1 MiB Omnicord accepts"),  # never "1 MiB; up to 1"
+        (1_100_000, 1_000_000, "the file is 1,074.2 KiB; Omnicord accepts up to 976.6 KiB"),
+        (600 * MIB, 500 * MIB, "the file is 600 MiB; Omnicord accepts up to 500 MiB"),
+    ],
+)
+def test_size_messages_use_one_unit_and_differ(size: int, limit: int, message: str) -> None:
+    with pytest.raises(MediaError) as caught:
+        check_declared_size(size, PrepareOptions(max_input_bytes=limit))
+    assert str(caught.value) == message
 
 
 async def test_oversized_stream_is_stopped_and_cleaned(private_tmp: Path) -> None:
@@ -111,9 +126,9 @@ async def test_oversized_stream_is_stopped_and_cleaned(private_tmp: Path) -> Non
         while True:
             yield b"\x00" * 65_536
 
-    with pytest.raises(MediaError, match="over the 1 MB"):
+    with pytest.raises(MediaError, match=r"^the file is over the 1 MiB Omnicord accepts$"):
         await prepare_media(endless(), name="lie.ogg", target=MediaTarget(FLASH),
-                            options=PrepareOptions(max_input_bytes=1_000_000))
+                            options=PrepareOptions(max_input_bytes=MIB))
     assert leftovers(private_tmp) == []
 
 

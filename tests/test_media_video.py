@@ -7,7 +7,6 @@ import base64
 import io
 import itertools
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from PIL import Image
 from bot.catalog import QWEN3_OMNI_FLASH, QWEN_OMNI_TURBO, ModelSpec
 from bot.errors import MediaError
 from bot.media import video
-from bot.media.ffmpeg import ffmpeg_exe
 from bot.media.probe import MediaInfo, probe
 from bot.media.tokens import (
     audio_tokens,
@@ -33,7 +31,7 @@ from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
 from bot.media.video import ffmpeg_timeout, prepare_video
 from bot.parts import text_part
 from tests.fake_dashscope import FakeDashScope
-from tests.media import ffmpeg
+from tests.media import ffmpeg, require_encoder
 from tests.media import probe as decode
 from tests.media import test_pattern_video as pattern_video
 
@@ -43,11 +41,6 @@ SOUND_TEXT = "a steady 330 Hz tone"
 
 
 # ---- media makers
-
-
-def encoders() -> str:
-    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
-                          text=True, check=True).stdout
 
 
 def clip(path: Path, seconds: float, *, size: str = "320x240", rate: int = 10,
@@ -205,8 +198,8 @@ CONTAINERS = {
 async def test_other_containers_become_mp4(container: str, tmp_path: Path,
                                            dashscope: FakeDashScope) -> None:
     name, vcodec, acodec = CONTAINERS[container]
-    if container == "webm" and " libvpx " not in encoders():
-        pytest.skip("this ffmpeg has no libvpx")
+    if container == "webm":
+        require_encoder("libvpx")
     source = clip(tmp_path / name, 3, vcodec=vcodec, acodec=acodec)
     media = await prepare(source, TURBO, tmp_path)
     part = only(media)

@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        settings.configure_ffmpeg()
         if args.command == "run":
             return _run(settings)
         if args.command == "voices":

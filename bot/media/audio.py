@@ -6,6 +6,11 @@ the model's duration limit is trimmed, and the member is told.
 
 The captioner takes one file of up to 40 minutes per request (never OGG); longer recordings are
 cut into equal segments in a single ffmpeg pass, each small enough for one request.
+
+Headers lie (an Ogg file's last page can claim any length), so no decode trusts them: each
+ffmpeg run reads at most the model's limit (``-t``) and writes at most the item's budget
+(``-fs``). When the output disagrees with the header, the real length is measured by decoding
+(again bounded) and the audio is encoded once more for it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 import aiofiles
 
 from bot.errors import MediaError
-from bot.media.ffmpeg import run_ffmpeg
+from bot.media.ffmpeg import ffmpeg_process, run_ffmpeg
 from bot.media.probe import MediaInfo
 from bot.media.tokens import audio_tokens
 from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
@@ -33,6 +38,9 @@ BUDGET_MARGIN = 0.97
 #: limit silently, and the member is told only when real content was left out.
 TRIM_NOTICE_TOLERANCE = 0.5
 MP3_OVERHEAD_SECONDS = 0.2  # encoder delay and padding frames, budgeted generously
+#: The longest recording the captioner is given (in parts): past it, the rest is left out.
+MAX_CAPTION_SECONDS = 8 * 3600.0
+UNDECODABLE = "the audio could not be decoded; the file may be damaged"
 
 CODEC_NAMES = {
     "opus": "OGG/Opus", "vorbis": "OGG/Vorbis", "aac": "AAC", "flac": "FLAC", "mp3": "MP3",
@@ -90,12 +98,9 @@ def source_name(info: MediaInfo) -> str:
     return CODEC_NAMES.get(codec, codec.upper() or "an unknown format")
 
 
-def _require_sound(info: MediaInfo) -> float:
+def _require_sound(info: MediaInfo) -> None:
     if not info.has_audio:
         raise MediaError("there is no sound in this file")
-    if info.duration is not None and info.duration <= 0:
-        raise MediaError("the audio is empty")
-    return info.duration or 0.0
 
 
 async def _read(path: Path) -> bytes:
@@ -107,53 +112,135 @@ def _timeout(seconds: float) -> float:
     return 60.0 + seconds / 4
 
 
+def raw_budget(budget_bytes: int) -> int:
+    """Bytes of a file whose base64 fits ``budget_bytes``."""
+    return budget_bytes // 4 * 3
+
+
 async def encode_audio(
-    source: Path, dest: Path, encoding: Encoding, *, start: float = 0.0,
-    seconds: float | None = None, timeout: float = 120.0,
+    source: Path, dest: Path, encoding: Encoding, *, seconds: float, max_bytes: int,
+    start: float = 0.0, timeout: float = 120.0,
 ) -> bytes:
-    """Decode the first sound track of ``source`` and write it to ``dest`` as ``encoding``."""
-    window = (["-ss", f"{start:.3f}"] if start else []) + (
-        ["-t", f"{seconds:.3f}"] if seconds is not None else []
-    )
+    """Decode at most ``seconds`` of the first sound track of ``source`` (from ``start``) and
+    write it to ``dest`` as ``encoding``, stopping once about ``max_bytes`` are written."""
+    window = (["-ss", f"{start:.3f}"] if start else []) + ["-t", f"{seconds:.3f}"]
     await run_ffmpeg(
         [*window, "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn",
-         "-map_metadata", "-1", *encoding.args(), "-y", str(dest)],
-        timeout=timeout,
+         "-map_metadata", "-1", *encoding.args(), "-fs", str(max_bytes), "-y", str(dest)],
+        timeout=timeout, failure=UNDECODABLE,
     )
     data = await _read(dest)
-    if len(data) <= 44:
-        raise MediaError("the audio is empty")
+    if measured_seconds(data, encoding) <= 0:
+        raise MediaError(UNDECODABLE)
     return data
 
 
-def _measured_seconds(data: bytes, encoding: Encoding, fallback: float) -> float:
+async def decoded_seconds(source: Path, *, cap: float) -> float:
+    """The real length of ``source``'s sound, found by decoding it (never past ``cap``)."""
+    status, out, _ = await ffmpeg_process(
+        ["-t", f"{cap:.3f}", "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn",
+         "-progress", "pipe:1", "-nostats", "-f", "null", "-"],
+        timeout=_timeout(cap),
+    )
+    if status != 0:
+        raise MediaError(UNDECODABLE)
+    times = [line.partition("=")[2] for line in out.decode("ascii", "replace").splitlines()
+             if line.startswith("out_time_us=")]
+    micros = times[-1].strip() if times else ""
+    seconds = int(micros) / 1e6 if micros.lstrip("-").isdigit() else 0.0
+    if seconds <= 0:
+        raise MediaError(UNDECODABLE)
+    return min(seconds, cap)
+
+
+def measured_seconds(data: bytes, encoding: Encoding) -> float:
+    """Length of audio encoded as ``encoding`` (exact for WAV, from the bitrate for MP3)."""
     if encoding.format == "wav":
-        return (len(data) - 44) / WAV_BYTES_PER_SECOND
-    return fallback
+        return max(0, len(data) - _wav_header_bytes(data)) / WAV_BYTES_PER_SECOND
+    frame = 1152 // 2 * encoding.kbps * 125 / SAMPLE_RATE  # one MPEG-2 layer III frame
+    return max(0.0, len(data) - frame) / (encoding.kbps * 125)
+
+
+def _wav_header_bytes(data: bytes) -> int:
+    """Where the samples start: after the ``data`` chunk header (ffmpeg may add a LIST chunk)."""
+    found = data.find(b"data", 12, 512)
+    return found + 8 if found >= 0 else 44
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """Audio encoded within a limit and a budget."""
+
+    data: bytes
+    encoding: Encoding
+    seconds: float  # length of the encoded audio
+    trimmed: bool  # the source went on past the limit
+
+
+def _planned(data: bytes, seconds: float, expected: float, budget: int) -> bool:
+    """Whether an encode holds what was expected and fits the budget."""
+    fits = base64_size(len(data)) <= budget
+    return fits and abs(seconds - expected) <= TRIM_NOTICE_TOLERANCE
+
+
+async def encode_within(
+    path: Path, dest_stem: Path, claimed: float | None, *, limit: float, budget: int
+) -> _Clip:
+    """At most ``limit`` seconds of ``path``'s sound, encoded within ``budget``.
+
+    ``claimed`` is the header's length, used only to choose the encoding: decoding stops at
+    ``limit`` and writing at the budget whatever it says, and a header found wrong is
+    replaced by the decoded length.
+    """
+    if claimed is None:
+        claimed = await decoded_seconds(path, cap=limit + 1)
+    kept = min(claimed, limit)
+    encoding = _encoding_for(kept, budget)
+    data = await _encode_once(path, dest_stem, encoding, limit, budget)
+    seconds = measured_seconds(data, encoding)
+    if _planned(data, seconds, kept, budget):
+        return _Clip(data, encoding, seconds, claimed > limit + TRIM_NOTICE_TOLERANCE)
+    real = await decoded_seconds(path, cap=limit + 1)  # the header lied
+    kept = min(real, limit)
+    trimmed = real > limit + TRIM_NOTICE_TOLERANCE
+    if _planned(data, seconds, kept, budget):
+        return _Clip(data, encoding, seconds, trimmed)
+    encoding = _encoding_for(kept, budget)
+    data = await _encode_once(path, dest_stem, encoding, kept, budget)
+    return _Clip(data, encoding, measured_seconds(data, encoding), trimmed)
+
+
+def _encoding_for(seconds: float, budget: int) -> Encoding:
+    encoding = choose_encoding(seconds, budget)
+    if encoding is None:
+        raise MediaError("the audio is too long to send")
+    return encoding
+
+
+async def _encode_once(
+    path: Path, dest_stem: Path, encoding: Encoding, seconds: float, budget: int
+) -> bytes:
+    dest = dest_stem.with_suffix(f".{encoding.format}")
+    return await encode_audio(path, dest, encoding, seconds=seconds,
+                              max_bytes=raw_budget(budget) + 1, timeout=_timeout(seconds))
 
 
 async def prepare_chat_audio(
     path: Path, info: MediaInfo, *, name: str, target: MediaTarget, workdir: Path
 ) -> PreparedMedia:
     """One audio part for a chat model: trimmed to its limit, encoded to fit the budget."""
-    duration = _require_sound(info)
+    _require_sound(info)
     limits = target.model.audio
-    notices = []
-    kept = min(duration, limits.max_seconds)
-    if duration > limits.max_seconds + TRIM_NOTICE_TOLERANCE:
-        notices.append(f"trimmed to the first {describe_duration(kept)}")
     budget = min(target.budget_bytes, base64_size(limits.max_bytes))
-    encoding = choose_encoding(kept, budget)
-    if encoding is None:
-        raise MediaError("the audio is too long to send")
-    data = await encode_audio(
-        path, workdir / f"audio.{encoding.format}", encoding,
-        seconds=kept if kept < duration else None, timeout=_timeout(kept),
-    )
-    seconds = _measured_seconds(data, encoding, kept)
+    clip = await encode_within(path, workdir / "audio", info.duration,
+                               limit=limits.max_seconds, budget=budget)
+    notices = []
+    if clip.trimmed:
+        notices.append(f"trimmed to the first {describe_duration(limits.max_seconds)}")
     part = PreparedPart(
-        part=audio_part(data, encoding.format), kind="audio", format=encoding.format,
-        tokens=audio_tokens(seconds, limits), seconds=seconds,
+        part=audio_part(clip.data, clip.encoding.format), kind="audio",
+        format=clip.encoding.format, tokens=audio_tokens(clip.seconds, limits),
+        seconds=clip.seconds,
     )
     return PreparedMedia(name=name, kind="audio", parts=(part,),
                          notices=(*conversion_notice(info), *notices),
@@ -179,18 +266,19 @@ async def prepare_caption_audio(
     path: Path, info: MediaInfo, *, name: str, target: MediaTarget, workdir: Path
 ) -> PreparedMedia:
     """Captioner input: one part per segment (a single part for recordings that fit)."""
-    duration = _require_sound(info)
+    _require_sound(info)
     limits = target.model.audio
-    count = caption_segments(duration, limits.max_seconds, target.budget_bytes)
-    length = duration / count
-    encoding = choose_encoding(length, target.budget_bytes)
-    assert encoding is not None
-    if count == 1:
-        data = await encode_audio(path, workdir / f"caption.{encoding.format}", encoding,
-                                  timeout=_timeout(duration))
-        segments = [(0.0, duration, data)]
-    else:
-        segments = await _split(path, workdir, encoding, length, count, duration)
+    budget = target.budget_bytes
+    cap = MAX_CAPTION_SECONDS + 1
+    duration = info.duration
+    if duration is None:
+        duration = await decoded_seconds(path, cap=cap)
+    planned = await _caption_parts(path, workdir, duration, limits.max_seconds, budget)
+    if planned is None:  # the header misstated the length: plan again on the decoded one
+        duration = await decoded_seconds(path, cap=cap)
+        planned = await _caption_parts(path, workdir, duration, limits.max_seconds, budget,
+                                       trusted=True)
+    encoding, segments = planned
     parts = tuple(
         PreparedPart(part=audio_part(data, encoding.format), kind="audio",
                      format=encoding.format, tokens=audio_tokens(end - start, limits),
@@ -198,10 +286,37 @@ async def prepare_caption_audio(
         for start, end, data in segments
     )
     notices = conversion_notice(info)
-    if count > 1:
-        notices.append(f"captioned in {count} parts of about {describe_duration(length)}")
+    kept = min(duration, MAX_CAPTION_SECONDS)
+    if len(parts) > 1:
+        length = describe_duration(kept / caption_segments(kept, limits.max_seconds, budget))
+        notices.append(f"captioned in {len(parts)} parts of about {length}")
+    if duration > MAX_CAPTION_SECONDS + TRIM_NOTICE_TOLERANCE:
+        notices.append(f"only the first {describe_duration(MAX_CAPTION_SECONDS)} captioned")
     return PreparedMedia(name=name, kind="audio", parts=parts, notices=tuple(notices),
                          source_format=source_name(info))
+
+
+async def _caption_parts(
+    path: Path, workdir: Path, duration: float, max_seconds: float, budget: int, *,
+    trusted: bool = False,
+) -> tuple[Encoding, list[tuple[float, float, bytes]]] | None:
+    """The encoding and (start, end, data) segments; None when a single part came out other
+    than ``duration`` said (unless ``trusted``: the length was measured by decoding)."""
+    duration = min(duration, MAX_CAPTION_SECONDS)
+    count = caption_segments(duration, max_seconds, budget)
+    length = duration / count
+    encoding = _encoding_for(length, budget)
+    if count > 1:
+        return encoding, await _split(path, workdir, encoding, length, duration, budget)
+    window = duration if trusted else max_seconds
+    data = await _encode_once(path, workdir / "caption", encoding, window, budget)
+    seconds = measured_seconds(data, encoding)
+    if not _planned(data, seconds, duration, budget):
+        if not trusted:
+            return None
+        if base64_size(len(data)) > budget:
+            raise MediaError("the audio is too long to send")
+    return encoding, [(0.0, seconds, data)]
 
 
 def _segment_files(workdir: Path, fmt: str) -> list[Path]:
@@ -209,24 +324,27 @@ def _segment_files(workdir: Path, fmt: str) -> list[Path]:
 
 
 async def _split(
-    path: Path, workdir: Path, encoding: Encoding, length: float, count: int, duration: float
+    path: Path, workdir: Path, encoding: Encoding, length: float, duration: float, budget: int
 ) -> list[tuple[float, float, bytes]]:
-    """Cut the recording into ``count`` segments in one decoding pass."""
+    """Cut the first ``duration`` seconds into segments of ``length`` in one decoding pass."""
     pattern = workdir / f"segment-%03d.{encoding.format}"
     await run_ffmpeg(
-        ["-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1",
-         *encoding.args()[:-2], "-f", "segment", "-segment_time", f"{length:.3f}",
-         "-reset_timestamps", "1", "-y", str(pattern)],
-        timeout=_timeout(duration),
+        ["-t", f"{duration:.3f}", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+         "-map_metadata", "-1", *encoding.args()[:-2], "-f", "segment",
+         "-segment_time", f"{length:.3f}", "-reset_timestamps", "1", "-y", str(pattern)],
+        timeout=_timeout(duration), failure=UNDECODABLE,
     )
     files = await asyncio.to_thread(_segment_files, workdir, encoding.format)
     if not files:
-        raise MediaError("the audio could not be split")
+        raise MediaError(UNDECODABLE)
     segments = []
     for index, file in enumerate(files):
         start = index * length
         end = min(duration, start + length)
         if end - start < 0.05:
             continue  # rounding can leave a sliver of a last segment
-        segments.append((start, end, await _read(file)))
+        data = await _read(file)
+        if base64_size(len(data)) > budget:
+            raise MediaError("the audio could not be split into parts small enough to send")
+        segments.append((start, end, data))
     return segments

@@ -1,14 +1,16 @@
 """Finding ffmpeg and running it off the event loop.
 
 A system ffmpeg is used when it has the encoders Omnicord needs; otherwise the static build
-shipped in the imageio-ffmpeg wheel, so a fresh machine needs no system packages. pydub is
-pointed at the same binary.
+shipped in the imageio-ffmpeg wheel, so a fresh machine needs no system packages. The
+``OMNICORD_FFMPEG`` setting (``Settings.ffmpeg``) overrides the search once
+``configure_ffmpeg`` is given it. pydub is pointed at the same binary.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +26,11 @@ T = TypeVar("T")
 
 REQUIRED_ENCODERS = ("libopus", "libmp3lame")
 _ENCODER_CHECK_TIMEOUT = 10
+#: What a member is told when ffmpeg fails and the caller gave no better sentence.
+CONVERSION_FAILED = "the file could not be converted; it may be damaged"
+
+log = logging.getLogger(__name__)
+_configured: str | None = None
 
 
 def _has_encoders(exe: str) -> bool:
@@ -40,14 +47,25 @@ def _has_encoders(exe: str) -> bool:
     return all(f" {name} " in listing for name in REQUIRED_ENCODERS)
 
 
+def configure_ffmpeg(path: str | None) -> None:
+    """Use the ffmpeg at ``path`` (the ``OMNICORD_FFMPEG`` setting), or search when None.
+
+    Raises ConfigError naming the setting when ``path`` is not an executable.
+    """
+    global _configured
+    path = (path or "").strip() or None
+    if path is not None and not shutil.which(path):
+        raise ConfigError(f"OMNICORD_FFMPEG: no ffmpeg at {path!r}")
+    _configured = path
+    ffmpeg_exe.cache_clear()
+    pydub_segment.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary to use (``OMNICORD_FFMPEG`` overrides the search)."""
-    override = os.environ.get("OMNICORD_FFMPEG", "").strip()
-    if override:
-        if not shutil.which(override):
-            raise ConfigError(f"OMNICORD_FFMPEG: no ffmpeg at {override!r}")
-        return override
+    """Path of the ffmpeg binary to use (the configured one, else the search's choice)."""
+    if _configured:
+        return _configured
     system = shutil.which("ffmpeg")
     if system and _has_encoders(system):
         return system
@@ -75,7 +93,7 @@ _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 )
 
 
-def _job_slots() -> asyncio.Semaphore:
+def job_slot() -> asyncio.Semaphore:
     """The running loop's bound on concurrent media jobs (one per CPU)."""
     loop = asyncio.get_running_loop()
     slots = _slots.get(loop)
@@ -85,8 +103,12 @@ def _job_slots() -> asyncio.Semaphore:
 
 
 async def run_in_thread(function: Callable[..., T], *args: Any, timeout: float = 120.0) -> T:
-    """Run blocking native work (Pillow, hashing) in a thread, under the same job bound."""
-    async with _job_slots():
+    """Run short, bounded native work in a thread, under the same job bound.
+
+    A thread cannot be stopped: only work whose cost is bounded before it starts belongs here
+    (heavy Pillow work goes to ``bot.media.worker.run_in_process``).
+    """
+    async with job_slot():
         try:
             return await asyncio.wait_for(asyncio.to_thread(function, *args), timeout)
         except TimeoutError:
@@ -99,9 +121,10 @@ async def ffmpeg_process(
 ) -> tuple[int, bytes, bytes]:
     """Run ffmpeg; return (exit status, stdout, stderr). Bounded, killed on timeout or cancel."""
     base = ["-hide_banner", "-loglevel", loglevel] + (["-nostdin"] if stdin is None else [])
-    async with _job_slots():
+    exe = await asyncio.to_thread(ffmpeg_exe)  # the first call runs the search's encoder check
+    async with job_slot():
         process = await asyncio.create_subprocess_exec(
-            ffmpeg_exe(),
+            exe,
             *base,
             *args,
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
@@ -111,29 +134,33 @@ async def ffmpeg_process(
         try:
             out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
         except TimeoutError:
-            await _kill(process)
+            await kill_process(process)
             raise MediaError(f"Converting the file took longer than {timeout:.0f} s") from None
         except BaseException:
-            await _kill(process)
+            await kill_process(process)
             raise
     return process.returncode or 0, out, err
 
 
 async def run_ffmpeg(
-    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0
+    args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0,
+    failure: str = CONVERSION_FAILED,
 ) -> bytes:
-    """Run ffmpeg with ``args`` and return its stdout; MediaError with its last message if it fails.
+    """Run ffmpeg with ``args`` and return its stdout; MediaError(``failure``) if it fails.
 
-    At most one media job per CPU runs at once; a job over ``timeout`` seconds, or whose caller
-    is cancelled, is killed.
+    ffmpeg's own message names server paths and internals: it goes to the log, never to the
+    member. At most one media job per CPU runs at once; a job over ``timeout`` seconds, or
+    whose caller is cancelled, is killed.
     """
     status, out, err = await ffmpeg_process(args, stdin=stdin, timeout=timeout)
     if status != 0:
-        raise MediaError(_last_line(err) or f"ffmpeg failed with status {status}")
+        log.debug("ffmpeg failed (%s): %s", status, _last_line(err))
+        raise MediaError(failure)
     return out
 
 
-async def _kill(process: asyncio.subprocess.Process) -> None:
+async def kill_process(process: asyncio.subprocess.Process) -> None:
+    """Kill ``process`` and wait until it is gone."""
     with contextlib.suppress(ProcessLookupError):
         process.kill()
     await process.wait()

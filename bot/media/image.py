@@ -3,8 +3,13 @@
 A still image becomes one JPEG (or a PNG when it really has transparency, or an opaque PNG
 source that stays small) at the largest size the model actually reads, padded where the API's
 shape rules demand it. An animated GIF, WebP or PNG becomes a list of JPEG frames sampled at
-the model's video rate, sent as a video. All decoding happens in one worker thread per image,
-behind a pixel-count guard checked before any pixel is decoded.
+the model's video rate, sent as a video.
+
+Every job is bounded before a pixel is decoded: the header's size and mode give the memory the
+decoder and the working copies will take, and a file over ``MAX_WORKING_BYTES`` (or
+``MAX_SOURCE_PIXELS``) is refused. A JPEG is decoded already scaled down; every other source
+is shrunk in its own mode first, so the padded, upright, colour-managed picture exists only at
+the size the model reads. The job runs in a worker process that a timeout kills.
 """
 
 from __future__ import annotations
@@ -18,11 +23,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageCms, ImageOps
+from PIL import ExifTags, Image, ImageCms
 
 from bot.catalog import MAX_DATA_URI_BYTES, ImageListLimits, ImageRules, ModelSpec, VideoLimits
 from bot.errors import MediaError
-from bot.media.ffmpeg import run_in_thread
 from bot.media.tokens import (
     image_list_tokens,
     image_size_for_tokens,
@@ -30,10 +34,14 @@ from bot.media.tokens import (
     video_frame_size,
 )
 from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
+from bot.media.worker import run_in_process
 from bot.parts import image_list_part, image_part
 
 #: Largest source image (width × height) Omnicord agrees to decode.
 MAX_SOURCE_PIXELS = 80_000_000
+#: Memory one image job may take for decoded pixels and their full-size working copies; with
+#: the worker's own ~30 MB and the small output, a job peaks under 300 MB.
+MAX_WORKING_BYTES = 224 * 1024 * 1024
 #: Largest animation (width × height × frames) Omnicord agrees to decode.
 MAX_ANIMATION_PIXELS = 400_000_000
 #: JPEG qualities tried in turn until the result fits.
@@ -61,6 +69,21 @@ _ANIMATED_FORMATS = frozenset({"gif", "webp", "png"})
 _HIGH_DEPTH_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
 _WHITE = (255, 255, 255)
 _MIME = {"jpeg": "image/jpeg", "png": "image/png"}
+#: Bytes Pillow keeps per pixel, by mode (everything else takes 4), plus a pointer per row.
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_ROW_POINTER_BYTES = 8
+#: Full-size images alive while some decoders run, Pillow's own included (measured).
+_DECODER_COPIES = {"webp": 4, "heif": 3}
+#: Modes resized by area averaging in place of a full-size conversion first.
+_SMOOTH_MODES = frozenset({"L", "RGB", "RGBA", "LA", "CMYK", "I", "F"})
+_PREMULTIPLIED = frozenset({"LA", "RGBA"})  # Pillow copies these whole to resize them
+#: Animated formats keep the previous frame (for disposal) beside the current one.
+_ANIMATION_COPIES = 4
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
 
 # Image.open runs under this lock: warnings.catch_warnings swaps process-wide state, and two
 # threads nesting it could leave the "error" filter installed for good.
@@ -82,12 +105,14 @@ class _Encoded:
 async def prepare_image(path: Path, *, name: str, fmt: str, target: MediaTarget) -> PreparedMedia:
     """Convert the image at ``path`` (sniffed as ``fmt``) into parts ``target.model`` accepts.
 
-    Raises MediaError with a member-facing sentence when the image cannot be used.
+    Raises MediaError with a member-facing sentence when the image cannot be used. The work runs
+    in a worker process, killed if it takes over ``IMAGE_TIMEOUT`` seconds.
     """
-    return await run_in_thread(_prepare_sync, path, name, fmt, target, timeout=IMAGE_TIMEOUT)
+    return await run_in_process(prepare_image_sync, path, name, fmt, target,
+                                timeout=IMAGE_TIMEOUT)
 
 
-def _prepare_sync(path: Path, name: str, fmt: str, target: MediaTarget) -> PreparedMedia:
+def prepare_image_sync(path: Path, name: str, fmt: str, target: MediaTarget) -> PreparedMedia:
     try:
         return _prepare_checked(path, name, fmt, target)
     except MediaError:
@@ -145,6 +170,23 @@ def _check_pixels(im: Image.Image) -> None:
         raise MediaError(f"the image is too large to process ({megapixels:.0f} megapixels)")
 
 
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """Memory Pillow takes for a decoded ``width`` × ``height`` image in ``mode``."""
+    return height * (_ROW_POINTER_BYTES + width * _PIXEL_BYTES.get(mode, 4))
+
+
+def _check_memory(im: Image.Image, fmt: str, copies: float) -> None:
+    """Refuse, from the header alone, a picture whose decoding would take too much memory.
+
+    ``copies`` counts the full-size images alive at once after decoding; some decoders hold
+    more while they run.
+    """
+    width, height = im.size
+    cost = decoded_bytes(width, height, im.mode) * max(copies, _DECODER_COPIES.get(fmt, 1))
+    if cost > MAX_WORKING_BYTES:
+        raise MediaError(f"the image is too large to process ({width:,}×{height:,} pixels)")
+
+
 def _is_animated(im: Image.Image, fmt: str) -> bool:
     return fmt in _ANIMATED_FORMATS and getattr(im, "n_frames", 1) > 1
 
@@ -166,21 +208,23 @@ def _had_location(im: Image.Image) -> bool:
     return False
 
 
-def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    """The size as displayed, once the EXIF orientation is applied."""
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 to 8); broken EXIF must not cost the member the picture."""
     try:
         orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:
-        orientation = 1
-    width, height = im.size
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        return 1
+    return orientation if orientation in _TRANSPOSES else 1
 
 
-def _upright(im: Image.Image) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(im)
-    except Exception:  # broken EXIF must not cost the member the picture
-        return im.copy()
+def _swapped(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``size`` turned a quarter when ``orientation`` turns the picture."""
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def _upright(picture: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSES.get(orientation)
+    return picture.transpose(method) if method is not None else picture
 
 
 def _source_notices(im: Image.Image, fmt: str) -> list[str]:
@@ -232,7 +276,7 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 
 
 def _normalise(im: Image.Image) -> Image.Image:
-    """RGB, or RGBA when some pixel is actually transparent."""
+    """RGB, or RGBA when some pixel is actually transparent (``im`` is already small)."""
     if im.mode in _HIGH_DEPTH_MODES:
         im = _to_8bit(im)
     im = _to_srgb(im)
@@ -285,17 +329,78 @@ def _model_size(size: tuple[int, int], rules: ImageRules) -> tuple[int, int] | N
     return image_size_for_tokens(size[0], size[1], rules)
 
 
-def _shaped(im: Image.Image, rules: ImageRules) -> Image.Image:
-    """Upright, normalised, padded to the shape rules and no bigger than the model reads."""
-    original = _oriented_size(im)
+def _scaled(size: tuple[int, int], frame: tuple[int, int], canvas: tuple[int, int]
+            ) -> tuple[int, int]:
+    """``size`` scaled as ``frame`` is scaled to ``canvas`` (at least 1 px, never larger)."""
+    return (
+        max(1, min(size[0], round(size[0] * canvas[0] / frame[0]))),
+        max(1, min(size[1], round(size[1] * canvas[1] / frame[1]))),
+    )
+
+
+def _shrink(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``im`` brought down towards ``size`` in its own mode, before any full-size conversion.
+
+    Palette, bilevel, 16-bit and colour-keyed pictures are first sampled to twice ``size``
+    (exact colours kept); the smooth resize to ``size`` then happens once they are small.
+    """
+    if im.size == size:
+        return im
+    if im.mode in _SMOOTH_MODES and "transparency" not in im.info:
+        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    near = (min(im.width, 2 * size[0]), min(im.height, 2 * size[1]))
+    return im.resize(near, Image.Resampling.NEAREST) if near != im.size else im
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A still's sizes: as displayed, padded to the shape rules, sent, and its picture inside."""
+
+    orientation: int
+    original: tuple[int, int]  # as displayed
+    logical: tuple[int, int]  # padded to the shape rules, at full scale
+    canvas: tuple[int, int]  # what is sent (before the final rounding pad)
+    content: tuple[int, int]  # the picture inside ``canvas``, as displayed
+
+    @property
+    def stored_content(self) -> tuple[int, int]:
+        """``content`` as the file stores it (before the EXIF turn)."""
+        return _swapped(self.content, self.orientation)
+
+
+def _plan(im: Image.Image, rules: ImageRules) -> _Plan:
+    orientation = _orientation(im)
+    original = _swapped(im.size, orientation)
     logical = _padded_size(*original, rules)
-    goal = _model_size(logical, rules)
-    if goal and logical == original and im.format == "JPEG":
-        # Let the JPEG decoder scale down by a power of two (never below the goal).
-        im.draft(None, image_size_for_tokens(im.width, im.height, rules))
-    picture = _pad(_normalise(_upright(im)), logical)
-    if goal:
-        picture = _resize(picture, goal)
+    canvas = _model_size(logical, rules) or logical
+    content = _scaled(original, logical, canvas)
+    return _Plan(orientation, original, logical, canvas, content)
+
+
+def _decode_planned(im: Image.Image, fmt: str, rules: ImageRules) -> _Plan:
+    """Check the decoding's memory from the header, then plan; a JPEG decodes scaled down."""
+    if im.format == "JPEG":  # its EXIF is in the header: plan first, then ask for less
+        plan = _plan(im, rules)
+        im.draft(None, plan.stored_content)
+        _check_memory(im, fmt, _working_copies(im.mode))
+        return plan
+    _check_memory(im, fmt, _working_copies(im.mode))
+    return _plan(im, rules)  # reading a PNG's EXIF may decode it: only now is that safe
+
+
+def _working_copies(mode: str) -> float:
+    """Full-size images alive while shrinking: the decoded one, a premultiplied copy, the
+    area-averaged quarter (its resampling pass is smaller still)."""
+    return 1.5 + (1 if mode in _PREMULTIPLIED else 0)
+
+
+def _shaped(im: Image.Image, plan: _Plan, rules: ImageRules) -> Image.Image:
+    """Upright, normalised, padded to the shape rules and no bigger than the model reads."""
+    picture = _shrink(im, plan.stored_content)  # a resized copy keeps the ICC profile in .info
+    picture = _normalise(_upright(picture, plan.orientation))
+    if picture.size != plan.content:
+        picture = _resize(picture, plan.content)
+    picture = _pad(picture, plan.canvas)
     # Rounding to whole blocks can tip a very long image past 200:1 again.
     return _pad(picture, _padded_size(*picture.size, rules))
 
@@ -371,9 +476,10 @@ def _encode_still(
 def _still(
     im: Image.Image, name: str, fmt: str, target: MediaTarget, rules: ImageRules
 ) -> PreparedMedia:
+    plan = _decode_planned(im, fmt, rules)
     source_notices = _source_notices(im, fmt)
-    original = _oriented_size(im)
-    picture = _shaped(im, rules)
+    original = plan.original
+    picture = _shaped(im, plan, rules)
     encoded = _encode_still(picture, fmt, rules, target.budget_bytes)
     label = "AVIF" if im.format == "AVIF" else _LABELS[fmt]
     notices = _still_notices(fmt, label, original, rules, encoded) + source_notices
@@ -419,12 +525,14 @@ def _frame_ms(value: object) -> float:
     return duration if duration >= 20 else DEFAULT_FRAME_MS
 
 
-def _durations(im: Image.Image, count: int) -> list[float]:
+def _durations(im: Image.Image, fmt: str, count: int) -> list[float]:
     """Milliseconds each frame shows (WebP reports a frame's duration only once it is loaded)."""
     durations = []
     for index in range(count):
         im.seek(index)
-        _check_pixels(im)  # a GIF frame may claim a larger canvas than the file's header
+        # A GIF frame may claim a larger canvas than the file's header.
+        _check_pixels(im)
+        _check_memory(im, fmt, _ANIMATION_COPIES)
         im.load()
         durations.append(_frame_ms(im.info.get("duration")))
     return durations
@@ -460,19 +568,25 @@ def _frame_size(
     width, height = video_frame_size(size[0], size[1], count, video)
     if width * height < size[0] * size[1] and min(width, height) >= rules.min_side_px:
         return width, height
+    if size[0] * size[1] > video.max_frame_blocks * video.block_px ** 2:
+        raise MediaError("the animation's shape cannot be sent")  # never a canvas this big
     return size
 
 
 def _decode_frames(
     im: Image.Image, indices: list[int], video: VideoLimits, rules: ImageRules
 ) -> list[Image.Image]:
-    canvas = _padded_size(im.width, im.height, rules)
-    size = _frame_size(canvas, len(indices), video, rules)
+    """The frames at ``indices``, each shrunk before it is flattened and padded."""
+    logical = _padded_size(im.width, im.height, rules)
+    size = _frame_size(logical, len(indices), video, rules)
+    final = _padded_size(*size, rules)  # rounding to whole blocks can pass 200:1 again
     frames: dict[int, Image.Image] = {}
     for index in sorted(set(indices)):
         im.seek(index)
-        frame = _pad(_flatten(im), canvas)
-        frames[index] = _resize(frame, size) if frame.size != size else frame
+        content = _scaled(im.size, logical, size)
+        frame = _flatten(_shrink(im, content))
+        frame = _resize(frame, content) if frame.size != content else frame
+        frames[index] = _pad(_pad(frame, size), final)
     return [frames[index] for index in indices]
 
 
@@ -516,8 +630,9 @@ def _animation(
         raise MediaError(
             f"the animation is too large to process ({n_frames} frames of {im.width}×{im.height})"
         )
+    _check_memory(im, fmt, _ANIMATION_COPIES)
     notices = _source_notices(im, fmt)
-    durations = _durations(im, n_frames)
+    durations = _durations(im, fmt, n_frames)
     count = _frame_count(n_frames, sum(durations) / 1000, limits, video)
     frames = _decode_frames(im, _sample(durations, count), video, rules)
     frames, encoded, lowered = _fit_frames(frames, limits.min_images, target.budget_bytes, rules)

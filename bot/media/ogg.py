@@ -3,6 +3,9 @@
 Discord voice messages are Ogg/Opus, by far the most common attachment, so their probe is done
 here in microseconds: the codec header gives channels and rates, and the granule position of
 the last page gives the length. Anything unusual returns None and ffmpeg probes instead.
+
+That length is the file's own claim and can be forged: it only guides planning, and every
+decode is bounded by the model's limit whatever it says (see ``bot.media.audio``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,16 @@ from bot.media.audio import prepare_caption_audio, prepare_chat_audio
 from bot.media.image import prepare_image
 from bot.media.ogg import probe_ogg
 from bot.media.probe import MediaInfo, Sniffed, probe, sniff
-from bot.media.tempfiles import Spooled, bytes_chunks, fingerprint, spool, work_dir
+from bot.media.tempfiles import (
+    INPUT_NAME,
+    Spooled,
+    bytes_chunks,
+    fingerprint,
+    link_in,
+    spool,
+    too_large,
+    work_dir,
+)
 from bot.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
 from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
 from bot.media.video import prepare_video
@@ -42,10 +51,7 @@ class PrepareOptions:
 def check_declared_size(size: int | None, options: PrepareOptions) -> None:
     """Refuse an attachment by its announced size, before downloading it."""
     if size is not None and size > options.max_input_bytes:
-        raise MediaError(
-            f"the file is {size / 1e6:.0f} MB; Omnicord accepts up to "
-            f"{options.max_input_bytes / 1e6:.0f} MB"
-        )
+        raise MediaError(too_large(options.max_input_bytes, size))
 
 
 async def prepare_media(
@@ -65,9 +71,12 @@ async def prepare_media(
         spooled = await _take_in(source, workdir, options.max_input_bytes)
         if spooled.size == 0:
             raise MediaError("the file is empty")
-        kind = await _sniff_file(spooled.path)
+        path = spooled.path
+        if path.parent != workdir:
+            path = await link_in(path, workdir)  # a local file keeps its name out of ffmpeg
+        kind = await _sniff_file(path)
         prepared = await _convert(
-            spooled.path, kind, name=name, target=target, content_type=content_type,
+            path, kind, name=name, target=target, content_type=content_type,
             workdir=workdir, describe_audio=describe_audio, options=options,
         )
     return dataclasses.replace(
@@ -80,7 +89,7 @@ async def _take_in(source: Source, workdir: Path, max_bytes: int) -> Spooled:
     if isinstance(source, Path):
         return await fingerprint(source, max_bytes=max_bytes)
     chunks = bytes_chunks(source) if isinstance(source, bytes) else source
-    return await spool(chunks, workdir / "input", max_bytes=max_bytes)
+    return await spool(chunks, workdir / INPUT_NAME, max_bytes=max_bytes)
 
 
 async def _sniff_file(path: Path) -> Sniffed:

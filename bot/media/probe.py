@@ -125,10 +125,14 @@ class MediaInfo:
         return self.width, self.height
 
 
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_INPUT = re.compile(r"Input #0, ([^,]+(?:,[^,\s]+)*), from")
-_AUDIO = re.compile(r"Stream #0:\d+.*?: Audio: (\w+)[^\n]*?(\d+) Hz(?:, ([^,\n]+))?")
-_VIDEO = re.compile(r"Stream #0:\d+.*?: Video: (\w+)[^\n]*?, (\d{1,5})x(\d{1,5})[^\n]*")
+# Each pattern matches a whole report line of its own, never text inside the input's name
+# (which ffmpeg echoes); the pipeline also only ever names its inputs "input".
+_DURATION = re.compile(r"^ {2}Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", re.M)
+_INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^,\s]+)*), from", re.M)
+_AUDIO = re.compile(r"^ +Stream #0:\d+[^\n]*?: Audio: (\w+)[^\n]*?(\d+) Hz(?:, ([^,\n]+))?",
+                    re.M)
+_VIDEO = re.compile(r"^ +Stream #0:\d+[^\n]*?: Video: (\w+)[^\n]*?, (\d{1,5})x(\d{1,5})[^\n]*",
+                    re.M)
 _FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _STILL_CODECS = {"mjpeg", "png", "bmp", "gif", "webp", "tiff"}

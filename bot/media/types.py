@@ -6,11 +6,13 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.catalog import MAX_REQUEST_BYTES, ModelSpec
 from bot.parts import Part, inline_items
-from bot.store.base import MediaRef
+
+if TYPE_CHECKING:
+    from bot.store.base import MediaRef
 
 MediaKind = Literal["image", "audio", "video", "text"]
 Purpose = Literal["chat", "caption"]
@@ -84,6 +86,9 @@ class PreparedMedia:
 
     def ref(self, description: str = "") -> MediaRef:
         """What to remember about this attachment in the conversation store."""
+        # Imported here: the image worker process loads this module and needs no database.
+        from bot.store.base import MediaRef
+
         first = self.parts[0] if self.parts else None
         return MediaRef(
             kind=self.kind,

@@ -6,6 +6,10 @@ chosen so the file fits the item's inline-media budget. A longer one is trimmed 
 or, when the member asked about the whole video, shown as frames spread evenly over its whole
 length, its sound given beside them as text. A video without sound always goes as frames (the
 API's image-list form of a video): 2 per second, or spread evenly when that would be too many.
+
+Every ffmpeg run is bounded whatever the probe said: it reads at most the planned length
+(``-t``), writes at most a set number of frames or bytes (``-frames:v``, ``-fs``), and is
+killed at its timeout.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ TIMEOUT_BASE = 30.0
 TIMEOUT_PER_SECOND = 2.0
 TIMEOUT_CAP = 900.0
 MIN_SIDE_PX = 11  # the API refuses images with a side of 10 px or less
+#: A video whose header gives no length is measured by reading it, up to this many seconds.
+UNKNOWN_LENGTH_CAP = 8 * 3600.0
+#: An encode may write this many times its budget before ffmpeg is stopped (-fs): a bound on
+#: disk use that leaves the one retry at a lower bitrate room to see how far over it was.
+OUTPUT_CAP_FACTOR = 8
 
 _VIDEO_URL_PREFIX = len("data:;base64,")
 _FRAME_URL_PREFIX = len("data:image/jpeg;base64,")
@@ -164,7 +173,8 @@ async def _source(path: Path, info: MediaInfo) -> _Source:
 
 async def _measure_seconds(path: Path) -> float:
     """Length of the picture stream, for files whose header does not say (live recordings)."""
-    args = ["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    args = ["-t", f"{UNKNOWN_LENGTH_CAP:.0f}", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+            "-f", "null", "-"]
     _, seconds = await _run(args, timeout=TIMEOUT_CAP)
     return seconds
 
@@ -203,11 +213,12 @@ async def _file_media(src: _Source, target: MediaTarget, folder: Path,
                       limits: VideoLimits) -> PreparedMedia:
     plan = _file_plan(src, target, limits)
     out = folder / "video.mp4"
-    seconds = await _encode(src, plan, out)
+    cap = OUTPUT_CAP_FACTOR * target.budget_bytes
+    seconds = await _encode(src, plan, out, cap)
     data = await _read(out)
     if base64_chars(len(data), _VIDEO_URL_PREFIX) > target.budget_bytes:
         plan = _retry_plan(plan, len(data), target.budget_bytes)
-        seconds = await _encode(src, plan, out)
+        seconds = await _encode(src, plan, out, cap)
         data = await _read(out)
         if base64_chars(len(data), _VIDEO_URL_PREFIX) > target.budget_bytes:
             raise MediaError(TOO_BIG)
@@ -261,12 +272,13 @@ def _retry_plan(plan: _FilePlan, size: int, budget: int) -> _FilePlan:
     return _FilePlan(plan.seconds, plan.width, plan.height, plan.fps, plan.resample, bitrate)
 
 
-async def _encode(src: _Source, plan: _FilePlan, out: Path) -> float:
-    """Write the MP4; return its length in seconds."""
+async def _encode(src: _Source, plan: _FilePlan, out: Path, max_bytes: int) -> float:
+    """Write the MP4 (at most ``plan.seconds`` read, about ``max_bytes`` written)."""
     filters = [f"fps={plan.fps:g}"] if plan.resample else []
     filters += [f"scale={plan.width}:{plan.height}", "setsar=1"]
     args = [
-        "-i", str(src.path), "-map", "0:v:0", "-map", "0:a:0?", "-t", f"{plan.seconds:.3f}",
+        "-t", f"{plan.seconds:.3f}", "-i", str(src.path), "-map", "0:v:0", "-map", "0:a:0?",
+        "-t", f"{plan.seconds:.3f}", "-fs", str(max_bytes),
         "-vf", ",".join(filters),
         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(VIDEO_CRF),
         "-maxrate", str(plan.bitrate), "-bufsize", str(int(plan.bitrate * VBV_SECONDS)),
@@ -378,7 +390,7 @@ async def _extract(src: _Source, folder: Path, count: int, size: tuple[int, int]
     """Write ``count`` evenly spaced frames as numbered JPEGs, in one decoding pass."""
     rate = count / src.seconds
     args = [
-        "-i", str(src.path), "-map", "0:v:0",
+        "-t", f"{src.seconds:.3f}", "-i", str(src.path), "-map", "0:v:0",
         "-vf", f"fps={rate:.6f},scale={size[0]}:{size[1]}",
         "-frames:v", str(count), "-q:v", str(quality), "-fps_mode", "passthrough",
         "-f", "image2", "-y", str(folder / _FRAME_NAME),

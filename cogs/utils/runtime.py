@@ -102,6 +102,7 @@ async def release(bot: commands.Bot) -> None:
 
 async def _open(bot: commands.Bot) -> Runtime:
     settings = getattr(bot, "omnicord_settings", None) or load_settings()
+    settings.configure_ffmpeg()
     stack = contextlib.AsyncExitStack()
     try:
         services = await stack.enter_async_context(open_services(settings))
