@@ -21,16 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
+from omnicord.conversation.budget import MESSAGE_OVERHEAD_TOKENS, text_tokens  # noqa: E402
+from omnicord.conversation.compose import DEFAULT_SYSTEM_PROMPT, NewMessage, split_by_modality  # noqa: E402
+from omnicord.conversation.respond import Conversations, ReplyOptions  # noqa: E402
+from omnicord.media.cache import MediaCache  # noqa: E402
+from omnicord.media.prepare import prepare_media  # noqa: E402
+from omnicord.media.types import MediaTarget, PreparedMedia  # noqa: E402
+from omnicord.model.catalog import find_model  # noqa: E402
+from omnicord.model.omni import OmniClient  # noqa: E402
+from omnicord.store import SqliteStore  # noqa: E402
 
-from bot.budget import MESSAGE_OVERHEAD_TOKENS, text_tokens  # noqa: E402
-from bot.catalog import find_model  # noqa: E402
-from bot.compose import DEFAULT_SYSTEM_PROMPT, NewMessage, split_by_modality  # noqa: E402
-from bot.conversation import Conversations, ReplyOptions  # noqa: E402
-from bot.media.prepare import prepare_media  # noqa: E402
-from bot.media.types import MediaTarget, PreparedMedia  # noqa: E402
-from bot.media_cache import MediaCache  # noqa: E402
-from bot.omni import OmniClient  # noqa: E402
-from bot.store import SqliteStore  # noqa: E402
 from tests.fake_dashscope import FakeDashScope  # noqa: E402
 from tests.media import image, test_pattern_video, voice_note  # noqa: E402
 

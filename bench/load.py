@@ -30,13 +30,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.catalog import find_model  # noqa: E402
-from bot.compose import NewMessage  # noqa: E402
-from bot.conversation import Conversations, Payer, ReplyOptions  # noqa: E402
-from bot.media.types import MediaTarget  # noqa: E402
-from bot.omni import OmniClient  # noqa: E402
-from bot.store import SqliteStore, Turn  # noqa: E402
-from bot.store.base import UsageRow  # noqa: E402
+from omnicord.conversation.compose import NewMessage  # noqa: E402
+from omnicord.conversation.respond import Conversations, Payer, ReplyOptions  # noqa: E402
+from omnicord.media.types import MediaTarget  # noqa: E402
+from omnicord.model.catalog import find_model  # noqa: E402
+from omnicord.model.omni import OmniClient  # noqa: E402
+from omnicord.store import SqliteStore, Turn  # noqa: E402
+from omnicord.store.base import UsageRow  # noqa: E402
+
 from tests.fake_dashscope import FakeDashScope  # noqa: E402
 
 MODEL = find_model("qwen3-omni-flash")

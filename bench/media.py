@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.catalog import find_model
-from bot.errors import MediaError
-from bot.media.audio import Encoding, choose_encoding
-from bot.media.ffmpeg import ffmpeg_exe
-from bot.media.image import prepare_image
-from bot.media.prepare import prepare_media
-from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget
+from omnicord.errors import MediaError
+from omnicord.media.audio import Encoding, choose_encoding
+from omnicord.media.ffmpeg import ffmpeg_exe
+from omnicord.media.image import prepare_image
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import REQUEST_MEDIA_BUDGET, MediaTarget
+from omnicord.model.catalog import find_model
 
 FLASH = MediaTarget(find_model("qwen3-omni-flash"))
 

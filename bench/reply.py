@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
+from omnicord.media.speech import encode_speech, pcm_seconds  # noqa: E402
 
-from bot.speech import encode_speech, pcm_seconds  # noqa: E402
 from tests.fake_dashscope import FakeDashScope  # noqa: E402
 from tests.omnicord_bot import World, running_world  # noqa: E402
 

@@ -1,6 +1,7 @@
-"""Omnicord core: settings, model catalog, media, model clients, conversations, speech.
+"""Omnicord: Qwen-Omni for Discord. Installed as the ``omnicord`` package (the repository's
+``bot/`` folder); its Discord plugin is ``omnicord.cogs`` (the ``cogs/`` folder).
 
-Nothing in this package imports discord; the cogs in ``cogs/`` translate Discord to these calls.
+Nothing outside ``omnicord.cogs`` imports discord.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

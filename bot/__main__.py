@@ -1,7 +1,7 @@
-"""``python -m bot`` is the ``omnicord`` command."""
+"""``python -m omnicord`` is the ``omnicord`` command."""
 
 import sys
 
-from bot.cli import main
+from omnicord.cli import main
 
 sys.exit(main())

@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from bot.catalog import (
+from omnicord.errors import ConfigError
+from omnicord.model.catalog import (
     DEFAULT_CAPTION_MODEL,
     DEFAULT_CHAT_MODEL,
     DEFAULT_VOICE,
@@ -21,8 +19,9 @@ from bot.catalog import (
     UnknownModelError,
     find_model,
 )
-from bot.errors import ConfigError
-from bot.secrets import register as register_secrets
+from omnicord.secrets import register as register_secrets
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 
@@ -100,7 +99,7 @@ class Settings(BaseSettings):
     @field_validator("prices")
     @classmethod
     def _check_prices(cls, value: str) -> str:
-        from bot.usage import parse_prices
+        from omnicord.policy.usage import parse_prices
 
         try:
             parse_prices(value)
@@ -135,7 +134,7 @@ class Settings(BaseSettings):
 
     def configure_ffmpeg(self) -> None:
         """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""
-        from bot.media.ffmpeg import configure_ffmpeg
+        from omnicord.media.ffmpeg import configure_ffmpeg
 
         configure_ffmpeg(self.ffmpeg)
 

@@ -17,18 +17,17 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-
-from bot.captioner import caption_media
-from bot.chunking import split_message
-from bot.media.types import MediaTarget
-from bot.throttle import Busy
-from bot.usage import OverDailyCap
-from cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
-from cogs.utils.errors import friendly
-from cogs.utils.omni_group import add_commands, remove_commands
-from cogs.utils.places import guild_key
-from cogs.utils.runtime import Runtime, release, setup_cog
-from cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
+from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.places import guild_key
+from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.split import split_message
+from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.media.captions import caption_media
+from omnicord.media.types import MediaTarget
+from omnicord.policy.throttle import Busy
+from omnicord.policy.usage import OverDailyCap
 
 log = logging.getLogger("omnicord.caption")
 LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"

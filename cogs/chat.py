@@ -13,28 +13,27 @@ import re
 import discord
 from discord import app_commands
 from discord.ext import commands
-
-from bot.compose import Instructions, NewMessage
-from bot.conversation import Payer, ReplyOptions
-from bot.media.ffmpeg import run_in_thread
-from bot.media.types import MediaTarget
-from bot.preferences import Effective
-from bot.reply import Reply
-from bot.speech import encode_speech, pcm_seconds
-from bot.waveform import waveform_from_pcm
-from cogs.utils.attachments import AttachmentError, prepare_all
-from cogs.utils.errors import friendly
-from cogs.utils.omni_group import add_commands, remove_commands
-from cogs.utils.places import guild_key, is_group, scope_for
-from cogs.utils.runtime import Runtime, release, setup_cog
-from cogs.utils.streaming import (
+from omnicord.cogs.utils.attachments import AttachmentError, prepare_all
+from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.places import guild_key, is_group, scope_for
+from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.streaming import (
     NO_PINGS,
     ReplyGone,
     StreamingReply,
     cancel_cleanups,
     is_gone,
 )
-from cogs.voice_message import send_voice_or_file
+from omnicord.cogs.utils.voice_message import send_voice_or_file
+from omnicord.cogs.utils.waveform import waveform_from_pcm
+from omnicord.conversation.compose import Instructions, NewMessage
+from omnicord.conversation.reply import Reply
+from omnicord.conversation.respond import Payer, ReplyOptions
+from omnicord.media.ffmpeg import run_in_thread
+from omnicord.media.speech import encode_speech, pcm_seconds
+from omnicord.media.types import MediaTarget
+from omnicord.policy.preferences import Effective
 
 log = logging.getLogger("omnicord.chat")
 THREAD_NAME = "Omnicord"
@@ -151,7 +150,8 @@ class Chat(commands.Cog):
         return ReplyOptions(
             model=effective.model, model_name=effective.model_name,
             voice=effective.voice if speak else None, thinking=effective.thinking,
-            instructions=Instructions(effective.system_prompt, group=is_group(channel)),
+            instructions=Instructions.with_persona(effective.system_prompt,
+                                                   group=is_group(channel)),
         )
 
     async def _deliver_speech(

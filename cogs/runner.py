@@ -1,4 +1,4 @@
-"""The standalone Omnicord bot: a ``commands.Bot`` with every extension in ``cogs.EXTENSIONS``."""
+"""The standalone Omnicord bot: a ``commands.Bot`` with every extension in ``EXTENSIONS``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import logging
 import aiohttp
 import discord
 from discord.ext import commands
-
-from bot.errors import ConfigError, UpstreamUnavailable
-from bot.settings import Settings
-from cogs import EXTENSIONS
+from omnicord.cogs import EXTENSIONS
+from omnicord.errors import ConfigError, UpstreamUnavailable
+from omnicord.settings import Settings
 
 log = logging.getLogger("omnicord")
 

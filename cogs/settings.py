@@ -10,20 +10,20 @@ from dataclasses import replace
 import discord
 from discord import app_commands
 from discord.ext import commands
-
-from bot.catalog import chat_models
-from bot.export import export_json, export_markdown
-from bot.preferences import (
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.places import guild_key, scope_for
+from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.conversation.export import export_json, export_markdown
+from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
+from omnicord.model.catalog import chat_models
+from omnicord.policy.preferences import (
     GuildPreferences,
     ReplyMode,
     SettingRefused,
     check_guild_change,
     check_member_change,
 )
-from cogs.utils.omni_group import add_commands, remove_commands
-from cogs.utils.places import guild_key, scope_for
-from cogs.utils.runtime import Runtime, release, setup_cog
-from cogs.utils.streaming import NO_PINGS
 
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in ReplyMode]
 MEMBER_MODES = [*MODES, app_commands.Choice(name="server default", value="default")]
@@ -217,7 +217,7 @@ async def status(interaction: discord.Interaction) -> None:
     effective = await runtime.effective(guild, str(interaction.user.id))
     chat = await runtime.preferences.channel_role(str(interaction.channel_id), "chat")
     captions = await runtime.preferences.channel_role(str(interaction.channel_id), "auto_caption")
-    persona = effective.system_prompt
+    persona = effective.system_prompt or DEFAULT_SYSTEM_PROMPT
     lines = [
         f"**Model:** {effective.model_name}",
         f"**Voice:** {effective.voice or '—'}",

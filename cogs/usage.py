@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import discord
 from discord import app_commands
 from discord.ext import commands
-
-from bot.usage import UsageTotals, today
-from cogs.utils.omni_group import add_commands, remove_commands
-from cogs.utils.places import guild_key
-from cogs.utils.runtime import Runtime, release, setup_cog
-from cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.places import guild_key
+from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.policy.usage import UsageTotals, today
 
 
 def month_start() -> str:

@@ -50,6 +50,6 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m bot ARGS`` in a fresh process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "omnicord", *args],
         env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
     )

@@ -1162,7 +1162,7 @@ class _ErrorLog(logging.Handler):
 
 def default_intents() -> discord.Intents:
     """Guilds, guild and DM messages and message content (what Omnicord asks for)."""
-    from cogs.runner import intents
+    from omnicord.cogs.runner import intents
 
     return intents()
 

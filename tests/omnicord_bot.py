@@ -10,10 +10,10 @@ from pathlib import Path
 
 import discord
 import pytest_asyncio
+from omnicord.cogs.runner import OmnicordBot
+from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
+from omnicord.settings import Settings
 
-from bot.settings import Settings
-from cogs.runner import OmnicordBot
-from cogs.utils.streaming import CLEANUP_TASK_PREFIX
 from tests.fake_dashscope import FakeDashScope
 from tests.fake_discord import DiscordHarness, FakeDiscord
 from tests.media import ffmpeg

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.catalog import MODELS, UnknownModelError, find_model
+from omnicord.model.catalog import MODELS, UnknownModelError, find_model
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import json
 import discord
 import pytest
 from discord.ext import commands
+from omnicord.cogs import EXTENSIONS
+from omnicord.cogs.runner import REQUIRED_PERMISSIONS, intents, invite_url
 
-from cogs import EXTENSIONS
-from cogs.runner import REQUIRED_PERMISSIONS, intents, invite_url
 from tests.fake_dashscope import FakeDashScope
 from tests.fake_discord import DiscordHarness
 from tests.omnicord_bot import World, make_settings

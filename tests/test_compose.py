@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.budget import Budget
-from bot.catalog import find_model
-from bot.compose import Instructions, NewMessage, PastTurn, compose_request, split_by_modality
-from bot.parts import audio_part, image_part, message_modalities, video_part
-from bot.store import MediaRef, Turn
+from omnicord.conversation.budget import Budget
+from omnicord.conversation.compose import (
+    Instructions,
+    NewMessage,
+    PastTurn,
+    compose_request,
+    split_by_modality,
+)
+from omnicord.model.catalog import find_model
+from omnicord.model.parts import audio_part, image_part, message_modalities, video_part
+from omnicord.store import MediaRef, Turn
 
 IMG = image_part(b"png", "image/png")
 IMG2 = image_part(b"png2", "image/png")

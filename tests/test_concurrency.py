@@ -11,17 +11,17 @@ import threading
 from pathlib import Path
 
 import pytest
+from omnicord.conversation.compose import NewMessage
+from omnicord.conversation.respond import Conversations, Payer, ReplyOptions
+from omnicord.media.cache import MediaCache
+from omnicord.media.types import MediaTarget
+from omnicord.model.catalog import find_model
+from omnicord.model.omni import OmniClient
+from omnicord.store import SqliteStore, Turn
+from omnicord.store.base import UsageRow
+from omnicord.store.preferences import PreferenceStore
+from omnicord.store.sqlite import load_migrations
 
-from bot.catalog import find_model
-from bot.compose import NewMessage
-from bot.conversation import Conversations, Payer, ReplyOptions
-from bot.media.types import MediaTarget
-from bot.media_cache import MediaCache
-from bot.omni import OmniClient
-from bot.store import SqliteStore, Turn
-from bot.store.base import UsageRow
-from bot.store.preferences import PreferenceStore
-from bot.store.sqlite import load_migrations
 from tests.fake_dashscope import FakeDashScope, Fault
 from tests.media import tone
 from tests.omnicord_bot import running_world
@@ -149,7 +149,7 @@ async def test_eight_members_answered_at_once_lose_nothing(
 # --- several omnicord processes on one database ---------------------------------------------
 
 def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, text=True,
+    return subprocess.Popen([sys.executable, "-m", "omnicord", *args], env=env, cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -215,7 +215,7 @@ def test_an_unusable_database_is_one_line_and_a_prompt_exit(
     else:
         db.write_text("these are my notes, not a database\n" * 20)
     env = cli_env | {"OMNICORD_DB": str(db)}
-    result = subprocess.run([sys.executable, "-m", "bot", "history", "x"], env=env,
+    result = subprocess.run([sys.executable, "-m", "omnicord", "history", "x"], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()

@@ -7,19 +7,25 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from omnicord.conversation.budget import Budget, BudgetExceeded
+from omnicord.conversation.compose import (
+    GROUP_NOTE,
+    Instructions,
+    NewMessage,
+    PastTurn,
+    compose_request,
+)
+from omnicord.conversation.respond import Conversations, ReplyOptions
+from omnicord.media.cache import MediaCache
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import MediaTarget, PreparedMedia
+from omnicord.model.catalog import find_model
+from omnicord.model.events import TextDelta
+from omnicord.model.omni import OmniClient
+from omnicord.model.parts import message_modalities
+from omnicord.store import SqliteStore, Turn
+from omnicord.store.sqlite import load_migrations
 
-from bot.budget import Budget, BudgetExceeded
-from bot.catalog import find_model
-from bot.compose import GROUP_NOTE, Instructions, NewMessage, PastTurn, compose_request
-from bot.conversation import Conversations, ReplyOptions
-from bot.events import TextDelta
-from bot.media.prepare import prepare_media
-from bot.media.types import MediaTarget, PreparedMedia
-from bot.media_cache import MediaCache
-from bot.omni import OmniClient
-from bot.parts import message_modalities
-from bot.store import SqliteStore, Turn
-from bot.store.sqlite import load_migrations
 from tests.fake_dashscope import FakeDashScope
 from tests.media import image, test_pattern_video, tone, voice_note
 

@@ -7,12 +7,13 @@ import struct
 from pathlib import Path
 
 import pytest
-
-from bot.catalog import find_model
-from bot.cdn import check_cdn_url
-from bot.chunking import split_message
-from bot.errors import MediaError
-from bot.preferences import (
+from omnicord.cogs.utils.cdn import check_cdn_url
+from omnicord.cogs.utils.pacing import EditPacer
+from omnicord.cogs.utils.split import split_message
+from omnicord.cogs.utils.waveform import MAX_POINTS, waveform_from_pcm
+from omnicord.errors import MediaError
+from omnicord.model.catalog import find_model
+from omnicord.policy.preferences import (
     Defaults,
     GuildPreferences,
     MemberPreferences,
@@ -22,11 +23,10 @@ from bot.preferences import (
     check_member_change,
     resolve,
 )
-from bot.store import SqliteStore
-from bot.store.preferences import PreferenceStore
-from bot.throttle import Busy, ConcurrencyLimit, Cooldown, EditPacer
-from bot.usage import OverDailyCap, UsageLedger, parse_prices
-from bot.waveform import MAX_POINTS, waveform_from_pcm
+from omnicord.policy.throttle import Busy, ConcurrencyLimit, Cooldown
+from omnicord.policy.usage import OverDailyCap, UsageLedger, parse_prices
+from omnicord.store import SqliteStore
+from omnicord.store.preferences import PreferenceStore
 
 DEFAULTS = Defaults(model="qwen3-omni-flash", voice="Cherry")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import discord
 import pytest
+from omnicord import cli
+from omnicord.cogs.utils.errors import friendly
+from omnicord.errors import BadRequest
+from omnicord.secrets import redact
+from omnicord.settings import Settings
 
-from bot import cli
-from bot.errors import BadRequest
-from bot.secrets import redact
-from bot.settings import Settings
-from cogs.utils.errors import friendly
 from tests.conftest import run_cli
 from tests.fake_dashscope import FakeDashScope, Fault
 from tests.media import tone
@@ -143,7 +143,7 @@ def test_a_reply_that_cannot_be_saved_is_not_remembered(
     out = folder / "reply.ogg"
     # The folder exists and is writable when checked; the file is a folder when written.
     dashscope.add_fault(Fault(first_token_delay=1.0))
-    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", "hi", "--session", "w",
+    process = subprocess.Popen([sys.executable, "-m", "omnicord", "ask", "hi", "--session", "w",
                                 "--out", str(out)], env=cli_env, cwd=tmp_path, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(600):  # until the question reached the model service
@@ -160,13 +160,13 @@ def test_a_reply_that_cannot_be_saved_is_not_remembered(
 def test_undecodable_stdin_and_env_are_one_line(
     dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "ask", "-", "--text-only"],
+    result = subprocess.run([sys.executable, "-m", "omnicord", "ask", "-", "--text-only"],
                             env=cli_env, cwd=tmp_path, input=b"caf\xe9 \xff\xfe", timeout=60,
                             capture_output=True)
     assert result.returncode == 2
     assert "not UTF-8" in one_error_line(result.stderr.decode())
     (tmp_path / ".env").write_bytes(b"OMNICORD_VOICE=Ch\xe9rry\n\xff\xfe\n")
-    result = subprocess.run([sys.executable, "-m", "bot", "voices"], env=cli_env,
+    result = subprocess.run([sys.executable, "-m", "omnicord", "voices"], env=cli_env,
                             cwd=tmp_path, timeout=60, capture_output=True)
     assert result.returncode == 2
     assert ".env is not UTF-8" in one_error_line(result.stderr.decode())

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import openai
 import pytest
+from omnicord.errors import MediaError
+from omnicord.media.audio import caption_segments, choose_encoding
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
+from omnicord.model.catalog import find_model
+from omnicord.model.parts import text_part
 
-from bot.catalog import find_model
-from bot.errors import MediaError
-from bot.media.audio import caption_segments, choose_encoding
-from bot.media.prepare import prepare_media
-from bot.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedia
-from bot.parts import text_part
 from tests.fake_dashscope import FakeDashScope
 from tests.media import (
     ffmpeg,

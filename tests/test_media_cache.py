@@ -6,10 +6,10 @@ import os
 import time
 from pathlib import Path
 
-from bot.catalog import find_model
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
-from bot.media_cache import MediaCache
-from bot.parts import image_part
+from omnicord.media.cache import MediaCache
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.model.catalog import find_model
+from omnicord.model.parts import image_part
 
 TARGET = MediaTarget(find_model("qwen3-omni-flash"))
 

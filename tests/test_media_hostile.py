@@ -17,15 +17,15 @@ import zlib
 from pathlib import Path
 
 import pytest
+from omnicord.errors import MediaError
+from omnicord.media import audio, image
+from omnicord.media.image import prepare_image
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import MediaTarget
+from omnicord.media.worker import run_in_process
+from omnicord.model.catalog import find_model
 from PIL import Image
 
-from bot.catalog import find_model
-from bot.errors import MediaError
-from bot.media import audio, image
-from bot.media.image import prepare_image
-from bot.media.prepare import prepare_media
-from bot.media.types import MediaTarget
-from bot.media.worker import run_in_process
 from tests.conftest import REPO, run_cli
 from tests.media import TOOL, hold_memory, probe, test_pattern_video, tone, voice_note
 
@@ -112,10 +112,10 @@ _CHILD = textwrap.dedent("""
     import asyncio, json, resource, sys, time
     from pathlib import Path
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
-    from bot.catalog import find_model
-    from bot.errors import MediaError
-    from bot.media.image import prepare_image
-    from bot.media.types import MediaTarget
+    from omnicord.model.catalog import find_model
+    from omnicord.errors import MediaError
+    from omnicord.media.image import prepare_image
+    from omnicord.media.types import MediaTarget
 
     path, fmt, model = Path(sys.argv[1]), sys.argv[2], find_model(sys.argv[3])
     started = time.monotonic()
@@ -317,7 +317,7 @@ def _workers() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == os.getpid() and b"bot.media.worker" in command:
+        if parent == os.getpid() and b"omnicord.media.worker" in command:
             found.append(int(proc.name))
     return found
 

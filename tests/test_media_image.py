@@ -13,15 +13,15 @@ import zlib
 from pathlib import Path
 
 import pytest
+from omnicord.errors import MediaError
+from omnicord.media.image import MAX_SOURCE_PIXELS, prepare_image, prepare_image_sync
+from omnicord.media.tokens import image_list_tokens, image_size_for_tokens, image_tokens
+from omnicord.media.types import MediaTarget, PreparedMedia
+from omnicord.model.catalog import find_model
+from omnicord.model.parts import text_part
 from openai import OpenAI
 from PIL import ExifTags, Image, ImageCms, features
 
-from bot.catalog import find_model
-from bot.errors import MediaError
-from bot.media.image import MAX_SOURCE_PIXELS, prepare_image, prepare_image_sync
-from bot.media.tokens import image_list_tokens, image_size_for_tokens, image_tokens
-from bot.media.types import MediaTarget, PreparedMedia
-from bot.parts import text_part
 from tests import fake_dashscope
 from tests.fake_dashscope import FakeDashScope
 

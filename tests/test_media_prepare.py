@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from omnicord.errors import MediaError
+from omnicord.media.prepare import PrepareOptions, check_declared_size, prepare_media
+from omnicord.media.probe import sniff
+from omnicord.media.tempfiles import PREFIX
+from omnicord.media.types import MediaTarget
+from omnicord.model.catalog import find_model
 
-from bot.catalog import find_model
-from bot.errors import MediaError
-from bot.media.prepare import PrepareOptions, check_declared_size, prepare_media
-from bot.media.probe import sniff
-from bot.media.tempfiles import PREFIX
-from bot.media.types import MediaTarget
 from tests.media import image, tone, voice_note
 
 FLASH = find_model("qwen3-omni-flash")
@@ -156,8 +156,8 @@ async def test_temp_files_removed_on_success_error_and_cancel(
 
 
 async def test_ogg_is_probed_without_ffmpeg(tmp_path: Path) -> None:
-    from bot.media.ogg import probe_ogg
-    from bot.media.probe import probe
+    from omnicord.media.ogg import probe_ogg
+    from omnicord.media.probe import probe
 
     note = voice_note(tmp_path / "v.ogg", 7)
     direct = probe_ogg(note)

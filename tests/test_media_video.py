@@ -13,23 +13,23 @@ from typing import Any
 
 import aiofiles.os
 import pytest
-from openai import OpenAI
-from PIL import Image
-
-from bot.catalog import QWEN3_OMNI_FLASH, QWEN_OMNI_TURBO, ModelSpec
-from bot.errors import MediaError
-from bot.media import video
-from bot.media.probe import MediaInfo, probe
-from bot.media.tokens import (
+from omnicord.errors import MediaError
+from omnicord.media import video
+from omnicord.media.probe import MediaInfo, probe
+from omnicord.media.tokens import (
     audio_tokens,
     image_list_tokens,
     video_frame_count,
     video_frame_size,
     video_tokens,
 )
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
-from bot.media.video import ffmpeg_timeout, prepare_video
-from bot.parts import text_part
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.video import ffmpeg_timeout, prepare_video
+from omnicord.model.catalog import QWEN3_OMNI_FLASH, QWEN_OMNI_TURBO, ModelSpec
+from omnicord.model.parts import text_part
+from openai import OpenAI
+from PIL import Image
+
 from tests.fake_dashscope import FakeDashScope
 from tests.media import ffmpeg, require_encoder
 from tests.media import probe as decode

@@ -6,8 +6,8 @@ import base64
 from types import SimpleNamespace
 
 import pytest
-
-from bot.errors import (
+from omnicord.conversation.reply import Reply
+from omnicord.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentBlocked,
@@ -17,11 +17,11 @@ from bot.errors import (
     StreamCutOff,
     UpstreamUnavailable,
 )
-from bot.events import AudioChunk, Finished, ReasoningDelta, TextDelta, Transcript, Usage
-from bot.omni import Base64PcmAssembler, OmniClient, delta_events
-from bot.parts import audio_part, image_part, text_part
-from bot.reply import Reply
-from bot.rules import ChatRequest
+from omnicord.model.events import AudioChunk, Finished, ReasoningDelta, TextDelta, Transcript, Usage
+from omnicord.model.omni import Base64PcmAssembler, OmniClient, delta_events
+from omnicord.model.parts import audio_part, image_part, text_part
+from omnicord.model.rules import ChatRequest
+
 from tests.fake_dashscope import FakeDashScope, Fault
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bot.errors import ConfigError
-from bot.settings import DEFAULT_BASE_URL, load_settings
+from omnicord.errors import ConfigError
+from omnicord.settings import DEFAULT_BASE_URL, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ import struct
 from pathlib import Path
 
 import pytest
+from omnicord.errors import InputError
+from omnicord.media.speech import pcm_seconds, speech_format, write_speech
 
-from bot.errors import InputError
-from bot.speech import pcm_seconds, speech_format, write_speech
 from tests.media import probe
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.store import MediaRef, SqliteStore, Turn
-from bot.store.sqlite import load_migrations
+from omnicord.store import MediaRef, SqliteStore, Turn
+from omnicord.store.sqlite import load_migrations
 
 
 def turn(text: str, reply: str = "ok") -> Turn:

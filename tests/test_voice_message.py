@@ -7,9 +7,13 @@ import subprocess
 
 import discord
 import pytest
+from omnicord.cogs.utils.voice_message import (
+    VoiceMessageRefused,
+    send_voice_message,
+    send_voice_or_file,
+)
+from omnicord.media.ffmpeg import ffmpeg_exe
 
-from bot.media.ffmpeg import ffmpeg_exe
-from cogs.voice_message import VoiceMessageRefused, send_voice_message, send_voice_or_file
 from tests.fake_discord import DEFAULT_BOT_PERMISSIONS, IS_VOICE_MESSAGE, DiscordHarness
 from tests.fake_discord import harness as harness
 

@@ -10,12 +10,12 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from bot import __version__
-from bot.cli import ask, history, media
-from bot.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
-from bot.errors import InputError, UpstreamError
-from bot.rules import resolve_model
-from bot.settings import Settings, load_settings
+from omnicord import __version__
+from omnicord.cli import ask, history, media
+from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
+from omnicord.errors import InputError, UpstreamError
+from omnicord.model.rules import resolve_model
+from omnicord.settings import Settings, load_settings
 
 _ASYNC_COMMANDS = {
     "ask": ask.run,
@@ -78,7 +78,7 @@ def _voices(settings: Settings, model_name: str | None) -> int:
 
 def _run(settings: Settings) -> int:
     token = settings.require_discord_token()
-    from cogs.runner import run_bot  # imported here: bot/ itself never imports discord
+    from omnicord.cogs.runner import run_bot  # imported here: bot/ itself never imports discord
 
     run_bot(settings, token)
     return EXIT_OK

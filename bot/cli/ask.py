@@ -7,20 +7,20 @@ import os
 import sys
 from pathlib import Path
 
-from bot.catalog import ModelSpec
-from bot.cli.files import prepare_file
-from bot.cli.history import scope_of
-from bot.cli.output import EXIT_OK, note
-from bot.compose import NewMessage
-from bot.conversation import ReplyOptions
-from bot.errors import InputError, RequestRefused
-from bot.events import ReasoningDelta, ReplyEvent, TextDelta
-from bot.media.types import MediaTarget, PreparedMedia
-from bot.reply import Reply
-from bot.rules import resolve_model
-from bot.runtime import Services, open_services
-from bot.settings import Settings
-from bot.speech import speech_format, write_speech
+from omnicord.cli.files import prepare_file
+from omnicord.cli.history import scope_of
+from omnicord.cli.output import EXIT_OK, note
+from omnicord.conversation.compose import NewMessage
+from omnicord.conversation.reply import Reply
+from omnicord.conversation.respond import ReplyOptions
+from omnicord.errors import InputError, RequestRefused
+from omnicord.media.speech import speech_format, write_speech
+from omnicord.media.types import MediaTarget, PreparedMedia
+from omnicord.model.catalog import ModelSpec
+from omnicord.model.events import ReasoningDelta, ReplyEvent, TextDelta
+from omnicord.model.rules import resolve_model
+from omnicord.services import Services, open_services
+from omnicord.settings import Settings
 
 DEFAULT_OUT = Path("omnicord-reply.ogg")
 CLI_SPEAKER_ID, CLI_SPEAKER_NAME = "cli", "You"

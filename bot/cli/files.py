@@ -6,11 +6,11 @@ import asyncio
 import stat
 from pathlib import Path
 
-from bot.catalog import ModelSpec
-from bot.cli.output import note
-from bot.errors import InputError
-from bot.media.prepare import PrepareOptions, prepare_media
-from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
+from omnicord.cli.output import note
+from omnicord.errors import InputError
+from omnicord.media.prepare import PrepareOptions, prepare_media
+from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
+from omnicord.model.catalog import ModelSpec
 
 
 async def prepare_file(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.output import EXIT_OK, note
-from bot.export import export_json, export_markdown
-from bot.settings import Settings
-from bot.store import SqliteStore
+from omnicord.cli.output import EXIT_OK, note
+from omnicord.conversation.export import export_json, export_markdown
+from omnicord.settings import Settings
+from omnicord.store import SqliteStore
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.captioner import CaptionerClient, caption_media
-from bot.cli.files import describe_prepared, prepare_file
-from bot.cli.output import EXIT_OK
-from bot.media.types import MediaTarget
-from bot.rules import resolve_model
-from bot.runtime import prepare_options
-from bot.settings import Settings
+from omnicord.cli.files import describe_prepared, prepare_file
+from omnicord.cli.output import EXIT_OK
+from omnicord.media.captions import caption_media
+from omnicord.media.types import MediaTarget
+from omnicord.model.captioner import CaptionerClient
+from omnicord.model.rules import resolve_model
+from omnicord.services import prepare_options
+from omnicord.settings import Settings
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.secrets import redact
+from omnicord.secrets import redact
 
 EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

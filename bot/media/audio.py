@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiofiles
-
-from bot.errors import MediaError
-from bot.media.ffmpeg import ffmpeg_process, run_ffmpeg
-from bot.media.probe import MediaInfo
-from bot.media.tokens import audio_tokens
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
-from bot.parts import audio_part
+from omnicord.errors import MediaError
+from omnicord.media.ffmpeg import ffmpeg_process, run_ffmpeg
+from omnicord.media.probe import MediaInfo
+from omnicord.media.tokens import audio_tokens
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.model.parts import audio_part
 
 SAMPLE_RATE = 16_000
 WAV_BYTES_PER_SECOND = SAMPLE_RATE * 2

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from bot.errors import ConfigError, MediaError
+from omnicord.errors import ConfigError, MediaError
 
 T = TypeVar("T")
 
@@ -106,7 +106,7 @@ async def run_in_thread(function: Callable[..., T], *args: Any, timeout: float =
     """Run short, bounded native work in a thread, under the same job bound.
 
     A thread cannot be stopped: only work whose cost is bounded before it starts belongs here
-    (heavy Pillow work goes to ``bot.media.worker.run_in_process``).
+    (heavy Pillow work goes to ``omnicord.media.worker.run_in_process``).
     """
     async with job_slot():
         try:

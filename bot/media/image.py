@@ -23,19 +23,24 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageCms
-
-from bot.catalog import MAX_DATA_URI_BYTES, ImageListLimits, ImageRules, ModelSpec, VideoLimits
-from bot.errors import MediaError
-from bot.media.tokens import (
+from omnicord.errors import MediaError
+from omnicord.media.tokens import (
     image_list_tokens,
     image_size_for_tokens,
     image_tokens,
     video_frame_size,
 )
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
-from bot.media.worker import run_in_process
-from bot.parts import image_list_part, image_part
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.worker import run_in_process
+from omnicord.model.catalog import (
+    MAX_DATA_URI_BYTES,
+    ImageListLimits,
+    ImageRules,
+    ModelSpec,
+    VideoLimits,
+)
+from omnicord.model.parts import image_list_part, image_part
+from PIL import ExifTags, Image, ImageCms
 
 #: Largest source image (width × height) Omnicord agrees to decode.
 MAX_SOURCE_PIXELS = 80_000_000

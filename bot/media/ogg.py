@@ -5,7 +5,7 @@ here in microseconds: the codec header gives channels and rates, and the granule
 the last page gives the length. Anything unusual returns None and ffmpeg probes instead.
 
 That length is the file's own claim and can be forged: it only guides planning, and every
-decode is bounded by the model's limit whatever it says (see ``bot.media.audio``).
+decode is bounded by the model's limit whatever it says (see ``omnicord.media.audio``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from bot.media.probe import MediaInfo
+from omnicord.media.probe import MediaInfo
 
 _PAGE = b"OggS"
 _TAIL_BYTES = 65_536 + 282  # a page is at most 65,307 bytes: its header is within this

@@ -14,13 +14,12 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 
 import aiofiles
-
-from bot.errors import MediaError
-from bot.media.audio import prepare_caption_audio, prepare_chat_audio
-from bot.media.image import prepare_image
-from bot.media.ogg import probe_ogg
-from bot.media.probe import MediaInfo, Sniffed, probe, sniff
-from bot.media.tempfiles import (
+from omnicord.errors import MediaError
+from omnicord.media.audio import prepare_caption_audio, prepare_chat_audio
+from omnicord.media.image import prepare_image
+from omnicord.media.ogg import probe_ogg
+from omnicord.media.probe import MediaInfo, Sniffed, probe, sniff
+from omnicord.media.tempfiles import (
     INPUT_NAME,
     Spooled,
     bytes_chunks,
@@ -30,9 +29,9 @@ from bot.media.tempfiles import (
     too_large,
     work_dir,
 )
-from bot.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
-from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia
-from bot.media.video import prepare_video
+from omnicord.media.text import DEFAULT_TEXT_LIMIT, is_text_name, prepare_text
+from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia
+from omnicord.media.video import prepare_video
 
 #: Largest input accepted, checked before download and while spooling.
 DEFAULT_MAX_INPUT_BYTES = 500 * 1024 * 1024

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import MediaError
-from bot.media.ffmpeg import ffmpeg_process
+from omnicord.errors import MediaError
+from omnicord.media.ffmpeg import ffmpeg_process
 
 PROBE_TIMEOUT = 30.0
 

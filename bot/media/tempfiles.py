@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiofiles
-
-from bot.errors import MediaError
+from omnicord.errors import MediaError
 
 PREFIX = "omnicord-"
 CHUNK_BYTES = 1 << 20

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiofiles
-
-from bot.errors import MediaError
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
-from bot.parts import text_part
+from omnicord.errors import MediaError
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.model.parts import text_part
 
 #: Default cap on inlined text, in characters (configurable through ``prepare_media``).
 DEFAULT_TEXT_LIMIT = 20_000

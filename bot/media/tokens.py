@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from bot.catalog import AudioLimits, ImageRules, VideoLimits
+from omnicord.model.catalog import AudioLimits, ImageRules, VideoLimits
 
 
 def image_size_for_tokens(width: int, height: int, rules: ImageRules) -> tuple[int, int]:

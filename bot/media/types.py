@@ -6,13 +6,36 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from bot.catalog import MAX_REQUEST_BYTES, ModelSpec
-from bot.parts import Part, inline_items
+from omnicord.model.catalog import MAX_REQUEST_BYTES, ModelSpec
+from omnicord.model.parts import Part, inline_items
 
-if TYPE_CHECKING:
-    from bot.store.base import MediaRef
+
+@dataclass(frozen=True)
+class MediaRef:
+    """What a turn's attachment was, so it can be described (or re-sent) later."""
+
+    kind: str  # "image", "audio", "video"
+    name: str
+    description: str = ""
+    content_hash: str = ""
+    format: str = ""
+    seconds: float | None = None
+    size_bytes: int | None = None
+    tokens: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaRef:
+        """Inverse of ``to_dict``; unknown keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
 
 MediaKind = Literal["image", "audio", "video", "text"]
 Purpose = Literal["chat", "caption"]
@@ -87,8 +110,6 @@ class PreparedMedia:
     def ref(self, description: str = "") -> MediaRef:
         """What to remember about this attachment in the conversation store."""
         # Imported here: the image worker process loads this module and needs no database.
-        from bot.store.base import MediaRef
-
         first = self.parts[0] if self.parts else None
         return MediaRef(
             kind=self.kind,

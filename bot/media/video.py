@@ -23,20 +23,19 @@ from typing import TypeVar
 
 import aiofiles
 import aiofiles.os
-
-from bot.catalog import ImageListLimits, ModelSpec, VideoLimits
-from bot.errors import MediaError, OmnicordError
-from bot.media.ffmpeg import ffmpeg_process
-from bot.media.probe import MediaInfo
-from bot.media.tokens import (
+from omnicord.errors import MediaError, OmnicordError
+from omnicord.media.ffmpeg import ffmpeg_process
+from omnicord.media.probe import MediaInfo
+from omnicord.media.tokens import (
     audio_tokens,
     image_list_tokens,
     video_frame_count,
     video_frame_size,
     video_tokens,
 )
-from bot.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
-from bot.parts import image_list_part, video_part
+from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
+from omnicord.model.catalog import ImageListLimits, ModelSpec, VideoLimits
+from omnicord.model.parts import image_list_part, video_part
 
 T = TypeVar("T")
 

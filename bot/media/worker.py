@@ -2,7 +2,7 @@
 
 A thread cannot be stopped: a Pillow job that overran its timeout would keep its CPU and memory
 after its job slot was handed on. So each image job runs in a fresh ``python -m
-bot.media.worker`` process, under the same one-per-CPU bound as ffmpeg, killed on timeout or
+omnicord.media.worker`` process, under the same one-per-CPU bound as ffmpeg, killed on timeout or
 cancellation, with its address space capped so an allocation no estimate foresaw fails inside
 the child instead of swelling the bot. Arguments and results cross the pipe pickled; the child
 is our own code, so unpickling its answer is safe.
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.errors import MediaError
-from bot.media.ffmpeg import job_slot, kill_process
+from omnicord.errors import MediaError
+from omnicord.media.ffmpeg import job_slot, kill_process
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ async def run_in_process(function: Callable[..., T], *args: Any, timeout: float)
     payload = pickle.dumps((function, args))
     async with job_slot():
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.media.worker",
+            sys.executable, "-m", "omnicord.media.worker",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_child_env(),
         )

@@ -1,6 +1,7 @@
 """Conversation storage: the interface callers use and its SQLite implementation."""
 
-from bot.store.base import ConversationStore, MediaRef, Turn
-from bot.store.sqlite import SqliteStore
+from omnicord.media.types import MediaRef
+from omnicord.store.base import ConversationStore, Turn
+from omnicord.store.sqlite import SqliteStore
 
 __all__ = ["ConversationStore", "MediaRef", "SqliteStore", "Turn"]

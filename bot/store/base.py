@@ -5,7 +5,10 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
+
+from omnicord.media.types import MediaRef
 
 
 def utc_now() -> str:
@@ -18,28 +21,34 @@ def utc_today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+class ReplyMode(StrEnum):
+    """How replies are delivered."""
+
+
+    TEXT = "text"
+    VOICE = "voice"
+    BOTH = "both"
+    AUTO = "auto"  # spoken when the member sent a voice note, text otherwise
+
+
 @dataclass(frozen=True)
-class MediaRef:
-    """What a turn's attachment was, so it can be described (or re-sent) later."""
+class GuildPreferences:
+    """What a server's admins chose (None: use the default)."""
 
-    kind: str  # "image", "audio", "video"
-    name: str
-    description: str = ""
-    content_hash: str = ""
-    format: str = ""
-    seconds: float | None = None
-    size_bytes: int | None = None
-    tokens: int | None = None
+    model: str | None = None
+    voice: str | None = None
+    reply_mode: ReplyMode | None = None
+    thinking: bool | None = None
+    system_prompt: str | None = None
+    daily_token_cap: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MediaRef:
-        """Inverse of ``to_dict``; unknown keys are ignored."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+@dataclass(frozen=True)
+class MemberPreferences:
+    """What a member chose for themselves (None: follow the server)."""
+
+    voice: str | None = None
+    reply_mode: ReplyMode | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.errors import ConfigError
+from omnicord.errors import ConfigError
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]

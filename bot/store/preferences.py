@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from bot.preferences import GuildPreferences, MemberPreferences, ReplyMode
-from bot.store.base import utc_now
-from bot.store.sqlite import SqliteStore
+from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode, utc_now
+from omnicord.store.sqlite import SqliteStore
 
 _GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap")
 CHANNEL_ROLES = ("chat", "auto_caption")

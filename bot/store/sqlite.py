@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bot.store.base import MediaRef, Turn, UsageRow, utc_now
-from bot.store.database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, T, Work
-from bot.store.locks import FileScopeLocks, ScopeLocks
+from omnicord.media.types import MediaRef
+from omnicord.store.base import Turn, UsageRow, utc_now
+from omnicord.store.database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, T, Work
+from omnicord.store.locks import FileScopeLocks, ScopeLocks
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 
@@ -29,7 +30,7 @@ class Migration:
 
 def load_migrations() -> list[Migration]:
     """Every migration shipped with the package, in version order."""
-    folder = resources.files("bot.store") / "migrations"
+    folder = resources.files("omnicord.store") / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import discord
-
-from bot.cdn import cdn_chunks
-from bot.errors import MediaError
-from bot.media.prepare import check_declared_size, prepare_media
-from bot.media.types import MediaTarget, PreparedMedia
-from cogs.utils.runtime import Runtime
+from omnicord.cogs.utils.cdn import cdn_chunks
+from omnicord.cogs.utils.runtime import Runtime
+from omnicord.errors import MediaError
+from omnicord.media.prepare import check_declared_size, prepare_media
+from omnicord.media.types import MediaTarget, PreparedMedia
 
 AUDIO_OR_VIDEO = ("audio/", "video/")
 

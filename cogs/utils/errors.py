@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.errors import (
+from omnicord.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentBlocked,
@@ -16,7 +16,7 @@ from bot.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from bot.secrets import redact
+from omnicord.secrets import redact
 
 log = logging.getLogger("omnicord")
 

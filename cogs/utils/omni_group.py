@@ -9,8 +9,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 from discord.ext import commands
-
-from cogs.utils.errors import friendly
+from omnicord.cogs.utils.errors import friendly
 
 GROUP_NAME = "omni"
 

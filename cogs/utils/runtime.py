@@ -1,7 +1,7 @@
 """The Omnicord runtime shared by all cogs loaded into one bot.
 
 The first cog to load opens it (settings, model clients, database, caches, limits); the last
-to unload closes it. A host bot may set ``bot.omnicord_settings`` (a ``bot.settings.Settings``)
+to unload closes it. A host bot may set ``bot.omnicord_settings`` (a ``omnicord.settings.Settings``)
 before loading the cogs; otherwise settings come from the environment and ``.env``.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from discord.ext import commands
-
-from bot.preferences import Defaults, Effective, GuildPreferences, ReplyMode, resolve
-from bot.runtime import Services, open_services
-from bot.settings import Settings, load_settings
-from bot.store.preferences import PreferenceStore
-from bot.throttle import ConcurrencyLimit, Cooldown, EditPacer
-from bot.usage import UsageLedger, default_prices, parse_prices
+from omnicord.cogs.utils.pacing import EditPacer
+from omnicord.policy.preferences import Defaults, Effective, GuildPreferences, ReplyMode, resolve
+from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
+from omnicord.policy.usage import UsageLedger, default_prices, parse_prices
+from omnicord.services import Services, open_services
+from omnicord.settings import Settings, load_settings
+from omnicord.store.preferences import PreferenceStore
 
 UrlRewrite = Callable[[str], str]
 

@@ -14,10 +14,9 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import discord
-
-from bot.chunking import split_message
-from bot.events import ReplyEvent, TextDelta
-from bot.throttle import EditPacer
+from omnicord.cogs.utils.pacing import EditPacer
+from omnicord.cogs.utils.split import split_message
+from omnicord.model.events import ReplyEvent, TextDelta
 
 T = TypeVar("T")
 NO_PINGS = discord.AllowedMentions.none()

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlparse
 
 import aiohttp
-
-from bot.errors import MediaError
-from bot.media.tempfiles import too_large
+from omnicord.errors import MediaError
+from omnicord.media.tempfiles import too_large
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 CHUNK_BYTES = 1 << 16

@@ -20,22 +20,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.budget import MESSAGE_OVERHEAD_TOKENS, Budget, BudgetExceeded, Tally, text_tokens
-from bot.catalog import ModelSpec
-from bot.media.types import PreparedMedia
-from bot.parts import Message, Part, part_modality, text_part
-from bot.store.base import MediaRef, Turn
+from omnicord.conversation.budget import (
+    MESSAGE_OVERHEAD_TOKENS,
+    Budget,
+    BudgetExceeded,
+    Tally,
+    text_tokens,
+)
+from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE
+from omnicord.media.types import MediaRef, PreparedMedia
+from omnicord.model.catalog import ModelSpec
+from omnicord.model.parts import Message, Part, part_modality, text_part
+from omnicord.store.base import Turn
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Omnicord, a friendly assistant in a Discord server. You can see images and video "
-    "and hear audio that people share. Answer concisely and conversationally; use Markdown "
-    "sparingly."
-)
-GROUP_NOTE = (
-    "Several people share this conversation. Each of their messages starts with the "
-    "speaker's name and a colon; keep track of who said what and address people by name "
-    "when it helps."
-)
 DEFAULT_RESEND_MEDIA_TURNS = 2
 
 
@@ -62,6 +59,11 @@ class Instructions:
 
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     group: bool = False
+
+    @classmethod
+    def with_persona(cls, persona: str | None, *, group: bool = False) -> Instructions:
+        """A conversation's own persona, or the default one."""
+        return cls(persona or DEFAULT_SYSTEM_PROMPT, group=group)
 
     def text(self) -> str:
         """The full instruction text."""

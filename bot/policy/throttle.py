@@ -1,4 +1,4 @@
-"""Pacing and fairness: edit pacing per channel, member cooldowns, server concurrency."""
+"""Fairness: member cooldowns and limits on replies under way."""
 
 from __future__ import annotations
 
@@ -6,32 +6,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from bot.errors import InputError
+from omnicord.errors import InputError
 
 Clock = Callable[[], float]
-
-
-class EditPacer:
-    """At most one message edit per ``interval`` seconds per channel (Discord's accepted pace)."""
-
-    def __init__(self, interval: float = 1.0, clock: Clock = time.monotonic) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._last: dict[int | str, float] = {}
-
-    def ready(self, channel: int | str) -> bool:
-        """Whether an edit may go out now."""
-        last = self._last.get(channel)
-        return last is None or self._clock() - last >= self.interval
-
-    def wait_time(self, channel: int | str) -> float:
-        """Seconds until the next edit may go out."""
-        last = self._last.get(channel)
-        return 0.0 if last is None else max(0.0, self.interval - (self._clock() - last))
-
-    def mark(self, channel: int | str) -> None:
-        """Record that an edit (or send) just went out."""
-        self._last[channel] = self._clock()
 
 
 class Busy(InputError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.events import (
+from omnicord.model.events import (
     AudioChunk,
     Finished,
     ReasoningDelta,

@@ -8,44 +8,14 @@ while thinking mode is on.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
-from bot.catalog import ModelSpec, UnknownModelError, find_model
-from bot.compose import DEFAULT_SYSTEM_PROMPT
-from bot.errors import InputError
-
-
-class ReplyMode(StrEnum):
-    """How replies are delivered."""
-
-    TEXT = "text"
-    VOICE = "voice"
-    BOTH = "both"
-    AUTO = "auto"  # spoken when the member sent a voice note, text otherwise
+from omnicord.errors import InputError
+from omnicord.model.catalog import ModelSpec, UnknownModelError, find_model
+from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode
 
 
 class SettingRefused(InputError):
     """A setting change that would not work; the message says why."""
-
-
-@dataclass(frozen=True)
-class GuildPreferences:
-    """What a server's admins chose (None: use the default)."""
-
-    model: str | None = None
-    voice: str | None = None
-    reply_mode: ReplyMode | None = None
-    thinking: bool | None = None
-    system_prompt: str | None = None
-    daily_token_cap: int | None = None
-
-
-@dataclass(frozen=True)
-class MemberPreferences:
-    """What a member chose for themselves (None: follow the server)."""
-
-    voice: str | None = None
-    reply_mode: ReplyMode | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +26,7 @@ class Defaults:
     voice: str
     reply_mode: ReplyMode = ReplyMode.AUTO
     thinking: bool = False
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    system_prompt: str | None = None  # None: the conversation's default persona
     daily_token_cap: int | None = None
 
 
@@ -69,7 +39,7 @@ class Effective:
     voice: str
     reply_mode: ReplyMode
     thinking: bool
-    system_prompt: str
+    system_prompt: str | None  # None: the default persona
     daily_token_cap: int | None
 
     def speaks(self, *, member_sent_voice: bool) -> bool:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from bot.budget import Budget
-from bot.catalog import ModelSpec
-from bot.compose import (
+from omnicord.conversation.budget import Budget
+from omnicord.conversation.compose import (
     DEFAULT_RESEND_MEDIA_TURNS,
     Composition,
     Instructions,
@@ -21,14 +20,15 @@ from bot.compose import (
     PastTurn,
     compose_request,
 )
-from bot.events import ReplyEvent
-from bot.media.types import MediaTarget, PreparedMedia
-from bot.media_cache import MediaCache
-from bot.omni import OmniClient
-from bot.reply import Reply
-from bot.rules import ChatRequest
-from bot.store.base import ConversationStore, Turn, UsageRow
-from bot.usage import usage_row
+from omnicord.conversation.reply import Reply
+from omnicord.media.cache import MediaCache
+from omnicord.media.types import MediaTarget, PreparedMedia
+from omnicord.model.catalog import ModelSpec
+from omnicord.model.events import ReplyEvent
+from omnicord.model.omni import OmniClient
+from omnicord.model.rules import ChatRequest
+from omnicord.policy.usage import usage_row
+from omnicord.store.base import ConversationStore, Turn, UsageRow
 
 EventSink = Callable[[ReplyEvent], Awaitable[None]]
 #: Stored turns read back per request; older ones could never fit anyway.

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.catalog import MODELS, Price, find_model
-from bot.errors import InputError
-from bot.store.base import UsageRow, utc_today
-from bot.store.sqlite import SqliteStore
+from omnicord.errors import InputError
+from omnicord.model.catalog import MODELS, Price, find_model
+from omnicord.store.base import UsageRow, utc_today
+from omnicord.store.sqlite import SqliteStore
 
 
 class OverDailyCap(InputError):

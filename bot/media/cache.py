@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
 
 log = logging.getLogger("omnicord.media_cache")
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024

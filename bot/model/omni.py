@@ -1,7 +1,7 @@
 """Streaming client for Qwen-Omni chat models.
 
 ``OmniClient.stream`` checks a request against the API's rules, sends it (always streaming, with
-usage), and turns the chunks into typed events from ``bot.events``.
+usage), and turns the chunks into typed events from ``omnicord.model.events``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import openai
-
-from bot.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_WIDTH
-from bot.errors import StreamCutOff
-from bot.events import (
+from omnicord.errors import StreamCutOff
+from omnicord.model.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_WIDTH
+from omnicord.model.events import (
     AudioChunk,
     Finished,
     ReasoningDelta,
@@ -24,8 +23,13 @@ from bot.events import (
     Transcript,
     Usage,
 )
-from bot.rules import ChatRequest, check_chat_request
-from bot.upstream import TOTAL_TIMEOUT_FACTOR, make_client, stream_chunks, unreadable_reply
+from omnicord.model.rules import ChatRequest, check_chat_request
+from omnicord.model.upstream import (
+    TOTAL_TIMEOUT_FACTOR,
+    make_client,
+    stream_chunks,
+    unreadable_reply,
+)
 
 
 class Base64PcmAssembler:

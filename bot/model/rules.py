@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.catalog import (
+from omnicord.errors import RequestRefused
+from omnicord.model.catalog import (
     MAX_DATA_URI_BYTES,
     MAX_REQUEST_BYTES,
     ModelSpec,
     UnknownModelError,
     find_model,
 )
-from bot.errors import RequestRefused
-from bot.parts import (
+from omnicord.model.parts import (
     Message,
     content_parts,
     inline_bytes,

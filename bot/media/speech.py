@@ -11,9 +11,9 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_WIDTH
-from bot.errors import InputError
-from bot.media.ffmpeg import run_ffmpeg
+from omnicord.errors import InputError
+from omnicord.media.ffmpeg import run_ffmpeg
+from omnicord.model.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_WIDTH
 
 #: Opus runs at 48 kHz; Discord plays voice messages at that rate.
 OPUS_SAMPLE_RATE = 48_000

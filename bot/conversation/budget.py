@@ -1,16 +1,16 @@
 """Token and byte budgets for one request.
 
 Text is estimated conservatively (never under-counted): ASCII at 3 characters per token, every
-other character as a token of its own. Media use the seed formulas via ``bot.media.tokens``.
+other character as a token of its own. Media use the seed formulas via ``omnicord.media.tokens``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.catalog import ModelSpec
-from bot.errors import InputError
-from bot.media.types import REQUEST_MEDIA_BUDGET
+from omnicord.errors import InputError
+from omnicord.media.types import REQUEST_MEDIA_BUDGET
+from omnicord.model.catalog import ModelSpec
 
 #: Tokens kept free for the reply (the API counts input and output against the context).
 DEFAULT_REPLY_RESERVE = 2_048

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from bot.compose import describe_media
-from bot.store.base import Turn
+from omnicord.conversation.compose import describe_media
+from omnicord.store.base import Turn
 
 EXPORT_VERSION = 1
 

@@ -1,7 +1,7 @@
 """The connection to the model service: the SDK client and the mapping of its failures.
 
 Every SDK or transport exception becomes one of the few ``UpstreamError`` types in
-``bot.errors``, with a message fit to show a member. Secrets never appear in those messages.
+``omnicord.errors``, with a message fit to show a member. Secrets never appear in those messages.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ try:  # openai 3.x runs on httpx2; older releases on httpx
 except ImportError:  # pragma: no cover - depends on the installed SDK
     import httpx as _http  # type: ignore[no-redef]
 
-from bot.errors import (
+from omnicord.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentBlocked,
@@ -27,7 +27,7 @@ from bot.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from bot.secrets import redact
+from omnicord.secrets import redact
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (_http.TransportError, _http.StreamError)
 

@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.captioner import CaptionerClient, audio_describer
-from bot.conversation import Conversations
-from bot.media.prepare import PrepareOptions
-from bot.media.types import AudioDescriber
-from bot.media_cache import MediaCache
-from bot.omni import OmniClient
-from bot.settings import Settings
-from bot.store import SqliteStore
+from omnicord.conversation.respond import Conversations
+from omnicord.media.cache import MediaCache
+from omnicord.media.captions import audio_describer
+from omnicord.media.prepare import PrepareOptions
+from omnicord.media.types import AudioDescriber
+from omnicord.model.captioner import CaptionerClient
+from omnicord.model.omni import OmniClient
+from omnicord.settings import Settings
+from omnicord.store import SqliteStore
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import sys
 
-from bot.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_WIDTH
-from bot.media.ffmpeg import pydub_segment
+from omnicord.media.ffmpeg import pydub_segment
+from omnicord.model.catalog import SPEECH_CHANNELS, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_WIDTH
 
 MAX_POINTS = 256
 

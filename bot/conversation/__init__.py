@@ -1,0 +1,1 @@
+"""Conversations: composing requests under the model's rules and budget, replying, exporting."""

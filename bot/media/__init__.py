@@ -1,0 +1,1 @@
+"""The media pipeline: any file a member posts, converted into what the model accepts."""

@@ -1,0 +1,145 @@
+"""Omnicord as a new user installs it: a built wheel, in a fresh virtual environment, loaded
+into a host bot that has its own ``bot.py`` and ``cogs/`` package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+HOST_SCRIPT = textwrap.dedent('''
+    """A RoboDanny-style host: its own bot.py and cogs/ package, Omnicord loaded beside them."""
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    import bot as host_bot        # the host's own bot.py
+    import cogs as host_cogs      # the host's own cogs/ package
+    import omnicord
+
+    sys.path.append(sys.argv[1])  # the test doubles only; the host's names come first
+    import discord
+    from discord.ext import commands
+
+    from omnicord.settings import Settings
+    from tests.fake_dashscope import FakeDashScope
+    from tests.fake_discord import DiscordHarness, FakeDiscord
+
+    EXTENSIONS = ["cogs.greetings", "omnicord.cogs.chat", "omnicord.cogs.caption",
+                  "omnicord.cogs.settings", "omnicord.cogs.usage"]
+
+
+    class HostBot(commands.Bot):
+        async def setup_hook(self):
+            for name in EXTENSIONS:
+                await self.load_extension(name)
+
+
+    async def main(folder):
+        assert host_bot.HOST_BOT and host_cogs.HOST_COGS
+        with FakeDashScope(api_key="sk-host-0123456789") as model:
+            fake = FakeDiscord()
+            fake.start()
+            intents = discord.Intents.default()
+            intents.message_content = True
+            bot = HostBot(command_prefix="!", intents=intents)
+            bot.omnicord_settings = Settings(
+                DASHSCOPE_API_KEY=model.api_key, DASHSCOPE_BASE_URL=model.base_url,
+                OMNICORD_DB=folder / "omnicord.db", OMNICORD_COOLDOWN_SECONDS=0,
+                OMNICORD_MAX_RETRIES=0)
+            bot.omnicord_url_rewrite = fake.local_url_for
+            try:
+                async with DiscordHarness(bot, fake=fake) as h:
+                    guild = h.add_guild("Host", channels=("general",))
+                    member = h.add_member(guild, "ada")
+                    channel = guild.text_channels[0]
+                    h.message_create(channel, member, "hello from a host", mention_bot=True)
+                    await h.settle(timeout=30)
+                    texts = [m.get("content") for m in fake.channel_messages(channel.id)]
+                    print("cogs:", ",".join(sorted(bot.cogs)))
+                    group = bot.tree.get_command("omni")
+                    print("omni:", ",".join(sorted(c.name for c in group.commands)))
+                    print("reply:", texts[-1])
+            finally:
+                fake.stop()
+
+
+    print("omnicord:", omnicord.__version__, Path(omnicord.__file__).parent)
+    asyncio.run(main(Path(sys.argv[2])))
+''')
+
+
+def build_wheel(folder: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(folder), str(REPO)], check=True, timeout=300,
+                   capture_output=True)
+    (wheel,) = folder.glob("omnicord-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def test_the_wheel_holds_one_package_of_its_own(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
+        (".dist-info", ".data"))}
+    assert tops == {"omnicord"}
+    for shipped in ("omnicord/py.typed", "omnicord/cogs/chat.py", "omnicord/cogs/utils/split.py",
+                    "omnicord/store/migrations/0001_conversations.sql", "omnicord/media/worker.py"):
+        assert shipped in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "License-Expression: MIT" in text
+    from omnicord import __version__
+
+    assert f"Version: {__version__}" in text
+
+
+def test_a_host_with_its_own_bot_and_cogs_runs_omnicord_from_the_wheel(
+    wheel: Path, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, timeout=120, capture_output=True)
+    # Dependencies come from the test environment (no network): a plain path entry, which
+    # does not run the test environment's own .pth files (its editable Omnicord stays out).
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig."
+                                "get_paths()['purelib'])"], check=True, capture_output=True,
+                               text=True).stdout.strip())
+    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    host = tmp_path / "host"
+    (host / "cogs").mkdir(parents=True)
+    (host / "bot.py").write_text("HOST_BOT = True\n")
+    (host / "cogs" / "__init__.py").write_text("HOST_COGS = True\n")
+    (host / "cogs" / "greetings.py").write_text(
+        "from discord.ext import commands\n\n\nclass Greetings(commands.Cog):\n    pass\n\n\n"
+        "async def setup(bot):\n    await bot.add_cog(Greetings())\n")
+    (host / "run_host.py").write_text(HOST_SCRIPT)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH",) and not k.startswith(("OMNICORD_", "DASHSCOPE_"))}
+    result = subprocess.run([str(python), "run_host.py", str(REPO), str(tmp_path)], cwd=host,
+                            env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+    assert str(venv) in lines["omnicord"]  # the wheel's copy, not the repository's
+    assert lines["cogs"] == "Captions,Chat,Greetings,Settings,Usage"
+    assert {"thread", "caption", "status", "usage"} <= set(lines["omni"].split(","))
+    assert lines["reply"].startswith("Echo: ") and "hello from a host" in lines["reply"]
+    cli = subprocess.run([str(python), "-m", "omnicord", "voices"], cwd=host, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and "Cherry" in cli.stdout
