@@ -1,6 +1,8 @@
-"""Wiring the core together from settings: clients, store, media cache and conversations.
+"""The one composition root: the core's services built from settings.
 
-The command line and the Discord cogs both build their services here, so they behave alike.
+The command line and the Discord cogs both build their services here, so they behave alike:
+model clients, the store, the media cache, conversations, preferences, the usage ledger and
+the admission gate.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from omnicord.media.prepare import PrepareOptions
 from omnicord.media.types import AudioDescriber
 from omnicord.model.captioner import CaptionerClient
 from omnicord.model.omni import OmniClient
+from omnicord.policy.admission import Admission
+from omnicord.policy.preferences import Defaults
+from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
+from omnicord.policy.usage import UsageLedger, default_prices, parse_prices
 from omnicord.settings import Settings
 from omnicord.store import SqliteStore
+from omnicord.store.base import ReplyMode
+from omnicord.store.preferences import PreferenceStore
 
 
 @dataclass
@@ -30,6 +38,9 @@ class Services:
     store: SqliteStore
     cache: MediaCache
     conversations: Conversations
+    preferences: PreferenceStore
+    usage: UsageLedger
+    admission: Admission
 
     @property
     def describe_audio(self) -> AudioDescriber:
@@ -48,6 +59,13 @@ def prepare_options(settings: Settings) -> PrepareOptions:
                           text_limit=settings.text_limit)
 
 
+def defaults(settings: Settings) -> Defaults:
+    """The bot-wide defaults members and servers start from."""
+    return Defaults(model=settings.model, voice=settings.voice,
+                    reply_mode=ReplyMode(settings.reply_mode),
+                    daily_token_cap=settings.daily_token_cap or None)
+
+
 def media_cache(settings: Settings) -> MediaCache:
     """The media cache the settings describe."""
     return MediaCache(
@@ -63,14 +81,21 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open clients and the store (``db_path`` overrides OMNICORD_DB); close them after."""
     api_key = settings.require_api_key()
-    common = {"timeout": settings.request_timeout, "max_retries": settings.max_retries}
-    omni = OmniClient(api_key, settings.base_url, **common)
-    captioner = CaptionerClient(api_key, settings.base_url, model=settings.caption_model, **common)
+    timeout, retries = settings.request_timeout, settings.max_retries
+    omni = OmniClient(api_key, settings.base_url, timeout=timeout, max_retries=retries)
+    captioner = CaptionerClient(api_key, settings.base_url, model=settings.caption_model,
+                                timeout=timeout, max_retries=retries)
     store = SqliteStore(db_path or settings.db_path)
     try:
         await store.open()
         cache = media_cache(settings)
-        yield Services(settings, omni, captioner, store, cache, Conversations(store, omni, cache))
+        preferences = PreferenceStore(store)
+        usage = UsageLedger(store, default_prices() | parse_prices(settings.prices))
+        admission = Admission(defaults(settings), preferences, usage,
+                              cooldown=Cooldown(settings.cooldown_seconds),
+                              concurrency=ConcurrencyLimit(settings.guild_concurrency))
+        yield Services(settings, omni, captioner, store, cache,
+                       Conversations(store, omni, cache), preferences, usage, admission)
     finally:
         await store.close()
         await omni.aclose()

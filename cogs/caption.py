@@ -97,7 +97,7 @@ class Captions(commands.Cog):
         """Caption a voice message nobody asked about: through the same gate and ledger as any
         request; refusals and failures are logged, not shown."""
         try:
-            async with self.runtime.admit(guild_key(message.guild), message.author.id,
+            async with self.runtime.admission.admit(guild_key(message.guild), message.author.id,
                                           purpose="caption"):
                 text = await self.caption(voice, user=message.author, guild=message.guild,
                                           channel_id=message.channel.id)
@@ -128,7 +128,8 @@ class Captions(commands.Cog):
         await interaction.response.defer(thinking=True)
         runtime, user = self.runtime, interaction.user
         try:
-            async with runtime.admit(guild_key(interaction.guild), user.id, purpose="caption"):
+            async with runtime.admission.admit(guild_key(interaction.guild), user.id,
+                                               purpose="caption"):
                 text = await self.caption(attachment, user=user, guild=interaction.guild,
                                           channel_id=interaction.channel_id)
         except Exception as error:

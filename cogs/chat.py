@@ -105,7 +105,7 @@ class Chat(commands.Cog):
     async def _answer(self, message: discord.Message) -> None:
         runtime = self.runtime
         author = message.author
-        async with runtime.admit(guild_key(message.guild), author.id) as effective:
+        async with runtime.admission.admit(guild_key(message.guild), author.id) as effective:
             attachments = await self._attachments(message)
             target = MediaTarget(effective.model)
             media = await prepare_all(runtime, attachments, target)

@@ -72,7 +72,7 @@ class Settings(commands.Cog):
         guild = require_manage_guild(interaction)
         store = self.runtime.preferences
         current = await store.guild(guild)
-        merged = check_guild_change(self.runtime.defaults(), current,
+        merged = check_guild_change(self.runtime.admission.defaults, current,
                                     GuildPreferences(**change))  # type: ignore[arg-type]
         await store.save_guild(guild, merged)
         return guild
@@ -82,7 +82,7 @@ class Settings(commands.Cog):
         guild, user = guild_key(interaction.guild), str(interaction.user.id)
         store = self.runtime.preferences
         merged = replace(await store.member(guild, user), **change)
-        effective = await self.runtime.effective(guild, user)
+        effective = await self.runtime.admission.effective(guild, user)
         await store.save_member(guild, user, check_member_change(effective, merged))
 
 
@@ -102,7 +102,8 @@ async def voice_choices(
 ) -> list[app_commands.Choice[str]]:
     """The active model's voices matching what was typed."""
     runtime = settings_cog(interaction).runtime
-    effective = await runtime.effective(guild_key(interaction.guild), str(interaction.user.id))
+    effective = await runtime.admission.effective(guild_key(interaction.guild),
+                                                  str(interaction.user.id))
     choices = []
     for voice in effective.model.voices:
         label = f"{voice.name} ({voice.note})" if voice.note else voice.name
@@ -116,7 +117,7 @@ async def voice_choices(
 async def server_model(interaction: discord.Interaction, model: str) -> None:
     cog = settings_cog(interaction)
     guild = await cog.change_server(interaction, model=model.strip())
-    effective = await cog.runtime.effective(guild, str(interaction.user.id))
+    effective = await cog.runtime.admission.effective(guild, str(interaction.user.id))
     await say(interaction, f"Model set to **{effective.model_name}** "
                            f"(voice {effective.voice or 'none'}).")
 
@@ -214,7 +215,7 @@ async def me_replies(interaction: discord.Interaction, mode: str) -> None:
 async def status(interaction: discord.Interaction) -> None:
     runtime = settings_cog(interaction).runtime
     guild = guild_key(interaction.guild)
-    effective = await runtime.effective(guild, str(interaction.user.id))
+    effective = await runtime.admission.effective(guild, str(interaction.user.id))
     chat = await runtime.preferences.channel_role(str(interaction.channel_id), "chat")
     captions = await runtime.preferences.channel_role(str(interaction.channel_id), "auto_caption")
     persona = effective.system_prompt or DEFAULT_SYSTEM_PROMPT

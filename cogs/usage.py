@@ -53,7 +53,7 @@ class Usage(commands.Cog):
             describe("You this month", await ledger.totals(since_day=month_start(),
                                                            user_id=user)),
         ]
-        effective = await self.runtime.effective(guild_key(interaction.guild), user)
+        effective = await self.runtime.admission.effective(guild_key(interaction.guild), user)
         if effective.daily_token_cap:
             lines.append(f"Daily cap: {effective.daily_token_cap:,} tokens")
         if interaction.guild is not None and interaction.permissions.manage_guild:
