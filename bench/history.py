@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
-from omnicord.conversation.budget import MESSAGE_OVERHEAD_TOKENS, text_tokens  # noqa: E402
+from omnicord.conversation.budget import MESSAGE_OVERHEAD_TOKENS  # noqa: E402
 from omnicord.conversation.compose import DEFAULT_SYSTEM_PROMPT, NewMessage, split_by_modality  # noqa: E402
 from omnicord.conversation.respond import Conversations, ReplyOptions  # noqa: E402
 from omnicord.media.cache import MediaCache  # noqa: E402
 from omnicord.media.prepare import prepare_media  # noqa: E402
+from omnicord.media.tokens import text_tokens  # noqa: E402
 from omnicord.media.types import MediaTarget, PreparedMedia  # noqa: E402
 from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402

@@ -15,8 +15,6 @@ from omnicord.model.catalog import (
     DEFAULT_CAPTION_MODEL,
     DEFAULT_CHAT_MODEL,
     DEFAULT_VOICE,
-    ModelKind,
-    UnknownModelError,
     find_model,
 )
 from omnicord.secrets import register as register_secrets
@@ -24,14 +22,6 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
-
-
-def _known_model(name: str, kind: ModelKind) -> str:
-    try:
-        find_model(name, kind)
-    except UnknownModelError as error:
-        raise ValueError(str(error)) from None
-    return name.strip()
 
 
 class Settings(BaseSettings):
@@ -81,12 +71,14 @@ class Settings(BaseSettings):
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str) -> str:
-        return _known_model(value, "chat")
+        find_model(value, "chat")  # an unknown model is a ValueError pydantic reports
+        return value.strip()
 
     @field_validator("caption_model")
     @classmethod
     def _check_caption_model(cls, value: str) -> str:
-        return _known_model(value, "captioner")
+        find_model(value, "captioner")
+        return value.strip()
 
     @field_validator("reply_mode")
     @classmethod
@@ -103,7 +95,7 @@ class Settings(BaseSettings):
 
         try:
             parse_prices(value)
-        except (ValueError, UnknownModelError) as error:
+        except ValueError as error:
             raise ValueError(str(error)) from None
         return value
 
@@ -167,6 +159,8 @@ def _describe(error: ValidationError) -> str:
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if message.startswith("OMNICORD_"):
         return message  # already names its setting
+    if message[1:2].islower():  # a sentence continues after "NAME: "
+        message = message[:1].lower() + message[1:]
     return f"{name}: {message}"
 
 

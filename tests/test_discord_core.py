@@ -11,7 +11,7 @@ from omnicord.cogs.utils.cdn import check_cdn_url
 from omnicord.cogs.utils.pacing import EditPacer
 from omnicord.cogs.utils.split import split_message
 from omnicord.cogs.utils.waveform import MAX_POINTS, waveform_from_pcm
-from omnicord.errors import MediaError
+from omnicord.errors import InputError, MediaError
 from omnicord.model.catalog import find_model
 from omnicord.policy.preferences import (
     Defaults,
@@ -110,7 +110,7 @@ def test_auto_replies_speak_only_to_voice_notes() -> None:
     ],
 )
 def test_invalid_server_changes_are_refused(current, change, reason: str) -> None:
-    with pytest.raises(SettingRefused, match=reason):
+    with pytest.raises(InputError, match=reason):  # SettingRefused, or an unknown model
         check_guild_change(DEFAULTS, current, change)
 
 

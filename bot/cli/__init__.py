@@ -14,7 +14,7 @@ from omnicord import __version__
 from omnicord.cli import ask, history, media
 from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
 from omnicord.errors import InputError, UpstreamError
-from omnicord.model.rules import resolve_model
+from omnicord.model.catalog import find_model
 from omnicord.settings import Settings, load_settings
 
 _ASYNC_COMMANDS = {
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _voices(settings: Settings, model_name: str | None) -> int:
-    model = resolve_model(model_name or settings.model, "chat")
+    model = find_model(model_name or settings.model, "chat")
     if not model.voices:
         note(f"{model.name} does not speak")
     for voice in model.voices:

@@ -16,9 +16,8 @@ from omnicord.conversation.respond import ReplyOptions
 from omnicord.errors import InputError, RequestRefused
 from omnicord.media.speech import speech_format, write_speech
 from omnicord.media.types import MediaTarget, PreparedMedia
-from omnicord.model.catalog import ModelSpec
+from omnicord.model.catalog import ModelSpec, find_model
 from omnicord.model.events import ReasoningDelta, ReplyEvent, TextDelta
-from omnicord.model.rules import resolve_model
 from omnicord.services import Services, open_services
 from omnicord.settings import Settings
 
@@ -96,7 +95,7 @@ def _question(args: argparse.Namespace) -> str:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Ask, stream, speak, remember."""
     model_name = (args.model or settings.model).strip()
-    model = resolve_model(model_name, "chat")
+    model = find_model(model_name, "chat")
     if args.think and not model.supports_thinking:
         raise RequestRefused(f"{model.name} has no thinking mode (only qwen3-omni-flash does)")
     voice = pick_voice(model, args, settings)

@@ -10,7 +10,7 @@ from omnicord.cli.output import EXIT_OK
 from omnicord.media.captions import caption_media
 from omnicord.media.types import MediaTarget
 from omnicord.model.captioner import CaptionerClient
-from omnicord.model.rules import resolve_model
+from omnicord.model.catalog import find_model
 from omnicord.services import prepare_options
 from omnicord.settings import Settings
 
@@ -58,9 +58,9 @@ async def run_caption(args: argparse.Namespace, settings: Settings) -> int:
 async def run_prepare(args: argparse.Namespace, settings: Settings) -> int:
     """Prepare one file and print what would be sent."""
     if args.purpose == "caption":
-        model = resolve_model(settings.caption_model, "captioner")
+        model = find_model(settings.caption_model, "captioner")
     else:
-        model = resolve_model(args.model or settings.model, "chat")
+        model = find_model(args.model or settings.model, "chat")
     target = MediaTarget(model, purpose=args.purpose, whole_video=args.whole_video)
     media = await prepare_file(args.file, target, options=prepare_options(settings), announce=False)
     print(describe_prepared(media, model))

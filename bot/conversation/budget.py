@@ -21,12 +21,6 @@ class BudgetExceeded(InputError):
     """The newest message alone cannot fit the model's input."""
 
 
-def text_tokens(text: str) -> int:
-    """A conservative token estimate for ``text``."""
-    ascii_chars = sum(1 for char in text if char.isascii())
-    return -(-ascii_chars // 3) + (len(text) - ascii_chars)
-
-
 @dataclass(frozen=True)
 class Budget:
     """What one request may hold."""

@@ -25,9 +25,9 @@ from omnicord.conversation.budget import (
     Budget,
     BudgetExceeded,
     Tally,
-    text_tokens,
 )
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE
+from omnicord.media.tokens import text_tokens
 from omnicord.media.types import MediaRef, PreparedMedia
 from omnicord.model.catalog import ModelSpec
 from omnicord.model.parts import Message, Part, part_modality, text_part

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import aiofiles
 from omnicord.errors import MediaError
+from omnicord.media.tokens import text_tokens
 from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
 from omnicord.model.parts import text_part
 
 #: Default cap on inlined text, in characters (configurable through ``prepare_media``).
 DEFAULT_TEXT_LIMIT = 20_000
-CHARS_PER_TOKEN = 3  # conservative: real tokenizers average nearer 4 for English
 
 TEXT_EXTENSIONS = {
     ".txt", ".md", ".markdown", ".rst", ".log", ".csv", ".tsv", ".json", ".jsonl", ".yaml",
@@ -28,11 +28,6 @@ def is_text_name(name: str, content_type: str | None) -> bool:
     if declared.startswith("text/") or declared in ("application/json", "application/xml"):
         return True
     return Path(name).suffix.lower() in TEXT_EXTENSIONS
-
-
-def text_tokens(text: str) -> int:
-    """A conservative token estimate for text."""
-    return len(text) // CHARS_PER_TOKEN + 1
 
 
 async def prepare_text(

@@ -109,3 +109,10 @@ def image_list_tokens(width: int, height: int, frames: int, limits: VideoLimits)
 def audio_tokens(seconds: float, limits: AudioLimits) -> int:
     """Tokens of an audio clip: per second, at least ``min_billed_seconds``."""
     return math.ceil(max(seconds, limits.min_billed_seconds) * limits.tokens_per_second)
+
+
+def text_tokens(text: str) -> int:
+    """A conservative token estimate for text: three ASCII characters a token, and every other
+    character a token of its own (real tokenizers average nearer four for English)."""
+    ascii_chars = sum(1 for char in text if char.isascii())
+    return -(-ascii_chars // 3) + (len(text) - ascii_chars)

@@ -12,10 +12,9 @@ from typing import Any
 
 import openai
 from omnicord.errors import RequestRefused, StreamCutOff
-from omnicord.model.catalog import ModelSpec
+from omnicord.model.catalog import ModelSpec, find_model
 from omnicord.model.events import Finished, TextDelta, Usage
 from omnicord.model.parts import Part
-from omnicord.model.rules import resolve_model
 from omnicord.model.upstream import (
     TOTAL_TIMEOUT_FACTOR,
     TRANSPORT_ERRORS,
@@ -61,7 +60,7 @@ class CaptionerClient:
         max_retries: int = 2,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
-        self.model = resolve_model(model, "captioner")
+        self.model = find_model(model, "captioner")
         self._model_name = model
         self._client = client or make_client(
             api_key, base_url, timeout=timeout, max_retries=max_retries

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from omnicord.errors import RequestRefused
+
 MiB = 1024 * 1024
 MB = 1_000_000
 
@@ -266,13 +268,14 @@ DEFAULT_CAPTION_MODEL = QWEN3_OMNI_CAPTIONER.name
 DEFAULT_VOICE = "Cherry"
 
 
-class UnknownModelError(LookupError):
-    """Raised for a model name that is neither a catalog model nor one of its aliases."""
+class UnknownModelError(RequestRefused, ValueError):
+    """A model name that is neither a catalog model nor one of its aliases (or of the wrong
+    kind). A refusal like any other, and a ValueError so settings validation takes it as is."""
 
     def __init__(self, name: str, kind: ModelKind | None = None) -> None:
         known = ", ".join(m.name for m in MODELS if kind is None or m.kind == kind)
         what = {"chat": "chat model", "captioner": "captioner model"}.get(kind or "", "model")
-        super().__init__(f"unknown {what} {name!r} (known: {known})")
+        super().__init__(f"Unknown {what} {name!r} (known: {known})")
         self.name = name
 
 

@@ -15,7 +15,6 @@ from omnicord.model.catalog import (
     MAX_DATA_URI_BYTES,
     MAX_REQUEST_BYTES,
     ModelSpec,
-    UnknownModelError,
     find_model,
 )
 from omnicord.model.parts import (
@@ -42,17 +41,9 @@ class ChatRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_model(name: str, kind: str) -> ModelSpec:
-    """The catalog entry for ``name``, refusing unknown models and models of the wrong kind."""
-    try:
-        return find_model(name, kind)  # type: ignore[arg-type]
-    except UnknownModelError as error:
-        raise RequestRefused(str(error).capitalize()) from None
-
-
 def check_chat_request(request: ChatRequest) -> ModelSpec:
     """Refuse what the API would refuse; return the model's catalog entry."""
-    model = resolve_model(request.model, "chat")
+    model = find_model(request.model, "chat")
     _check_modes(model, request)
     _check_messages(model, request.messages)
     _check_inline_sizes(request.messages)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from omnicord.errors import InputError
-from omnicord.model.catalog import ModelSpec, UnknownModelError, find_model
+from omnicord.model.catalog import ModelSpec, find_model
 from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode
 
 
@@ -78,14 +78,6 @@ def resolve(defaults: Defaults, guild: GuildPreferences, member: MemberPreferenc
     )
 
 
-def check_model(name: str) -> ModelSpec:
-    """A chat model by name, or SettingRefused listing the choices."""
-    try:
-        return find_model(name, "chat")
-    except UnknownModelError as error:
-        raise SettingRefused(str(error).capitalize()) from None
-
-
 def check_voice(model: ModelSpec, voice: str) -> str:
     """The voice's catalog spelling, or SettingRefused naming the model's voices."""
     found = model.find_voice(voice)
@@ -101,7 +93,7 @@ def check_guild_change(
 ) -> GuildPreferences:
     """The server's preferences after ``change`` (fields set in it), or SettingRefused."""
     merged = replace(current, **{k: v for k, v in vars(change).items() if v is not None})
-    model = check_model(merged.model or defaults.model)
+    model = find_model(merged.model or defaults.model, "chat")
     if merged.voice is not None:
         merged = replace(merged, voice=check_voice(model, merged.voice))
     thinking = merged.thinking if merged.thinking is not None else defaults.thinking
