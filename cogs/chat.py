@@ -116,13 +116,15 @@ class Chat(commands.Cog):
             await streamer.notify([f"{m.name}: {n}" for m in media for n in m.notices])
 
 
-            async def deliver(reply: Reply) -> None:
+            async def deliver(reply: Reply) -> list[str]:
                 await streamer.finish()
-                await self._deliver_speech(message, reply, streamer, speak)
+                voice = await self._deliver_speech(message, reply, streamer, speak)
+                return [str(m.id) for m in [*streamer.messages, *filter(None, [voice])]]
 
             await runtime.services.conversations.respond(
                 scope_for(message.channel, author), speaker_id=str(author.id),
-                new=NewMessage(author.display_name, self._text_of(message), tuple(media)),
+                new=NewMessage(author.display_name, self._text_of(message), tuple(media),
+                               source_id=str(message.id)),
                 options=self._options(effective, speak, message.channel),
                 on_event=streamer.on_event, target=target, deliver=deliver,
                 payer=Payer(str(author.id), guild_key(message.guild), str(message.channel.id)),
@@ -156,21 +158,25 @@ class Chat(commands.Cog):
 
     async def _deliver_speech(
         self, message: discord.Message, reply: Reply, streamer: StreamingReply, speak: bool
-    ) -> None:
+    ) -> discord.Message | None:
+        """Send the spoken reply (or the text, when no speech came); the voice message sent."""
         pcm = reply.pcm
+        sent = None
         if speak and pcm:
             audio, waveform = await asyncio.gather(
                 encode_speech(pcm, "ogg"), run_in_thread(waveform_from_pcm, pcm)
             )
             try:
-                await send_voice_or_file(message.channel, audio, duration=pcm_seconds(pcm),
-                                         waveform=waveform, reply_to=message)
+                sent, _ = await send_voice_or_file(message.channel, audio,
+                                                   duration=pcm_seconds(pcm),
+                                                   waveform=waveform, reply_to=message)
             except discord.HTTPException as error:
                 if is_gone(error):
                     raise ReplyGone from error
                 raise
         if not streamer.show_text and not (speak and pcm):
             await streamer.show(reply.spoken_text)  # no speech came: keep the answer
+        return sent
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:

@@ -229,3 +229,11 @@ async def test_cooldown_and_size_checked_before_download(
         await world.ask("too soon")
         assert "please wait 60 s" in world.texts()[-1].lower()
         assert world.model.requests == []
+
+
+async def test_a_turn_remembers_its_message_and_the_replies_to_it(world: World) -> None:
+    question = await world.ask("remember where this came from")
+    store = world.bot._omnicord_runtime.services.store
+    (turn,) = await store.history(f"channel:{world.channel.id}")
+    assert turn.source_message_id == str(question.id)
+    assert turn.reply_message_ids == tuple(r.response["id"] for r in world.replies())

@@ -57,3 +57,11 @@ async def test_a_failed_write_leaves_no_half_turn(tmp_path: Path) -> None:
             raise AssertionError("the trigger should have aborted the insert")
         await store.add_turn("cli:x", turn("good"))
         assert [t.text for t in await store.history("cli:x")] == ["good"]
+
+
+async def test_the_unused_kind_column_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "omni.db"
+    async with SqliteStore(path):
+        pass
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(conversations)")}
+    assert "kind" not in columns and {"scope", "system_prompt"} <= columns

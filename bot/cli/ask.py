@@ -120,11 +120,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             if voice:
                 await _save_speech(reply, args.out)
 
-        await services.conversations.respond(
+        answer = await services.conversations.respond(
             scope_of(args.session or "once"), speaker_id=CLI_SPEAKER_ID,
             new=NewMessage(CLI_SPEAKER_NAME, text, tuple(media)), options=options,
             on_event=_StdoutWriter(), target=target if args.session else None, deliver=deliver,
         )
+        for line in answer.composition.notes:  # e.g. older turns left out to fit the limit
+            note(line)
     return EXIT_OK
 
 

@@ -51,6 +51,7 @@ class NewMessage:
     speaker_name: str
     text: str
     media: tuple[PreparedMedia, ...] = ()
+    source_id: str | None = None  # the platform's id of the message, kept with the turn
 
 
 @dataclass(frozen=True)

@@ -84,14 +84,15 @@ class Conversations:
         options: ReplyOptions,
         on_event: EventSink | None = None,
         target: MediaTarget | None = None,
-        deliver: Callable[[Reply], Awaitable[None]] | None = None,
+        deliver: Callable[[Reply], Awaitable[Sequence[str] | None]] | None = None,
         payer: Payer | None = None,
     ) -> Answer:
         """Answer ``new`` in ``scope``; store the turn once the reply has finished.
 
         Replies in one scope come strictly one after another, across processes too.
         ``deliver`` runs after the stream ends and before the turn is stored: if it fails
-        (say, the reply could not be shown), nothing is stored. With a ``payer``, the reply's
+        (say, the reply could not be shown), nothing is stored. It may return the ids of the
+        messages that showed the reply; they are kept with the turn. With a ``payer``, the reply's
         usage is stored in the same transaction as the turn.
         """
         async with self.store.hold(scope):
@@ -113,13 +114,13 @@ class Conversations:
                 reply.add(event)
                 if on_event is not None:
                     await on_event(event)
-            if deliver is not None:
-                await deliver(reply)
+            delivered = await deliver(reply) if deliver is not None else None
             turn = Turn(
                 speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
                 reply_text=reply.spoken_text, model=options.model_name,
                 media=tuple(m.ref() for m in new.media),
                 usage=asdict(reply.usage) if reply.usage else None,
+                source_message_id=new.source_id, reply_message_ids=tuple(delivered or ()),
             )
             await self._remember(new.media, target)
             await self.store.add_turn(scope, turn, _usage(reply, options, payer))
