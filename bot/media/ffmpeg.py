@@ -131,15 +131,23 @@ async def ffmpeg_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        try:
-            out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
-        except TimeoutError:
-            await kill_process(process)
-            raise MediaError(f"Converting the file took longer than {timeout:.0f} s") from None
-        except BaseException:
-            await kill_process(process)
-            raise
+        out, err = await communicate_or_kill(process, stdin, timeout, doing="Converting")
     return process.returncode or 0, out, err
+
+
+async def communicate_or_kill(
+    process: asyncio.subprocess.Process, data: bytes | None, timeout: float, *, doing: str
+) -> tuple[bytes, bytes]:
+    """Feed ``data`` and collect the output; the process is killed (and reaped) on timeout or
+    cancellation, so no work outlives its caller."""
+    try:
+        return await asyncio.wait_for(process.communicate(data), timeout)
+    except TimeoutError:
+        await kill_process(process)
+        raise MediaError(f"{doing} the file took longer than {timeout:.0f} s") from None
+    except BaseException:
+        await kill_process(process)
+        raise
 
 
 async def run_ffmpeg(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omnicord.errors import MediaError
-from omnicord.media.ffmpeg import job_slot, kill_process
+from omnicord.media.ffmpeg import communicate_or_kill, job_slot
 
 T = TypeVar("T")
 
@@ -45,14 +45,7 @@ async def run_in_process(function: Callable[..., T], *args: Any, timeout: float)
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_child_env(),
         )
-        try:
-            out, _ = await asyncio.wait_for(process.communicate(payload), timeout)
-        except TimeoutError:
-            await kill_process(process)
-            raise MediaError(f"Processing the file took longer than {timeout:.0f} s") from None
-        except BaseException:
-            await kill_process(process)
-            raise
+        out, _ = await communicate_or_kill(process, payload, timeout, doing="Processing")
     if process.returncode != 0 or not out:
         raise MediaError(FAILED)  # killed by the system, or crashed in native code
     try:
