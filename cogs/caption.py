@@ -21,7 +21,7 @@ from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, 
 from omnicord.cogs.utils.errors import friendly
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key
-from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.split import split_message
 from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.media.captions import caption_media
@@ -110,9 +110,11 @@ class Captions(commands.Cog):
         await self._post(message, text)
 
     async def _post(self, message: discord.Message, caption: str) -> None:
-        reference = message.to_reference(fail_if_not_exists=False)
-        for index, send in enumerate(caption_sends(caption)):
-            await message.channel.send(**send, reference=reference if index == 0 else None)
+        first, *rest = caption_sends(caption)
+        await message.channel.send(**first,
+                                   reference=message.to_reference(fail_if_not_exists=False))
+        for send in rest:
+            await message.channel.send(**send)
 
     async def caption_menu(self, interaction: discord.Interaction, message: discord.Message):
         """Context menu: caption a message's audio or video sound."""
@@ -145,7 +147,7 @@ class Captions(commands.Cog):
 @app_commands.describe(file="the audio or video file")
 async def caption_command(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """``/omni caption``."""
-    cog = interaction.client.get_cog("Captions")  # type: ignore[attr-defined]
+    cog = cog_of(interaction, "Captions")
     if not isinstance(cog, Captions):
         await interaction.response.send_message("Captions are not available.", ephemeral=True)
         return

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key, scope_for
-from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.conversation.export import export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
@@ -33,7 +34,7 @@ PERSONA_LIMIT = 1500
 
 def settings_cog(interaction: discord.Interaction) -> Settings:
     """The loaded settings cog."""
-    cog = interaction.client.get_cog("Settings")  # type: ignore[attr-defined]
+    cog = cog_of(interaction, "Settings")
     if not isinstance(cog, Settings):
         raise SettingRefused("Omnicord's settings are not loaded")
     return cog
@@ -67,17 +68,17 @@ class Settings(commands.Cog):
         remove_commands(self.bot, server_group, me_group, status, reset, export)
         await release(self.bot)
 
-    async def change_server(self, interaction: discord.Interaction, **change: object) -> str:
+    async def change_server(self, interaction: discord.Interaction, **change: Any) -> str:
         """Apply a server change after the permission and consistency checks."""
         guild = require_manage_guild(interaction)
         store = self.runtime.preferences
         current = await store.guild(guild)
         merged = check_guild_change(self.runtime.admission.defaults, current,
-                                    GuildPreferences(**change))  # type: ignore[arg-type]
+                                    GuildPreferences(**change))
         await store.save_guild(guild, merged)
         return guild
 
-    async def change_member(self, interaction: discord.Interaction, **change: object) -> None:
+    async def change_member(self, interaction: discord.Interaction, **change: Any) -> None:
         """Apply a member's own change after checking it against the server's settings."""
         guild, user = guild_key(interaction.guild), str(interaction.user.id)
         store = self.runtime.preferences

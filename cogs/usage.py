@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key
-from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.policy.usage import UsageTotals, today
 
@@ -69,7 +69,7 @@ class Usage(commands.Cog):
 @app_commands.command(name="usage", description="Your Omnicord token usage and its cost")
 async def usage_command(interaction: discord.Interaction) -> None:
     """``/omni usage``."""
-    cog = interaction.client.get_cog("Usage")  # type: ignore[attr-defined]
+    cog = cog_of(interaction, "Usage")
     if not isinstance(cog, Usage):
         await interaction.response.send_message("Usage is not available.", ephemeral=True)
         return

@@ -30,7 +30,7 @@ from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE
 from omnicord.media.tokens import text_tokens
 from omnicord.media.types import MediaRef, PreparedMedia
 from omnicord.model.catalog import ModelSpec
-from omnicord.model.parts import Message, Part, part_modality, text_part
+from omnicord.model.parts import Message, Modality, Part, part_modality, text_part
 from omnicord.store.base import Turn
 
 DEFAULT_RESEND_MEDIA_TURNS = 2
@@ -89,7 +89,7 @@ def split_by_modality(text: str, media: Sequence[Part]) -> list[Message]:
 
     The text rides with the first media group; parts keep their order within a group.
     """
-    groups: dict[str, list[Part]] = {}
+    groups: dict[Modality, list[Part]] = {}
     for part in media:
         modality = part_modality(part)
         if modality is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiofiles
 from omnicord.errors import MediaError
-from omnicord.media.ffmpeg import ffmpeg_process, run_ffmpeg
+from omnicord.media.ffmpeg import CONVERSION_FAILED, ffmpeg_process, run_ffmpeg
 from omnicord.media.probe import MediaInfo
 from omnicord.media.tokens import audio_tokens
 from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
@@ -277,6 +277,8 @@ async def prepare_caption_audio(
         duration = await decoded_seconds(path, cap=cap)
         planned = await _caption_parts(path, workdir, duration, limits.max_seconds, budget,
                                        trusted=True)
+    if planned is None:  # a trusted length always plans; anything else is a damaged file
+        raise MediaError(CONVERSION_FAILED)
     encoding, segments = planned
     parts = tuple(
         PreparedPart(part=audio_part(data, encoding.format), kind="audio",

@@ -22,6 +22,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from omnicord.errors import MediaError
 from omnicord.media.tokens import (
@@ -274,7 +275,7 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16"):
         scale, offset = 1 / 256, 0.0
     else:
-        low, high = im.getextrema()
+        low, high = cast(tuple[float, float], im.getextrema())  # one band: (min, max)
         scale = 255 / (high - low) if high > low else 1.0
         offset = -low * scale
     return im.convert("F").point(lambda v: v * scale + offset).convert("L")
@@ -287,7 +288,8 @@ def _normalise(im: Image.Image) -> Image.Image:
     im = _to_srgb(im)
     if im.has_transparency_data:
         rgba = im.convert("RGBA")
-        if rgba.getchannel("A").getextrema()[0] < 255:
+        alpha_low, _ = cast(tuple[int, int], rgba.getchannel("A").getextrema())  # one band
+        if alpha_low < 255:
             return rgba
         return rgba.convert("RGB")
     return im.convert("RGB")
@@ -630,7 +632,7 @@ def _animation(
 ) -> PreparedMedia:
     model = target.model
     limits, video = _list_limits(model)
-    n_frames = im.n_frames
+    n_frames: int = getattr(im, "n_frames", 1)  # only multi-frame formats define it
     if n_frames * im.width * im.height > MAX_ANIMATION_PIXELS:
         raise MediaError(
             f"the animation is too large to process ({n_frames} frames of {im.width}×{im.height})"

@@ -228,10 +228,11 @@ async def _file_media(src: _Source, target: MediaTarget, folder: Path,
         part=video_part(data), kind="video", format="mp4", tokens=tokens, seconds=seconds,
         width=plan.width, height=plan.height, start=0.0, end=seconds,
     )
-    notices = ()
+    notices: tuple[str, ...] = ()
     if src.seconds > limits.max_seconds:
         notices = (f"trimmed to the first {limits.max_seconds:g} s",)
-    details = {"video_kbps": plan.bitrate // 1000, "mp4_bytes": len(data)}
+    details: dict[str, float | int | str] = {"video_kbps": plan.bitrate // 1000,
+                                             "mp4_bytes": len(data)}
     return PreparedMedia(name="", kind="video", parts=(part,), notices=notices, details=details)
 
 
@@ -345,7 +346,7 @@ async def _frames_media(src: _Source, target: MediaTarget, folder: Path, limits:
         seconds=src.seconds, width=frames.width, height=frames.height, frames=used,
         start=0.0, end=src.seconds,
     )
-    details = {"jpeg_q": frames.quality, "frames": used}
+    details: dict[str, float | int | str] = {"jpeg_q": frames.quality, "frames": used}
     return PreparedMedia(name="", kind="video", parts=(part,), details=details)
 
 

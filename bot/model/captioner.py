@@ -16,8 +16,8 @@ from omnicord.model.catalog import ModelSpec, find_model
 from omnicord.model.events import Finished, TextDelta, Usage
 from omnicord.model.parts import Part
 from omnicord.model.upstream import (
+    SDK_ERRORS,
     TOTAL_TIMEOUT_FACTOR,
-    TRANSPORT_ERRORS,
     make_client,
     map_sdk_error,
     stream_chunks,
@@ -71,15 +71,17 @@ class CaptionerClient:
         """Close the HTTP connections."""
         await self._client.close()
 
+    def _payload(self, audio: Part) -> dict[str, Any]:
+        """The request's keyword arguments (a plain dict, as the API takes DashScope parts)."""
+        return {"model": self._model_name, "messages": caption_messages(self.model, audio)}
+
     async def stream(self, audio: Part) -> AsyncIterator[CaptionEvent]:
         """Stream the caption of one audio part as text deltas, usage, then ``Finished``."""
-        messages = caption_messages(self.model, audio)
+        payload = self._payload(audio) | {"stream": True,
+                                          "stream_options": {"include_usage": True}}
         finish_reason: str | None = None
-        chunks = stream_chunks(
-            lambda: self._client.chat.completions.create(
-                model=self._model_name, messages=messages, stream=True,
-                stream_options={"include_usage": True}),
-            model=self._model_name, total_timeout=self.total_timeout)
+        chunks = stream_chunks(lambda: self._client.chat.completions.create(**payload),
+                               model=self._model_name, total_timeout=self.total_timeout)
         async for chunk in chunks:
             if getattr(chunk, "usage", None):
                 yield Usage.from_payload(chunk.usage)
@@ -102,12 +104,9 @@ class CaptionerClient:
                 elif isinstance(event, Usage):
                     usage = event
             return Caption("".join(pieces).strip(), usage)
-        messages = caption_messages(self.model, audio)
         try:
-            response = await self._client.chat.completions.create(
-                model=self._model_name, messages=messages
-            )
-        except (openai.OpenAIError, *TRANSPORT_ERRORS) as error:
+            response = await self._client.chat.completions.create(**self._payload(audio))
+        except SDK_ERRORS as error:
             raise map_sdk_error(error, model=self._model_name) from error
         text = (response.choices[0].message.content or "").strip() if response.choices else ""
         usage = Usage.from_payload(response.usage) if response.usage else None

@@ -30,6 +30,8 @@ from omnicord.errors import (
 from omnicord.secrets import redact
 
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (_http.TransportError, _http.StreamError)
+#: Everything the SDK or its transport raises when the service fails.
+SDK_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
 
 _MAX_SERVER_MESSAGE = 300
 #: A whole reply may take this many times the request timeout (which bounds each read).
@@ -74,7 +76,7 @@ async def stream_chunks(
         ) from None
     except ValueError as error:  # a chunk that is not JSON, or not a completion chunk
         raise unreadable_reply() from error
-    except (openai.OpenAIError, *TRANSPORT_ERRORS) as error:
+    except SDK_ERRORS as error:
         raise map_sdk_error(error, model=model, streaming_started=started) from error
 
 
@@ -89,7 +91,7 @@ def _server_message(error: openai.APIError) -> tuple[str, str | None]:
     message = getattr(error, "message", "") or ""
     code = getattr(error, "code", None)
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         message = str(inner.get("message") or message)
         code = inner.get("code") or code
     message = redact(" ".join(message.split()))[:_MAX_SERVER_MESSAGE]
@@ -97,7 +99,7 @@ def _server_message(error: openai.APIError) -> tuple[str, str | None]:
 
 
 def map_sdk_error(
-    error: Exception, *, model: str, streaming_started: bool = False
+    error: BaseException, *, model: str, streaming_started: bool = False
 ) -> UpstreamError:
     """Translate an SDK or transport exception into an Omnicord upstream error."""
     if isinstance(error, UpstreamError):

@@ -114,7 +114,7 @@ class SqliteStore:
 
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
         """Store a completed turn, and the usage it cost, in one statement: both or neither."""
-        columns = {
+        columns: dict[str, str | int | None] = {
             "scope": scope, "speaker_id": turn.speaker_id, "speaker_name": turn.speaker_name,
             "text": turn.text, "media_json": json.dumps([m.to_dict() for m in turn.media]),
             "reply_text": turn.reply_text, "model": turn.model,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import discord
 
 
-def scope_for(channel: discord.abc.Messageable, user: discord.abc.User) -> str:
+def scope_for(channel: discord.abc.Snowflake | None, user: discord.abc.User) -> str:
     """The conversation a message belongs to: a thread, a channel, or a member's DMs."""
     if isinstance(channel, discord.Thread):
         return f"thread:{channel.id}"
     if isinstance(channel, discord.DMChannel | discord.GroupChannel) or channel is None:
         return f"dm:{user.id}"
-    return f"channel:{channel.id}"  # type: ignore[attr-defined]
+    return f"channel:{channel.id}"
 
 
 def guild_key(guild: discord.Guild | None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
+import discord
 from discord.ext import commands
 from omnicord.cogs.utils.pacing import EditPacer
 from omnicord.policy.admission import Admission
@@ -103,3 +104,9 @@ async def setup_cog(
     except BaseException:
         await release(bot)
         raise
+
+
+def cog_of(interaction: discord.Interaction, name: str) -> commands.Cog | None:
+    """The loaded cog called ``name`` of the bot an interaction came to."""
+    client = interaction.client
+    return client.get_cog(name) if isinstance(client, commands.Bot) else None

@@ -118,10 +118,10 @@ class StreamingReply:
         self.pacer.mark(self._key)
 
     def _send(self, content: str, *, first: bool) -> Awaitable[discord.Message]:
-        reference = None
         if first and self.reply_to is not None:
             reference = self.reply_to.to_reference(fail_if_not_exists=False)
-        return self.channel.send(content, allowed_mentions=NO_PINGS, reference=reference)
+            return self.channel.send(content, allowed_mentions=NO_PINGS, reference=reference)
+        return self.channel.send(content, allowed_mentions=NO_PINGS)
 
     async def _call(self, action: Awaitable[T]) -> T:
         try:

@@ -107,7 +107,7 @@ async def send_voice_message(channel: discord.abc.Messageable, ogg_opus: bytes, 
                                   code=_MISSING_PERMISSIONS)
     state = target._state
     file = discord.File(io.BytesIO(ogg_opus), filename=filename)
-    form = [
+    form: list[dict[str, Any]] = [
         {"name": "payload_json",
          "value": discord.utils._to_json(_payload(filename, duration, waveform, reply_to))},
         {"name": "files[0]", "value": file.fp, "filename": filename,
@@ -145,11 +145,11 @@ async def send_voice_or_file(channel: discord.abc.Messageable, ogg_opus: bytes, 
         pass
     else:
         return message, True
-    reference = reply_to.to_reference(fail_if_not_exists=False) if reply_to else None
-    message = await channel.send(
-        file=discord.File(io.BytesIO(ogg_opus), filename=filename),
-        reference=reference,  # type: ignore[arg-type]
-        mention_author=False,
-        allowed_mentions=discord.AllowedMentions.none(),
-    )
+    file = discord.File(io.BytesIO(ogg_opus), filename=filename)
+    none = discord.AllowedMentions.none()
+    if reply_to is None:
+        return await channel.send(file=file, allowed_mentions=none), False
+    reference = reply_to.to_reference(fail_if_not_exists=False)
+    message = await channel.send(file=file, reference=reference, mention_author=False,
+                                 allowed_mentions=none)
     return message, False
