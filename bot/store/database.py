@@ -167,7 +167,9 @@ class SqliteDatabase:
         return self.path == MEMORY or self.path.startswith("file::memory:")
 
     async def open(self, prepare: Work[object] | None = None) -> None:
-        """Connect, switch to WAL and run ``prepare`` (migrations) in the writer thread.
+        """Connect, switch to WAL and run ``prepare`` (migrations) in one immediate transaction
+        in the writer thread: one process does it, the others wait on the write lock and then
+        find nothing left to do.
 
         Any failure closes what was opened and becomes one ``StoreUnavailable`` line.
         """
@@ -178,7 +180,7 @@ class SqliteDatabase:
                                        read_only=False)
             await self._writer.call(_enable_wal)
             if prepare is not None:
-                await self._writer.call(prepare)
+                await self._writer.call(_transaction(prepare))
             if not self.in_memory:
                 self._reader = _Connection(self.path, "omnicord-db-read", self.busy_timeout,
                                            read_only=True)

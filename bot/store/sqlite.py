@@ -53,7 +53,6 @@ class SqliteStore:
             ScopeLocks() if self.database.in_memory
             else FileScopeLocks(f"{self.database.path}-locks")
         )
-        self.applied: list[int] = []
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -64,7 +63,7 @@ class SqliteStore:
 
     async def open(self) -> None:
         """Connect and bring the schema up to date (StoreUnavailable if the file is unusable)."""
-        await self.database.open(self._migrate)
+        await self.database.open(_apply_pending)
 
     async def close(self) -> None:
         """Close the connections."""
@@ -83,17 +82,6 @@ class SqliteStore:
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on the read connection."""
         return await self.database.read(work)
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Apply pending migrations in one immediate transaction: one process does it, the
-        others wait on the write lock and then find nothing left to do."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.applied = _apply_pending(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     async def schema_version(self) -> int:
         """The highest migration applied."""
