@@ -63,24 +63,29 @@ class TimedStore:
             self._instrument(connection)
 
     def _instrument(self, connection: Any) -> None:
-        call = connection.call
+        finished: dict[int, float] = {}
+        run_group = connection._run_group
 
-        async def timed_call(work: Any) -> Any:
-            start, finished = time.perf_counter(), []
+        def stamped_run_group(group: list[Any]) -> None:
+            run_group(group)
+            now = time.perf_counter()
+            for job in group:  # calls combined finish when their statement does
+                finished[id(job.combinable or job.work)] = now
 
-            def run(conn: sqlite3.Connection) -> Any:
-                try:
-                    return work(conn)
-                finally:
-                    finished.append(time.perf_counter())
+        connection._run_group = stamped_run_group
+        for name in ("call", "combine"):
+            setattr(connection, name, self._timed_method(getattr(connection, name), finished))
 
+    def _timed_method(self, method: Any, finished: dict[int, float]) -> Any:
+        async def timed(work: Any) -> Any:
+            start = time.perf_counter()
             try:
-                return await call(run)
+                return await method(work)
             finally:
-                if finished:
-                    self.spent[_scope.get()] += finished[0] - start
+                if id(work) in finished:
+                    self.spent[_scope.get()] += finished.pop(id(work)) - start
 
-        connection.call = timed_call
+        return timed
 
     async def _timed(self, scope: str, call: Any) -> Any:
         _scope.set(scope)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,13 +43,42 @@ def _describe(error: BaseException) -> str:
     return text
 
 
+_MAX_COMBINED = 200  # calls per combined statement: far below SQLite's 32,766 bound variables
+
+
+@dataclass(frozen=True)
+class Combinable:
+    """A call that can share one statement with calls of the same ``kind`` queued beside it.
+
+    ``run_all(conn, args)`` does the work for every argument at once and returns one result
+    per argument, in order.
+    """
+
+    kind: Hashable
+    arg: Any
+    run_all: Callable[[sqlite3.Connection, list[Any]], list[Any]]
+
+
+def insert_rows(into: str) -> Callable[[sqlite3.Connection, list[tuple[Any, ...]]], list[None]]:
+    """``run_all`` for rows of ``INSERT INTO {into} VALUES …``: one multi-row statement, atomic
+    on its own (triggers included)."""
+
+    def run_all(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[None]:
+        row = f"({', '.join('?' * len(rows[0]))})"
+        conn.execute(f"INSERT INTO {into} VALUES {', '.join([row] * len(rows))}",
+                     [value for values in rows for value in values])
+        return [None] * len(rows)
+
+    return run_all
+
+
 @dataclass
 class _Job:
-    work: Work[Any]
+    work: Work[Any] | None
+    combinable: Combinable | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     outcome: tuple[bool, Any] = (False, None)
-
 
 class _Connection:
     """A sqlite3 connection confined to one worker thread.
@@ -71,9 +101,17 @@ class _Connection:
         await self.call(lambda _: None)
 
     async def call(self, work: Work[T]) -> T:
+        result: T = await self._queue(work, None)
+        return result
+
+    async def combine(self, call: Combinable) -> Any:
+        """Run ``call``, in one statement with calls of its kind queued beside it."""
+        return await self._queue(None, call)
+
+    async def _queue(self, work: Work[Any] | None, combinable: Combinable | None) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(work, loop, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put(_Job(work, combinable, loop, future))
         return await future
 
     async def close(self) -> None:
@@ -87,9 +125,9 @@ class _Connection:
                 while True:
                     batch.append(self._jobs.get_nowait())
             jobs = [job for job in batch if job is not None]
-            for job in jobs:
-                if not job.future.cancelled():  # a caller gone before its turn: skip the work
-                    job.outcome = self._run(job.work)
+            # A caller gone before its turn has its work skipped.
+            for group in _groups(job for job in jobs if not job.future.cancelled()):
+                self._run_group(group)
             for loop in {job.loop for job in jobs}:
                 mine = [job for job in jobs if job.loop is loop]
                 with contextlib.suppress(RuntimeError):  # that loop is closed
@@ -97,6 +135,32 @@ class _Connection:
             if len(jobs) < len(batch):
                 self._shut()
                 return
+
+    def _run_group(self, group: list[_Job]) -> None:
+        """Run one job, or a run of combinable calls of one kind as one call.
+
+        Combined, a burst costs one statement, one commit and one hand-over of the GIL (which
+        a busy event loop makes expensive) instead of one each. If the combined call fails,
+        each call is retried alone so that only the one at fault fails; a locked or broken
+        database fails them all.
+        """
+        first = group[0]
+        if first.combinable is None:
+            assert first.work is not None
+            first.outcome = self._run(first.work)
+            return
+        run_all = first.combinable.run_all
+        args = [job.combinable.arg for job in group]  # type: ignore[union-attr]
+        succeeded, value = self._run(lambda db: run_all(db, args))
+        if succeeded:
+            for job, result in zip(group, value, strict=True):
+                job.outcome = (True, result)
+        elif len(group) == 1 or isinstance(value, sqlite3.OperationalError):
+            for job in group:
+                job.outcome = (False, value)
+        else:
+            for job, arg in zip(group, args, strict=True):
+                job.outcome = self._run(functools.partial(_run_one, run_all, arg))
 
     def _run(self, work: Work[Any]) -> tuple[bool, Any]:
         try:
@@ -123,6 +187,25 @@ class _Connection:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _run_one(run_all: Callable[[sqlite3.Connection, list[Any]], list[Any]], arg: Any,
+             conn: sqlite3.Connection) -> Any:
+    return run_all(conn, [arg])[0]
+
+
+def _groups(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
+    """Consecutive combinable calls of one kind (up to a statement's worth), else single jobs."""
+    group: list[_Job] = []
+    for job in jobs:
+        kind = job.combinable.kind if job.combinable is not None else None
+        if group and (kind is None or group[0].combinable is None
+                      or group[0].combinable.kind != kind or len(group) >= _MAX_COMBINED):
+            yield group
+            group = []
+        group.append(job)
+    if group:
+        yield group
 
 
 def _deliver(jobs: list[_Job]) -> None:
@@ -204,10 +287,16 @@ class SqliteDatabase:
         """Run ``work`` in one immediate transaction: committed if it returns, else rolled back."""
         return await self._require(self._writer).call(_transaction(work))
 
-    async def write_statement(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        """Run one statement on its own: atomic without a transaction around it, and the
-        cheapest write there is (a single step in the writer thread)."""
-        await self._require(self._writer).call(lambda db: db.execute(sql, params))
+    async def write_combined(self, call: Combinable) -> Any:
+        """Run ``call`` on the writer, outside a transaction: its ``run_all`` must be one
+        statement (atomic on its own). Calls queued while the writer was busy share that
+        statement, so a burst of turns costs one commit, not one each."""
+        return await self._require(self._writer).combine(call)
+
+    async def read_combined(self, call: Combinable) -> Any:
+        """Run ``call`` on the reader, sharing one query with calls of its kind queued beside
+        it."""
+        return await self._require(self._reader or self._writer).combine(call)
 
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on the reader, which sees every committed write and never waits on one."""

@@ -3,6 +3,7 @@ migrations applied once at start-up under SQLite's write lock."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -13,7 +14,14 @@ from pathlib import Path
 
 from omnicord.media.types import MediaRef
 from omnicord.store.base import Turn, UsageRow, utc_now
-from omnicord.store.database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, T, Work
+from omnicord.store.database import (
+    DEFAULT_BUSY_TIMEOUT,
+    Combinable,
+    SqliteDatabase,
+    T,
+    Work,
+    insert_rows,
+)
 from omnicord.store.locks import FileScopeLocks, ScopeLocks
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
@@ -98,29 +106,21 @@ class SqliteStore:
     async def recall(self, scope: str, *, limit: int | None = None
                      ) -> tuple[list[Turn], str | None]:
         """The scope's turns (as ``history``) and its persona, read together."""
-        return await self.read(lambda db: (_history(db, scope, limit), _persona(db, scope)))
+        recalled: tuple[list[Turn], str | None] = await self.database.read_combined(
+            Combinable(("recall", limit), scope, functools.partial(_recall_all, limit=limit)))
+        return recalled
 
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
         """Store a completed turn, and the usage it cost, in one statement: both or neither."""
-        columns: dict[str, str | int | None] = {
-            "scope": scope, "speaker_id": turn.speaker_id, "speaker_name": turn.speaker_name,
-            "text": turn.text, "media_json": json.dumps([m.to_dict() for m in turn.media]),
-            "reply_text": turn.reply_text, "model": turn.model,
-            "usage_json": json.dumps(turn.usage) if turn.usage is not None else None,
-            "created_at": turn.created_at, "replied_at": turn.replied_at,
-            "source_message_id": turn.source_message_id,
-            "reply_message_ids": json.dumps(list(turn.reply_message_ids)),
-        }
-        if usage is not None:
-            columns |= {
-                "usage_day": usage.day, "usage_guild_id": usage.guild_id,
-                "usage_channel_id": usage.channel_id, "usage_user_id": usage.user_id,
-                "usage_model": usage.model, "usage_prompt_tokens": usage.prompt_tokens,
-                "usage_completion_tokens": usage.completion_tokens,
-            }
-        sql = (f"INSERT INTO turn_writes ({', '.join(columns)})"
-               f" VALUES ({', '.join('?' * len(columns))})")
-        await self.database.write_statement(sql, tuple(columns.values()))
+        values = (
+            scope, turn.speaker_id, turn.speaker_name, turn.text,
+            json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
+            json.dumps(turn.usage) if turn.usage is not None else None,
+            turn.created_at, turn.replied_at, turn.source_message_id,
+            json.dumps(list(turn.reply_message_ids)),
+            *_usage_values(usage),
+        )
+        await self.database.write_combined(Combinable(_INTO_TURN_WRITES, values, _insert_turns))
 
     async def add_usage(self, usage: UsageRow) -> None:
         """Record one request's usage (requests that make no turn, such as captions)."""
@@ -160,6 +160,27 @@ class SqliteStore:
         await self.write(update)
 
 
+_UNLIMITED = 2**62
+_TURN_COLUMNS = ("scope", "speaker_id", "speaker_name", "text", "media_json", "reply_text",
+                 "model", "usage_json", "created_at", "replied_at", "source_message_id",
+                 "reply_message_ids")
+_USAGE_COLUMNS = ("usage_day", "usage_guild_id", "usage_channel_id", "usage_user_id",
+                  "usage_model", "usage_prompt_tokens", "usage_completion_tokens")
+
+
+# Every turn is written with the same columns (usage ones NULL without usage), so the writer
+# can store a burst of turns in one statement.
+_INTO_TURN_WRITES = f"turn_writes ({', '.join(_TURN_COLUMNS + _USAGE_COLUMNS)})"
+_insert_turns = insert_rows(_INTO_TURN_WRITES)
+
+
+def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
+    if usage is None:
+        return (None,) * len(_USAGE_COLUMNS)
+    return (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
+            usage.prompt_tokens, usage.completion_tokens)
+
+
 def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> None:
     """Insert one usage row inside the caller's transaction."""
     db.execute(
@@ -176,6 +197,28 @@ def _history(db: sqlite3.Connection, scope: str, limit: int | None) -> list[Turn
         " WHERE c.scope = ? ORDER BY t.id DESC LIMIT ?", (scope, -1 if limit is None else limit)
     ).fetchall()
     return [_turn_from_row(row) for row in reversed(rows)]
+
+
+def _recall_all(db: sqlite3.Connection, scopes: list[str], *, limit: int | None
+                ) -> list[tuple[list[Turn], str | None]]:
+    """Turns and persona of several scopes in one query: a busy event loop makes every step of
+    the reader thread costly, so a burst of recalls shares one."""
+    rows = db.execute(
+        "WITH wanted AS (SELECT id, scope, system_prompt FROM conversations"
+        "                WHERE scope IN (SELECT value FROM json_each(?))),"
+        " recent AS (SELECT *, ROW_NUMBER() OVER"
+        "            (PARTITION BY conversation_id ORDER BY id DESC) AS newness FROM turns"
+        "            WHERE conversation_id IN (SELECT id FROM wanted))"
+        " SELECT w.scope AS scope, w.system_prompt AS persona, r.* FROM wanted w"
+        " LEFT JOIN recent r ON r.conversation_id = w.id AND r.newness <= ?"
+        " ORDER BY r.id", (json.dumps(scopes), _UNLIMITED if limit is None else limit)
+    ).fetchall()
+    found: dict[str, tuple[list[Turn], str | None]] = {}
+    for row in rows:
+        turns, _ = found.setdefault(row["scope"], ([], row["persona"]))
+        if row["id"] is not None:
+            turns.append(_turn_from_row(row))
+    return [found.get(scope, ([], None)) for scope in scopes]
 
 
 def _persona(db: sqlite3.Connection, scope: str) -> str | None:
