@@ -50,13 +50,7 @@ class Services:
     @property
     def prepare_options(self) -> PrepareOptions:
         """The pipeline's own limits, from settings."""
-        return prepare_options(self.settings)
-
-
-def prepare_options(settings: Settings) -> PrepareOptions:
-    """The media pipeline's own limits (input size, text cap) from settings."""
-    return PrepareOptions(max_input_bytes=settings.max_input_mb * 1024 * 1024,
-                          text_limit=settings.text_limit)
+        return self.settings.prepare_options()
 
 
 def defaults(settings: Settings) -> Defaults:

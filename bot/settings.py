@@ -7,7 +7,7 @@ so the command line can print one clear line instead of a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from omnicord.errors import ConfigError
@@ -20,6 +20,9 @@ from omnicord.model.catalog import (
 from omnicord.secrets import register as register_secrets
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # media is imported when first used: the command line starts faster
+    from omnicord.media.prepare import PrepareOptions
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 
@@ -129,6 +132,13 @@ class Settings(BaseSettings):
         from omnicord.media.ffmpeg import configure_ffmpeg
 
         configure_ffmpeg(self.ffmpeg)
+
+    def prepare_options(self) -> PrepareOptions:
+        """The media pipeline's own limits (input size, text cap)."""
+        from omnicord.media.prepare import PrepareOptions
+
+        return PrepareOptions(max_input_bytes=self.max_input_mb * 1024 * 1024,
+                              text_limit=self.text_limit)
 
     def require_api_key(self) -> str:
         """The DashScope key, or a ConfigError saying how to set it."""

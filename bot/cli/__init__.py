@@ -6,50 +6,19 @@ service failed. Every failure is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import importlib
 from collections.abc import Sequence
 
-from omnicord import __version__
-from omnicord.cli import ask, history, media
 from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
+from omnicord.cli.parser import ASYNC_COMMANDS, build_parser
 from omnicord.errors import InputError, UpstreamError
 from omnicord.model.catalog import find_model
 from omnicord.settings import Settings, load_settings
 
-_ASYNC_COMMANDS = {
-    "ask": ask.run,
-    "caption": media.run_caption,
-    "prepare": media.run_prepare,
-    "history": history.run_history,
-    "reset": history.run_reset,
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="omnicord",
-        description="Qwen-Omni from the command line, and the Omnicord Discord bot.",
-    )
-    parser.add_argument("--version", action="version", version=f"omnicord {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ask.add_parser(commands)
-    media.add_parsers(commands)
-    history.add_parsers(commands)
-    voices = commands.add_parser(
-        "voices", help="list the voices of a model", description="List a model's voices."
-    )
-    voices.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
-    commands.add_parser(
-        "run", help="start the Discord bot with all cogs",
-        description="Start the Discord bot (needs DISCORD_TOKEN) with every Omnicord cog.",
-    )
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``omnicord`` console script and ``python -m bot``."""
+    """Entry point of the ``omnicord`` console script and ``python -m omnicord``."""
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -58,7 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if args.command == "voices":
             return _voices(settings, args.model)
-        return asyncio.run(_ASYNC_COMMANDS[args.command](args, settings))
+        module, function = ASYNC_COMMANDS[args.command]
+        command = getattr(importlib.import_module(module), function)
+        status: int = asyncio.run(command(args, settings))
+        return status
     except InputError as error:
         return fail(str(error), EXIT_USAGE)
     except UpstreamError as error:

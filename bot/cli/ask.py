@@ -21,42 +21,7 @@ from omnicord.model.events import ReasoningDelta, ReplyEvent, TextDelta
 from omnicord.services import Services, open_services
 from omnicord.settings import Settings
 
-DEFAULT_OUT = Path("omnicord-reply.ogg")
 CLI_SPEAKER_ID, CLI_SPEAKER_NAME = "cli", "You"
-
-
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    """Register ``ask`` and its options."""
-    ask = commands.add_parser(
-        "ask",
-        help="ask the model a question, with optional attachments",
-        description=(
-            "Ask a Qwen-Omni model. The reply text streams to stdout; unless --text-only or "
-            "--think is given, the spoken reply is written to --out."
-        ),
-    )
-    ask.add_argument("text", nargs="?", default="", metavar="TEXT",
-                     help="the question or message (use - to read it from stdin)")
-    ask.add_argument("--attach", "-a", action="append", type=Path, default=[], metavar="FILE",
-                     help="attach a file (repeatable): audio, voice notes, images, GIFs, video "
-                     "or text; each is converted to what the model accepts")
-    ask.add_argument("--model", "-m", help="chat model or snapshot (default: OMNICORD_MODEL)")
-    ask.add_argument("--voice", "-v",
-                     help="voice of the spoken reply (default: OMNICORD_VOICE; see 'voices')")
-    ask.add_argument("--think", action="store_true",
-                     help="thinking mode (qwen3-omni-flash only); replies in text only")
-    ask.add_argument("--text-only", action="store_true", help="do not ask for a spoken reply")
-    ask.add_argument("--out", "-o", type=Path, default=DEFAULT_OUT, metavar="PATH",
-                     help="where to write the spoken reply; format by extension: .ogg "
-                     f"(Opus, 48 kHz), .wav or .mp3 (default: {DEFAULT_OUT})")
-    ask.add_argument("--session", "-s", metavar="NAME",
-                     help="continue (or start) the named conversation kept in OMNICORD_DB")
-    ask.add_argument("--persona", metavar="TEXT",
-                     help="system prompt for this session, kept with it ('' restores the "
-                     "default; needs --session)")
-    ask.add_argument("--whole-video", action="store_true",
-                     help="for videos over the model's limit, look at the whole video as "
-                     "frames (its sound captioned) instead of trimming it")
 
 
 def pick_voice(model: ModelSpec, args: argparse.Namespace, settings: Settings) -> str | None:

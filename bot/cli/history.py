@@ -10,22 +10,6 @@ from omnicord.settings import Settings
 from omnicord.store import SqliteStore
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
-    """Register ``history`` and ``reset``."""
-    history = commands.add_parser(
-        "history", help="show a conversation kept with ask --session",
-        description="Print a named conversation from OMNICORD_DB as Markdown or JSON.",
-    )
-    history.add_argument("name", metavar="NAME", help="the session name")
-    history.add_argument("--format", "-f", choices=("md", "json"), default="md",
-                         help="Markdown (default) or JSON")
-    reset = commands.add_parser(
-        "reset", help="clear a conversation kept with ask --session",
-        description="Delete every turn of a named conversation from OMNICORD_DB.",
-    )
-    reset.add_argument("name", metavar="NAME", help="the session name")
-
-
 def scope_of(name: str) -> str:
     """The store scope of a command-line session."""
     return f"cli:{name}"

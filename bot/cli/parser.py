@@ -1,0 +1,117 @@
+"""The ``omnicord`` argument parser, and where each command's code lives.
+
+Only argparse and the standard library are imported here: a command's own modules (and the
+model SDK they need) load after its arguments are parsed, so ``--help``, ``voices``,
+``history``, ``reset`` and ``prepare`` start without paying for what they do not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from omnicord import __version__
+
+DEFAULT_OUT = Path("omnicord-reply.ogg")
+
+#: command → (module, coroutine function) run with the parsed arguments and settings.
+ASYNC_COMMANDS = {
+    "ask": ("omnicord.cli.ask", "run"),
+    "caption": ("omnicord.cli.caption", "run"),
+    "prepare": ("omnicord.cli.prepare", "run"),
+    "history": ("omnicord.cli.history", "run_history"),
+    "reset": ("omnicord.cli.history", "run_reset"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="omnicord",
+        description="Qwen-Omni from the command line, and the Omnicord Discord bot.",
+    )
+    parser.add_argument("--version", action="version", version=f"omnicord {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_ask(commands)
+    _add_media(commands)
+    _add_history(commands)
+    voices = commands.add_parser(
+        "voices", help="list the voices of a model", description="List a model's voices."
+    )
+    voices.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
+    commands.add_parser(
+        "run", help="start the Discord bot with all cogs",
+        description="Start the Discord bot (needs DISCORD_TOKEN) with every Omnicord cog.",
+    )
+    return parser
+
+
+def _add_ask(commands: argparse._SubParsersAction) -> None:
+    ask = commands.add_parser(
+        "ask",
+        help="ask the model a question, with optional attachments",
+        description=(
+            "Ask a Qwen-Omni model. The reply text streams to stdout; unless --text-only or "
+            "--think is given, the spoken reply is written to --out."
+        ),
+    )
+    ask.add_argument("text", nargs="?", default="", metavar="TEXT",
+                     help="the question or message (use - to read it from stdin)")
+    ask.add_argument("--attach", "-a", action="append", type=Path, default=[], metavar="FILE",
+                     help="attach a file (repeatable): audio, voice notes, images, GIFs, video "
+                     "or text; each is converted to what the model accepts")
+    ask.add_argument("--model", "-m", help="chat model or snapshot (default: OMNICORD_MODEL)")
+    ask.add_argument("--voice", "-v",
+                     help="voice of the spoken reply (default: OMNICORD_VOICE; see 'voices')")
+    ask.add_argument("--think", action="store_true",
+                     help="thinking mode (qwen3-omni-flash only); replies in text only")
+    ask.add_argument("--text-only", action="store_true", help="do not ask for a spoken reply")
+    ask.add_argument("--out", "-o", type=Path, default=DEFAULT_OUT, metavar="PATH",
+                     help="where to write the spoken reply; format by extension: .ogg "
+                     f"(Opus, 48 kHz), .wav or .mp3 (default: {DEFAULT_OUT})")
+    ask.add_argument("--session", "-s", metavar="NAME",
+                     help="continue (or start) the named conversation kept in OMNICORD_DB")
+    ask.add_argument("--persona", metavar="TEXT",
+                     help="system prompt for this session, kept with it ('' restores the "
+                     "default; needs --session)")
+    ask.add_argument("--whole-video", action="store_true",
+                     help="for videos over the model's limit, look at the whole video as "
+                     "frames (its sound captioned) instead of trimming it")
+
+
+def _add_media(commands: argparse._SubParsersAction) -> None:
+    caption = commands.add_parser(
+        "caption", help="describe an audio file (or a video's sound) with the captioner",
+        description="Print an English description of an audio file or of a video's sound "
+        "(Qwen3-Omni-Captioner). Recordings over 40 minutes are captioned in parts.",
+    )
+    caption.add_argument("file", type=Path, metavar="FILE", help="the audio or video file")
+    caption.add_argument(
+        "--no-stream", action="store_true", help="ask for each caption in one response"
+    )
+    prepare = commands.add_parser(
+        "prepare", help="show what would be sent for a file, without calling the model",
+        description="Convert a file as Omnicord would and print what would be sent: kind, "
+        "format, duration or size, bytes, estimated tokens and notices. Nothing is sent.",
+    )
+    prepare.add_argument("file", type=Path, metavar="FILE", help="the file to prepare")
+    prepare.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
+    prepare.add_argument("--for", dest="purpose", choices=("chat", "caption"), default="chat",
+                         help="prepare for a chat model (default) or for the captioner")
+    prepare.add_argument("--whole-video", action="store_true",
+                         help="sample a long video whole as frames instead of trimming it")
+
+
+def _add_history(commands: argparse._SubParsersAction) -> None:
+    history = commands.add_parser(
+        "history", help="show a conversation kept with ask --session",
+        description="Print a named conversation from OMNICORD_DB as Markdown or JSON.",
+    )
+    history.add_argument("name", metavar="NAME", help="the session name")
+    history.add_argument("--format", "-f", choices=("md", "json"), default="md",
+                         help="Markdown (default) or JSON")
+    reset = commands.add_parser(
+        "reset", help="clear a conversation kept with ask --session",
+        description="Delete every turn of a named conversation from OMNICORD_DB.",
+    )
+    reset.add_argument("name", metavar="NAME", help="the session name")
