@@ -3,7 +3,7 @@
     .venv/bin/python bench/history.py
 
 A scripted 40-turn conversation in which members post images, voice notes, a video and text
-runs twice against the offline DashScope server (tests/fake_dashscope.py): once through
+runs twice against the offline DashScope server (tests/doubles/fake_dashscope.py): once through
 Omnicord's conversations (budgeted, media re-sent only for recent turns) and once through a
 naive client that re-sends every turn's media every time. Both are counted with the same
 estimator, and each request is also checked by the server, which enforces the model's limit.
@@ -32,8 +32,8 @@ from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.store import SqliteStore  # noqa: E402
 
-from tests.fake_dashscope import FakeDashScope  # noqa: E402
-from tests.media import image, test_pattern_video, voice_note  # noqa: E402
+from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
+from tests.doubles.media import image, test_pattern_video, voice_note  # noqa: E402
 
 MODEL = find_model("qwen3-omni-flash")
 TURNS = 40

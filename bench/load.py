@@ -3,7 +3,7 @@
     .venv/bin/python bench/load.py [N ...]      (default: 8 32 128)
 
 Each member's message goes through the real conversation path (history read, composition,
-streamed reply from the offline DashScope server in tests/fake_dashscope.py, turn and usage
+streamed reply from the offline DashScope server in tests/doubles/fake_dashscope.py, turn and usage
 stored in one transaction) on one SQLite store, all N at once with ``asyncio.gather``. Printed
 per N: replies per second, turns and usage rows stored against those expected, and the time
 each turn spent in the store (lock, history and persona reads, the turn's write), as p50/p99/max,
@@ -38,7 +38,7 @@ from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.store import SqliteStore, Turn  # noqa: E402
 from omnicord.store.base import UsageRow  # noqa: E402
 
-from tests.fake_dashscope import FakeDashScope  # noqa: E402
+from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
 
 MODEL = find_model("qwen3-omni-flash")
 DEFAULT_SIZES = (8, 32, 128)

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 import openai  # noqa: E402
 from omnicord.media.speech import encode_speech, pcm_seconds  # noqa: E402
 
-from tests.fake_dashscope import FakeDashScope  # noqa: E402
-from tests.omnicord_bot import World, running_world  # noqa: E402
+from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
+from tests.doubles.omnicord_bot import World, running_world  # noqa: E402
 
 QUESTION = "please describe the weather in some detail today"
 REPLY = " ".join(f"word{i}" for i in range(45))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_dashscope import FakeDashScope
+from tests.doubles.fake_dashscope import FakeDashScope
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def cli_env(dashscope: FakeDashScope, tmp_path: Path) -> dict[str, str]:
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m bot ARGS`` in a fresh process, as a user would."""
+    """Run ``python -m omnicord ARGS`` in a fresh process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "omnicord", *args],
         env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,

@@ -30,8 +30,8 @@ HOST_SCRIPT = textwrap.dedent('''
     from discord.ext import commands
 
     from omnicord.settings import Settings
-    from tests.fake_dashscope import FakeDashScope
-    from tests.fake_discord import DiscordHarness, FakeDiscord
+    from tests.doubles.fake_dashscope import FakeDashScope
+    from tests.doubles.fake_discord import DiscordHarness, FakeDiscord
 
     EXTENSIONS = ["cogs.greetings", "omnicord.cogs.chat", "omnicord.cogs.caption",
                   "omnicord.cogs.settings", "omnicord.cogs.usage"]

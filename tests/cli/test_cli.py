@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.fake_dashscope import FakeDashScope, Fault
-from tests.media import image, probe, tone, voice_note
+from tests.doubles.fake_dashscope import FakeDashScope, Fault
+from tests.doubles.media import image, probe, tone, voice_note
 
 
 def test_ask_streams_text_and_writes_a_voice_reply(
@@ -286,3 +286,19 @@ def test_session_persona_is_kept(
         "Talk like a pirate.", "Talk like a pirate."]
     refused = run_cli(["ask", "hi", "--persona", "x"], cli_env, tmp_path)
     assert refused.returncode == 2 and "--persona needs --session" in refused.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["voices"], ["history", "s"], ["reset", "s"],
+                                  ["prepare", "note.txt"]])
+def test_commands_that_send_nothing_never_load_the_model_sdk(
+    argv: list[str], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "note.txt").write_text("hello")
+    probe_sdk = ("import sys, runpy\n"
+                 f"sys.argv = ['omnicord', *{argv!r}]\n"
+                 "try:\n    runpy.run_module('omnicord', run_name='__main__')\n"
+                 "except SystemExit as done:\n    code = done.code\n"
+                 "print('openai' in sys.modules, 'discord' in sys.modules, code)\n")
+    result = subprocess.run([sys.executable, "-c", probe_sdk], env=cli_env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines()[-1] == "False False 0", result.stderr

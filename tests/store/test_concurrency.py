@@ -23,9 +23,9 @@ from omnicord.store.base import UsageRow
 from omnicord.store.preferences import PreferenceStore
 from omnicord.store.sqlite import load_migrations
 
-from tests.fake_dashscope import FakeDashScope, Fault
-from tests.media import tone
-from tests.omnicord_bot import running_world
+from tests.doubles.fake_dashscope import FakeDashScope, Fault
+from tests.doubles.media import tone
+from tests.doubles.omnicord_bot import running_world
 
 FLASH = find_model("qwen3-omni-flash")
 
@@ -351,7 +351,7 @@ async def test_the_bot_wide_daily_cap_holds_in_dms(
 async def test_auto_captions_pass_the_same_gate(
     dashscope: FakeDashScope, tmp_path: Path
 ) -> None:
-    from tests.omnicord_bot import ogg_voice_note
+    from tests.doubles.omnicord_bot import ogg_voice_note
 
     note = ogg_voice_note(tmp_path, 2)
     async with running_world(dashscope, tmp_path, OMNICORD_COOLDOWN_SECONDS=600) as world:

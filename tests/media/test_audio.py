@@ -15,8 +15,8 @@ from omnicord.media.types import REQUEST_MEDIA_BUDGET, MediaTarget, PreparedMedi
 from omnicord.model.catalog import find_model
 from omnicord.model.parts import text_part
 
-from tests.fake_dashscope import FakeDashScope
-from tests.media import (
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.media import (
     ffmpeg,
     noise,
     probe,

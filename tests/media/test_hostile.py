@@ -27,7 +27,7 @@ from omnicord.model.catalog import find_model
 from PIL import Image
 
 from tests.conftest import REPO, run_cli
-from tests.media import TOOL, hold_memory, probe, test_pattern_video, tone, voice_note
+from tests.doubles.media import TOOL, hold_memory, probe, test_pattern_video, tone, voice_note
 
 FLASH = find_model("qwen3-omni-flash")
 TURBO = find_model("qwen-omni-turbo")

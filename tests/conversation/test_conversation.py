@@ -26,8 +26,8 @@ from omnicord.model.parts import message_modalities
 from omnicord.store import SqliteStore, Turn
 from omnicord.store.sqlite import load_migrations
 
-from tests.fake_dashscope import FakeDashScope
-from tests.media import image, test_pattern_video, tone, voice_note
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.media import image, test_pattern_video, tone, voice_note
 
 FLASH = find_model("qwen3-omni-flash")
 TURBO = find_model("qwen-omni-turbo")

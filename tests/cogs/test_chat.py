@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_dashscope import Fault
-from tests.media import image, test_pattern_video
-from tests.omnicord_bot import World, ogg_voice_note
-from tests.omnicord_bot import world as world
+from tests.doubles.fake_dashscope import Fault
+from tests.doubles.media import image, test_pattern_video
+from tests.doubles.omnicord_bot import World, ogg_voice_note
+from tests.doubles.omnicord_bot import world as world
 
 
 def no_pings(request) -> bool:
@@ -218,7 +218,7 @@ async def test_two_quick_messages_are_answered_in_order(world: World) -> None:
 async def test_cooldown_and_size_checked_before_download(
     dashscope, tmp_path: Path
 ) -> None:
-    from tests.omnicord_bot import running_world
+    from tests.doubles.omnicord_bot import running_world
 
     async with running_world(dashscope, tmp_path, OMNICORD_COOLDOWN_SECONDS=60,
                              OMNICORD_MAX_INPUT_MB=1) as world:

@@ -1,4 +1,4 @@
-"""Tests of the offline DashScope test double (``tests/fake_dashscope.py``).
+"""Tests of the offline DashScope test double (``tests/doubles/fake_dashscope.py``).
 
 They drive it with the real ``openai`` client (``max_retries=0``) and with plain urllib posts
 for malformed requests. Media is made on the spot with Pillow, ``wave`` and ffmpeg.
@@ -28,7 +28,7 @@ from openai import OpenAI
 from PIL import Image
 
 try:
-    from tests.fake_dashscope import MAX_BODY_BYTES, SAMPLE_RATE, FakeDashScope, Fault
+    from tests.doubles.fake_dashscope import MAX_BODY_BYTES, SAMPLE_RATE, FakeDashScope, Fault
 except ImportError:  # tests/ is not a package: pytest put it on sys.path itself
     from fake_dashscope import MAX_BODY_BYTES, SAMPLE_RATE, FakeDashScope, Fault
 

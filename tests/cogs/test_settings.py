@@ -10,10 +10,10 @@ from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
 from omnicord.cogs.runner import REQUIRED_PERMISSIONS, intents, invite_url
 
-from tests.fake_dashscope import FakeDashScope
-from tests.fake_discord import DiscordHarness
-from tests.omnicord_bot import World, make_settings
-from tests.omnicord_bot import world as world
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.fake_discord import DiscordHarness
+from tests.doubles.omnicord_bot import World, make_settings
+from tests.doubles.omnicord_bot import world as world
 
 
 async def run(world: World, user: discord.Member, command: str, options=None) -> str:

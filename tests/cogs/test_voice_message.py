@@ -14,8 +14,8 @@ from omnicord.cogs.utils.voice_message import (
 )
 from omnicord.media.ffmpeg import ffmpeg_exe
 
-from tests.fake_discord import DEFAULT_BOT_PERMISSIONS, IS_VOICE_MESSAGE, DiscordHarness
-from tests.fake_discord import harness as harness
+from tests.doubles.fake_discord import DEFAULT_BOT_PERMISSIONS, IS_VOICE_MESSAGE, DiscordHarness
+from tests.doubles.fake_discord import harness as harness
 
 WAVEFORM = bytes(range(0, 256, 4))  # 64 points
 

@@ -1,5 +1,5 @@
 """A running Omnicord bot for cog tests: the real runner bot with every cog, a simulated
-gateway and captured Discord HTTP (tests/fake_discord.py), and the offline model server."""
+gateway and captured Discord HTTP (tests/doubles/fake_discord/), and the offline model server."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from omnicord.cogs.runner import OmnicordBot
 from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
 from omnicord.settings import Settings
 
-from tests.fake_dashscope import FakeDashScope
-from tests.fake_discord import DiscordHarness, FakeDiscord
-from tests.media import ffmpeg
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.fake_discord import DiscordHarness, FakeDiscord
+from tests.doubles.media import ffmpeg
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from omnicord.errors import InputError
 from omnicord.media.speech import pcm_seconds, speech_format, write_speech
 
-from tests.media import probe
+from tests.doubles.media import probe
 
 
 def sine_pcm(seconds: float, freq: float = 300.0, rate: int = 24_000) -> bytes:

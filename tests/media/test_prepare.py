@@ -14,7 +14,7 @@ from omnicord.media.tempfiles import PREFIX
 from omnicord.media.types import MediaTarget
 from omnicord.model.catalog import find_model
 
-from tests.media import image, tone, voice_note
+from tests.doubles.media import image, tone, voice_note
 
 FLASH = find_model("qwen3-omni-flash")
 CAPTIONER = find_model("qwen3-omni-30b-a3b-captioner")

@@ -22,7 +22,7 @@ from omnicord.model.omni import Base64PcmAssembler, OmniClient, delta_events
 from omnicord.model.parts import audio_part, image_part, text_part
 from omnicord.model.rules import ChatRequest
 
-from tests.fake_dashscope import FakeDashScope, Fault
+from tests.doubles.fake_dashscope import FakeDashScope, Fault
 
 
 def client_for(server: FakeDashScope, **kwargs: float) -> OmniClient:

@@ -22,8 +22,8 @@ from omnicord.secrets import redact
 from omnicord.settings import Settings
 
 from tests.conftest import run_cli
-from tests.fake_dashscope import FakeDashScope, Fault
-from tests.media import tone
+from tests.doubles.fake_dashscope import FakeDashScope, Fault
+from tests.doubles.media import tone
 
 SECRET = "MYSECRETKEY-7f3a9c1d2e"
 TOKEN = "MTAx.discord-token_value.9zz"

@@ -22,8 +22,8 @@ from omnicord.model.parts import text_part
 from openai import OpenAI
 from PIL import ExifTags, Image, ImageCms, features
 
-from tests import fake_dashscope
-from tests.fake_dashscope import FakeDashScope
+from tests.doubles import fake_dashscope
+from tests.doubles.fake_dashscope import FakeDashScope
 
 FLASH = find_model("qwen3-omni-flash")
 TURBO = find_model("qwen-omni-turbo")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.omnicord_bot import World, ogg_voice_note
-from tests.omnicord_bot import world as world
+from tests.doubles.omnicord_bot import World, ogg_voice_note
+from tests.doubles.omnicord_bot import world as world
 
 
 def caption_requests(world: World) -> list[dict]:

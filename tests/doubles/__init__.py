@@ -1,0 +1,1 @@
+"""Test doubles: the offline DashScope and Discord servers, generated media, a running bot."""

@@ -1,0 +1,125 @@
+"""Discord's own rules that bots trip over, as the fake enforces them, and its error answers.
+
+``DiscordError`` carries Discord's error JSON (``{"message", "code", "errors"}``) out of a route
+handler; ``validate_message`` and ``validate_voice`` refuse what Discord refuses: empty messages
+(50006), content over 2000 characters and embed limits (50035), too many or too large uploads
+(50035, 40005) and the voice-message rules (50159-50161).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import TYPE_CHECKING
+
+from tests.doubles.fake_discord.payloads import JSONDict
+
+if TYPE_CHECKING:
+    from tests.doubles.fake_discord.server import CapturedPart
+
+# Message flags.
+HAS_THREAD = 1 << 5
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+IS_VOICE_MESSAGE = 1 << 13
+
+UPLOAD_LIMIT = 10 * 1024 * 1024
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_DESCRIPTION = 4096
+MAX_EMBED_TOTAL = 6000
+MAX_FILES = 10
+MAX_WAVEFORM_POINTS = 256
+
+VOICE_ERRORS = {
+    50159: "Voice messages do not support additional content.",
+    50160: "Voice messages must have a single audio attachment.",
+    50161: "Voice messages must have supporting metadata.",
+    50162: "Voice messages cannot be edited.",
+    50173: "Cannot send voice messages in this channel.",
+}
+
+
+class DiscordError(Exception):
+    """Raised inside route handlers to answer with Discord's error JSON."""
+
+    def __init__(self, status: int, code: int, message: str, errors: JSONDict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body: JSONDict = {"message": message, "code": code}
+        if errors:
+            self.body["errors"] = errors
+
+
+def form_error(field_name: str, code: str, message: str) -> DiscordError:
+    """Discord's 50035 Invalid Form Body for one field."""
+    errors = {field_name: {"_errors": [{"code": code, "message": message}]}}
+    return DiscordError(400, 50035, "Invalid Form Body", errors)
+
+
+def validate_message(body: JSONDict, files: list[CapturedPart], flags: int,
+                     upload_limit: int) -> None:
+    """Refuse a message body (create or merged edit) the way Discord would."""
+    content = body.get("content") or ""
+    embeds = body.get("embeds") or []
+    if len(content) > MAX_CONTENT:
+        raise form_error("content", "BASE_TYPE_MAX_LENGTH",
+                         f"Must be {MAX_CONTENT} or fewer in length.")
+    if len(embeds) > MAX_EMBEDS:
+        raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+    for embed in embeds:
+        if len(embed.get("description") or "") > MAX_EMBED_DESCRIPTION:
+            raise form_error("embeds", "BASE_TYPE_MAX_LENGTH",
+                             f"Must be {MAX_EMBED_DESCRIPTION} or fewer in length.")
+    if sum(embed_size(e) for e in embeds) > MAX_EMBED_TOTAL:
+        raise form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED",
+                         f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}")
+    if len(files) > MAX_FILES:
+        raise form_error("files", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+    if any(len(f.data) > upload_limit for f in files):
+        raise DiscordError(413, 40005, "Request entity too large")
+    if flags & IS_VOICE_MESSAGE and (content or embeds):
+        raise DiscordError(400, 50159, VOICE_ERRORS[50159])
+    kept = [a for a in body.get("attachments") or [] if not is_upload_ref(a, files)]
+    has_body = (content or embeds or files or kept or body.get("components")
+                or body.get("sticker_ids") or body.get("poll"))
+    if not has_body:
+        raise DiscordError(400, 50006, "Cannot send an empty message")
+
+
+def validate_voice(msg: JSONDict) -> None:
+    """Refuse a voice message without exactly one audio attachment and its metadata."""
+    attachments = msg["attachments"]
+    if len(attachments) != 1 or not attachments[0]["content_type"].startswith("audio/"):
+        raise DiscordError(400, 50160, VOICE_ERRORS[50160])
+    entry = attachments[0]
+    if "duration_secs" not in entry or "waveform" not in entry:
+        raise DiscordError(400, 50161, VOICE_ERRORS[50161])
+    try:
+        points = base64.b64decode(entry["waveform"], validate=True)
+    except (ValueError, TypeError) as exc:
+        raise DiscordError(400, 50161, VOICE_ERRORS[50161]) from exc
+    if not 0 < len(points) <= MAX_WAVEFORM_POINTS:
+        raise DiscordError(400, 50161, VOICE_ERRORS[50161])
+
+
+def file_index(part: CapturedPart) -> int:
+    """N of a multipart ``files[N]`` part (the id ``attachments`` entries refer to)."""
+    match = re.fullmatch(r"files\[(\d+)\]", part.name)
+    return int(match.group(1)) if match else 0
+
+
+def is_upload_ref(entry: JSONDict, files: list[CapturedPart]) -> bool:
+    """Whether an ``attachments`` entry names one of this request's uploads."""
+    entry_id = str(entry.get("id"))
+    return entry_id.isdigit() and int(entry_id) in {file_index(p) for p in files}
+
+
+def embed_size(embed: JSONDict) -> int:
+    """Characters an embed counts toward Discord's 6000 limit."""
+    total = len(embed.get("title") or "") + len(embed.get("description") or "")
+    total += len((embed.get("footer") or {}).get("text") or "")
+    total += len((embed.get("author") or {}).get("name") or "")
+    for item in embed.get("fields") or []:
+        total += len(item.get("name") or "") + len(item.get("value") or "")
+    return total
