@@ -5,7 +5,7 @@
   handlers and ``rules.py`` the limits and error answers they enforce.
 - ``payloads.py``: the Discord API v10 objects (users, roles, members, channels, threads).
 - ``harness.py``: ``DiscordHarness``, which feeds gateway payloads to discord.py's own parsers,
-  and the pytest fixtures ``harness``, ``discord_harness`` and ``fake_discord``.
+  and the pytest fixtures ``harness`` and ``discord_harness``.
 
 Typical use::
 
@@ -27,7 +27,6 @@ from tests.doubles.fake_discord.harness import (
     HarnessFactory,
     default_intents,
     discord_harness,
-    fake_discord,
     harness,
 )
 from tests.doubles.fake_discord.payloads import (
@@ -50,6 +49,5 @@ __all__ = [
     "HarnessFactory",
     "default_intents",
     "discord_harness",
-    "fake_discord",
     "harness",
 ]

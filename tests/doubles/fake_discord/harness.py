@@ -8,7 +8,7 @@ Everything the bot sends goes over real HTTP to the fake server. The harness poi
 ``bot.http.get_from_cdn`` (``Attachment.read``) at the fake CDN and gives the bot's aiohttp
 session a resolver that refuses every host name, so nothing leaves 127.0.0.1.
 
-Fixtures (``harness``, ``discord_harness``, ``fake_discord``) live here, not in conftest.py:
+Fixtures (``harness``, ``discord_harness``) live here, not in conftest.py:
 import them into a test module as ``from tests.doubles.fake_discord import harness as harness``
 (the ``as`` form keeps ruff's F811 quiet), or list this module in a conftest's
 ``pytest_plugins``.
@@ -25,14 +25,13 @@ import mimetypes
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 import discord
 import discord.http
-import pytest
 import pytest_asyncio
 from aiohttp.abc import AbstractResolver, ResolveResult
 from discord import app_commands
@@ -668,13 +667,6 @@ def _image_size(data: bytes) -> JSONDict:
 # --------------------------------------------------------------------------- pytest fixtures
 
 HarnessFactory = Callable[..., Awaitable[DiscordHarness]]
-
-
-@pytest.fixture
-def fake_discord() -> Iterator[FakeDiscord]:
-    """A started ``FakeDiscord`` for one test (pass it to ``discord_harness(fake=...)``)."""
-    with FakeDiscord() as server:
-        yield server
 
 
 @pytest_asyncio.fixture
