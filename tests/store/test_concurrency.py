@@ -60,22 +60,6 @@ async def test_concurrent_turns_usage_and_settings_are_all_stored(tmp_path: Path
     assert count(path, "turns") == count(path, "usage") == 64
 
 
-async def test_a_failing_write_takes_no_other_write_with_it(tmp_path: Path) -> None:
-    path = tmp_path / "boom.db"
-    async with SqliteStore(path) as store:
-        await store.write(lambda db: db.execute(
-            "CREATE TRIGGER boom BEFORE INSERT ON turns WHEN NEW.text = 'bad'"
-            " BEGIN SELECT RAISE(ABORT, 'boom'); END"))
-        results = await asyncio.gather(
-            *(store.add_turn(f"s:{i}", turn("bad" if i % 4 == 0 else "good"), usage())
-              for i in range(24)),
-            return_exceptions=True,
-        )
-    failures = [r for r in results if isinstance(r, Exception)]
-    assert len(failures) == 6 and all(isinstance(f, sqlite3.IntegrityError) for f in failures)
-    assert count(path, "turns") == count(path, "usage") == 18
-
-
 async def _while_busy(run: Callable[[Callable[[sqlite3.Connection], None]], Awaitable[None]],
                       calls: list[Awaitable[object]]) -> list[object]:
     """Start ``calls`` while a job holds the database thread, so they queue up together."""
@@ -94,6 +78,23 @@ async def _while_busy(run: Callable[[Callable[[sqlite3.Connection], None]], Awai
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@pytest.mark.parametrize("one_burst", [False, True], ids=["concurrent", "one-burst"])
+async def test_a_failing_write_takes_no_other_write_with_it(tmp_path: Path, one_burst: bool
+                                                           ) -> None:
+    path = tmp_path / "boom.db"
+    async with SqliteStore(path) as store:
+        await store.write(lambda db: db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON turns WHEN NEW.text = 'bad'"
+            " BEGIN SELECT RAISE(ABORT, 'boom'); END"))
+        writes = [store.add_turn(f"s:{i}", turn("bad" if i % 4 == 0 else "good"), usage())
+                  for i in range(24)]
+        results = (await _while_busy(store.write, writes) if one_burst  # one combined INSERT
+                   else await asyncio.gather(*writes, return_exceptions=True))
+    assert [isinstance(r, sqlite3.IntegrityError) for r in results] == [
+        i % 4 == 0 for i in range(24)]
+    assert count(path, "turns") == count(path, "usage") == 18
+
+
 async def test_turns_queued_together_are_written_by_one_statement(tmp_path: Path) -> None:
     path = tmp_path / "burst.db"
     async with SqliteStore(path) as store:
@@ -109,32 +110,6 @@ async def test_turns_queued_together_are_written_by_one_statement(tmp_path: Path
             assert [t.text for t in await store.history(f"s:{scope}")] == [
                 f"t{i}" for i in range(scope, 40, 4)]  # each conversation keeps its order
     assert count(path, "turns") == count(path, "usage") == 40
-
-
-async def test_a_bad_turn_in_a_burst_fails_alone(tmp_path: Path) -> None:
-    path = tmp_path / "burst-bad.db"
-    async with SqliteStore(path) as store:
-        await store.write(lambda db: db.execute(
-            "CREATE TRIGGER boom BEFORE INSERT ON turns WHEN NEW.text = 'bad'"
-            " BEGIN SELECT RAISE(ABORT, 'boom'); END"))
-        results = await _while_busy(store.write, [
-            store.add_turn(f"s:{i}", turn("bad" if i % 4 == 0 else "good"), usage())
-            for i in range(24)])
-    assert [isinstance(r, sqlite3.IntegrityError) for r in results] == [
-        i % 4 == 0 for i in range(24)]
-    assert count(path, "turns") == count(path, "usage") == 18
-
-
-async def test_recalls_queued_together_each_get_their_own_conversation(tmp_path: Path) -> None:
-    async with SqliteStore(tmp_path / "recall.db") as store:
-        for i in range(12):
-            await store.add_turn(f"s:{i % 3}", turn(f"t{i}"))
-        await store.set_system_prompt("s:1", "a pirate")
-        scopes = ["s:0", "s:1", "s:2", "s:none", "s:1"]
-        results = await _while_busy(store.read, [store.recall(s, limit=2) for s in scopes])
-    recalled = [([t.text for t in turns], persona) for turns, persona in results]  # type: ignore[misc]
-    assert recalled == [(["t6", "t9"], None), (["t7", "t10"], "a pirate"), (["t8", "t11"], None),
-                        ([], None), (["t7", "t10"], "a pirate")]
 
 
 async def test_a_turn_and_its_usage_are_stored_together_or_not_at_all(tmp_path: Path) -> None:
