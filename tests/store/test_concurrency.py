@@ -112,6 +112,18 @@ async def test_turns_queued_together_are_written_by_one_statement(tmp_path: Path
     assert count(path, "turns") == count(path, "usage") == 40
 
 
+async def test_recalls_queued_together_each_get_their_own_conversation(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "recall.db") as store:
+        for i in range(12):
+            await store.add_turn(f"s:{i % 3}", turn(f"t{i}"))
+        await store.set_system_prompt("s:1", "a pirate")
+        scopes = ["s:0", "s:1", "s:2", "s:none", "s:1"]
+        results = await _while_busy(store.read, [store.recall(s, limit=2) for s in scopes])
+    recalled = [([t.text for t in turns], persona) for turns, persona in results]  # type: ignore[misc]
+    assert recalled == [(["t6", "t9"], None), (["t7", "t10"], "a pirate"), (["t8", "t11"], None),
+                        ([], None), (["t7", "t10"], "a pirate")]
+
+
 async def test_a_turn_and_its_usage_are_stored_together_or_not_at_all(tmp_path: Path) -> None:
     path = tmp_path / "both.db"
     async with SqliteStore(path) as store:
