@@ -3,11 +3,12 @@
     .venv/bin/python bench/load.py [N ...]      (default: 8 32 128)
 
 Each member's message goes through the real conversation path (history read, composition,
-streamed reply from the offline DashScope server in tests/doubles/fake_dashscope.py, turn and usage
-stored in one transaction) on one SQLite store, all N at once with ``asyncio.gather``. Printed
-per N: replies per second, turns and usage rows stored against those expected, and the time
-each turn spent in the store (lock, history and persona reads, the turn's write), as p50/p99/max,
-and the wall time of those calls including the event loop's delay in resuming the caller.
+streamed reply from the offline DashScope server in tests/doubles/fake_dashscope.py, turn
+and usage stored by one statement) on one SQLite store, all N at once with
+``asyncio.gather``. Printed per N: replies per second, turns and usage rows stored against
+those expected, and the time each turn spent in the store (lock, history and persona reads,
+the turn's write), as p50/p99/max, and the wall time of those calls including the event
+loop's delay in resuming the caller.
 Goal: 0 lost turns and 0 lost usage rows at every N; store p99 <= 20 ms at N = 128.
 """
 

@@ -80,6 +80,7 @@ class _Job:
     future: asyncio.Future[Any]
     outcome: tuple[bool, Any] = (False, None)
 
+
 class _Connection:
     """A sqlite3 connection confined to one worker thread.
 

@@ -101,7 +101,8 @@ class SqliteStore:
 
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (only the newest ``limit`` when given)."""
-        return await self.read(lambda db: _history(db, scope, limit))
+        turns, _ = await self.recall(scope, limit=limit)
+        return turns
 
     async def recall(self, scope: str, *, limit: int | None = None
                      ) -> tuple[list[Turn], str | None]:
@@ -160,7 +161,6 @@ class SqliteStore:
         await self.write(update)
 
 
-_UNLIMITED = 2**62
 _TURN_COLUMNS = ("scope", "speaker_id", "speaker_name", "text", "media_json", "reply_text",
                  "model", "usage_json", "created_at", "replied_at", "source_message_id",
                  "reply_message_ids")
@@ -191,27 +191,18 @@ def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> None:
     )
 
 
-def _history(db: sqlite3.Connection, scope: str, limit: int | None) -> list[Turn]:
-    rows = db.execute(
-        "SELECT t.* FROM turns t JOIN conversations c ON c.id = t.conversation_id"
-        " WHERE c.scope = ? ORDER BY t.id DESC LIMIT ?", (scope, -1 if limit is None else limit)
-    ).fetchall()
-    return [_turn_from_row(row) for row in reversed(rows)]
-
-
 def _recall_all(db: sqlite3.Connection, scopes: list[str], *, limit: int | None
                 ) -> list[tuple[list[Turn], str | None]]:
     """Turns and persona of several scopes in one query: a busy event loop makes every step of
     the reader thread costly, so a burst of recalls shares one."""
     rows = db.execute(
         "WITH wanted AS (SELECT id, scope, system_prompt FROM conversations"
-        "                WHERE scope IN (SELECT value FROM json_each(?))),"
-        " recent AS (SELECT *, ROW_NUMBER() OVER"
-        "            (PARTITION BY conversation_id ORDER BY id DESC) AS newness FROM turns"
-        "            WHERE conversation_id IN (SELECT id FROM wanted))"
-        " SELECT w.scope AS scope, w.system_prompt AS persona, r.* FROM wanted w"
-        " LEFT JOIN recent r ON r.conversation_id = w.id AND r.newness <= ?"
-        " ORDER BY r.id", (json.dumps(scopes), _UNLIMITED if limit is None else limit)
+        "                WHERE scope IN (SELECT value FROM json_each(?)))"
+        " SELECT w.scope AS scope, w.system_prompt AS persona, t.* FROM wanted w"
+        # Each conversation's newest turns straight from its index, however long it is.
+        " LEFT JOIN turns t ON t.id IN (SELECT id FROM turns WHERE conversation_id = w.id"
+        "                               ORDER BY id DESC LIMIT ?)"
+        " ORDER BY t.id", (json.dumps(scopes), -1 if limit is None else limit)
     ).fetchall()
     found: dict[str, tuple[list[Turn], str | None]] = {}
     for row in rows:
