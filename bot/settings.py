@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="OMNICORD_MODEL")
     voice: str = Field(default=DEFAULT_VOICE, alias="OMNICORD_VOICE")
     caption_model: str = Field(default=DEFAULT_CAPTION_MODEL, alias="OMNICORD_CAPTION_MODEL")
-    db_path: Path = Field(default=Path("omnicord.db"), alias="OMNICORD_DB")
+    database: str = Field(default="omnicord.db", alias="OMNICORD_DB")
+    db_pool_size: int = Field(default=10, ge=1, le=1000, alias="OMNICORD_DB_POOL_SIZE")
     discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
     request_timeout: float = Field(default=120.0, gt=0, alias="OMNICORD_REQUEST_TIMEOUT")
     max_retries: int = Field(default=2, ge=0, le=10, alias="OMNICORD_MAX_RETRIES")
@@ -57,11 +58,50 @@ class Settings(BaseSettings):
     cooldown_seconds: float = Field(default=3.0, ge=0, alias="OMNICORD_COOLDOWN_SECONDS")
     guild_concurrency: int = Field(default=4, ge=0, alias="OMNICORD_GUILD_CONCURRENCY")
     prices: str = Field(default="", alias="OMNICORD_PRICES")
+    upstream_rpm: int = Field(default=0, ge=0, alias="OMNICORD_UPSTREAM_RPM")
+    shard_count: int | None = Field(default=None, ge=1, alias="OMNICORD_SHARD_COUNT")
+    shard_ids_spec: str | None = Field(default=None, alias="OMNICORD_SHARD_IDS")
 
     @field_validator("api_key", "discord_token", "cache_dir", "ffmpeg", mode="before")
     @classmethod
     def _blank_secret_is_missing(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _check_database(cls, value: Any) -> str:
+        text = str(value).strip()
+        if not text:
+            raise ValueError("must be a SQLite file path or a postgresql:// URL")
+        return text
+
+    @field_validator("shard_count", "shard_ids_spec", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_ids_spec")
+    @classmethod
+    def _check_shard_ids(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard_ids(value)
+        return value
+
+    @property
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process serves (None: all of them)."""
+        return None if self.shard_ids_spec is None else parse_shard_ids(self.shard_ids_spec)
+
+    @model_validator(mode="after")
+    def _check_shards(self) -> Settings:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("OMNICORD_SHARD_IDS needs OMNICORD_SHARD_COUNT (the total)")
+            outside = [i for i in self.shard_ids if i >= self.shard_count]
+            if outside:
+                raise ValueError(f"OMNICORD_SHARD_IDS: shard {outside[0]} is not below "
+                                 f"OMNICORD_SHARD_COUNT={self.shard_count}")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -123,9 +163,23 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def uses_postgresql(self) -> bool:
+        """Whether OMNICORD_DB names a PostgreSQL database rather than a SQLite file."""
+        return is_postgresql_url(self.database)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file OMNICORD_DB names (``sqlite:///`` prefix optional)."""
+        return sqlite_path(self.database)
+
+    @property
     def media_cache_dir(self) -> Path:
-        """Where prepared media is cached: OMNICORD_CACHE_DIR, else beside the database."""
-        return self.cache_dir or self.db_path.parent / "omnicord-media"
+        """Where prepared media is cached: OMNICORD_CACHE_DIR, else beside the SQLite database
+        (in the working folder with PostgreSQL)."""
+        if self.cache_dir:
+            return self.cache_dir
+        base = Path(".") if self.uses_postgresql else self.db_path.parent
+        return base / "omnicord-media"
 
     def configure_ffmpeg(self) -> None:
         """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""
@@ -157,6 +211,36 @@ class Settings(BaseSettings):
                 "in the environment or in .env"
             )
         return self.discord_token.get_secret_value()
+
+
+def is_postgresql_url(database: str) -> bool:
+    """Whether a database setting is a PostgreSQL URL."""
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(database: str) -> Path:
+    """The file of a SQLite database setting: a path, or ``sqlite:///path``."""
+    if is_postgresql_url(database):
+        raise ConfigError("OMNICORD_DB names a PostgreSQL database, not a SQLite file")
+    # As SQLAlchemy spells it: sqlite:///relative.db, sqlite:////absolute.db
+    return Path(database.removeprefix("sqlite:///"))
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """``0-3,8,10-11`` as sorted shard ids; ValueError on anything else."""
+    ids: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ValueError(f"bad shard range {part!r}: use ids and ranges like 0-3,8") from None
+        if low < 0 or high < low:
+            raise ValueError(f"bad shard range {part!r}: use ids and ranges like 0-3,8")
+        ids.update(range(low, high + 1))
+    if not ids:
+        raise ValueError("names no shard: use ids and ranges like 0-3,8")
+    return tuple(sorted(ids))
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""The ``omnicord`` command line: ask, caption, prepare, history, reset, voices, run.
+"""The ``omnicord`` command line: ask, caption, prepare, history, reset, voices, run, db.
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
 service failed. Every failure is one line on stderr, never a traceback.
@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Sequence
 
 from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
-from omnicord.cli.parser import ASYNC_COMMANDS, build_parser
+from omnicord.cli.parser import ASYNC_COMMANDS, build_parser, setting_overrides
 from omnicord.errors import InputError, UpstreamError
 from omnicord.model.catalog import find_model
 from omnicord.settings import Settings, load_settings
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omnicord`` console script and ``python -m omnicord``."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(**setting_overrides(args))
         settings.configure_ffmpeg()
         if args.command == "run":
             return _run(settings)

@@ -21,6 +21,7 @@ ASYNC_COMMANDS = {
     "prepare": ("omnicord.cli.prepare", "run"),
     "history": ("omnicord.cli.history", "run_history"),
     "reset": ("omnicord.cli.history", "run_reset"),
+    "db": ("omnicord.cli.db", "run"),
 }
 
 
@@ -39,11 +40,56 @@ def build_parser() -> argparse.ArgumentParser:
         "voices", help="list the voices of a model", description="List a model's voices."
     )
     voices.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
-    commands.add_parser(
-        "run", help="start the Discord bot with all cogs",
-        description="Start the Discord bot (needs DISCORD_TOKEN) with every Omnicord cog.",
-    )
+    _add_run(commands)
+    _add_db(commands)
     return parser
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="start the Discord bot with all cogs",
+        description="Start the Discord bot (needs DISCORD_TOKEN) with every Omnicord cog. "
+        "Without shard options, one process serves Discord's recommended number of shards.",
+    )
+    run.add_argument("--shard-count", type=int, metavar="N",
+                     help="total shards across every process (default: OMNICORD_SHARD_COUNT, "
+                     "else Discord's recommendation)")
+    run.add_argument("--shard-ids", metavar="IDS",
+                     help="the shards this process serves, such as 0-3 or 0,2,4 (default: "
+                     "OMNICORD_SHARD_IDS, else all of them)")
+
+
+def _add_db(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser(
+        "db", help="migrate, inspect or copy the database",
+        description="Database operations on OMNICORD_DB (a SQLite file or a postgresql:// URL).",
+    )
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    actions.add_parser("migrate", help="apply pending migrations",
+                       description="Apply every pending migration to OMNICORD_DB.")
+    actions.add_parser("status", help="show the schema version and what is stored",
+                       description="Print the backend, schema version, pending migrations "
+                       "and row counts of OMNICORD_DB.")
+    copy = actions.add_parser(
+        "copy", help="copy every row from one database to another",
+        description="Copy history, preferences and usage from one database to another (for "
+        "example from SQLite to PostgreSQL), then verify the row counts match. The target "
+        "must be empty.",
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL",
+                      help="source database: a SQLite path, sqlite:///path or postgresql://…")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="target database (migrated first; must hold no rows)")
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Settings given as command-line flags, by their environment names."""
+    overrides: dict[str, object] = {}
+    if getattr(args, "shard_count", None) is not None:
+        overrides["OMNICORD_SHARD_COUNT"] = args.shard_count
+    if getattr(args, "shard_ids", None) is not None:
+        overrides["OMNICORD_SHARD_IDS"] = args.shard_ids
+    return overrides
 
 
 def _add_ask(commands: argparse._SubParsersAction) -> None:
