@@ -20,12 +20,11 @@ from omnicord.model.captioner import CaptionerClient
 from omnicord.model.omni import OmniClient
 from omnicord.policy.admission import Admission
 from omnicord.policy.preferences import Defaults
-from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
+from omnicord.policy.throttle import ConcurrencyLimit, Cooldown, UpstreamPace
 from omnicord.policy.usage import UsageLedger, default_prices, parse_prices
 from omnicord.settings import Settings
-from omnicord.store import SqliteStore
-from omnicord.store.base import ReplyMode
-from omnicord.store.preferences import PreferenceStore
+from omnicord.store import Store, store_for
+from omnicord.store.base import PreferenceStore, ReplyMode
 
 
 @dataclass
@@ -35,7 +34,7 @@ class Services:
     settings: Settings
     omni: OmniClient
     captioner: CaptionerClient
-    store: SqliteStore
+    store: Store
     cache: MediaCache
     conversations: Conversations
     preferences: PreferenceStore
@@ -71,25 +70,27 @@ def media_cache(settings: Settings) -> MediaCache:
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, db_path: str | None = None
+    settings: Settings, *, database: str | None = None
 ) -> AsyncIterator[Services]:
-    """Open clients and the store (``db_path`` overrides OMNICORD_DB); close them after."""
+    """Open the store and clients (``database`` overrides OMNICORD_DB); close them after."""
     api_key = settings.require_api_key()
+    store = store_for(database or settings.database, pool_size=settings.db_pool_size)
+    await store.open()
+    pace = UpstreamPace(settings.upstream_rpm, store.limits)
     timeout, retries = settings.request_timeout, settings.max_retries
-    omni = OmniClient(api_key, settings.base_url, timeout=timeout, max_retries=retries)
+    omni = OmniClient(api_key, settings.base_url, timeout=timeout, max_retries=retries,
+                      pace=pace)
     captioner = CaptionerClient(api_key, settings.base_url, model=settings.caption_model,
-                                timeout=timeout, max_retries=retries)
-    store = SqliteStore(db_path or settings.db_path)
+                                timeout=timeout, max_retries=retries, pace=pace)
     try:
-        await store.open()
-        cache = media_cache(settings)
-        preferences = PreferenceStore(store)
         usage = UsageLedger(store, default_prices() | parse_prices(settings.prices))
-        admission = Admission(defaults(settings), preferences, usage,
-                              cooldown=Cooldown(settings.cooldown_seconds),
-                              concurrency=ConcurrencyLimit(settings.guild_concurrency))
-        yield Services(settings, omni, captioner, store, cache,
-                       Conversations(store, omni, cache), preferences, usage, admission)
+        admission = Admission(
+            defaults(settings), store.preferences, usage,
+            cooldown=Cooldown(settings.cooldown_seconds, store.limits),
+            concurrency=ConcurrencyLimit(settings.guild_concurrency, store.limits))
+        cache = media_cache(settings)
+        yield Services(settings, omni, captioner, store, cache, Conversations(store, omni, cache),
+                       store.preferences, usage, admission)
     finally:
         await store.close()
         await omni.aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from omnicord.errors import ConfigError
 from omnicord.model.catalog import (
@@ -18,6 +18,7 @@ from omnicord.model.catalog import (
     find_model,
 )
 from omnicord.secrets import register as register_secrets
+from omnicord.store.urls import is_postgresql_url, sqlite_path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -160,6 +161,8 @@ class Settings(BaseSettings):
         register_secrets(*(secret.get_secret_value() for secret in (self.api_key,
                                                                      self.discord_token)
                            if secret is not None))
+        if self.uses_postgresql and (password := urlsplit(self.database).password):
+            register_secrets(password)
         return self
 
     @property
@@ -211,19 +214,6 @@ class Settings(BaseSettings):
                 "in the environment or in .env"
             )
         return self.discord_token.get_secret_value()
-
-
-def is_postgresql_url(database: str) -> bool:
-    """Whether a database setting is a PostgreSQL URL."""
-    return database.startswith(("postgresql://", "postgres://"))
-
-
-def sqlite_path(database: str) -> Path:
-    """The file of a SQLite database setting: a path, or ``sqlite:///path``."""
-    if is_postgresql_url(database):
-        raise ConfigError("OMNICORD_DB names a PostgreSQL database, not a SQLite file")
-    # As SQLAlchemy spells it: sqlite:///relative.db, sqlite:////absolute.db
-    return Path(database.removeprefix("sqlite:///"))
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...]:

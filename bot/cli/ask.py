@@ -71,7 +71,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError("--persona needs --session: a persona belongs to a conversation")
     settings.require_api_key()
     db = None if args.session else ":memory:"
-    async with open_services(settings, db_path=db) as services:
+    async with open_services(settings, database=db) as services:
         target = MediaTarget(model, whole_video=args.whole_video)
         media = await _attachments(args, target, services)
         if args.persona is not None:

@@ -7,7 +7,7 @@ import argparse
 from omnicord.cli.output import EXIT_OK, note
 from omnicord.conversation.export import export_json, export_markdown
 from omnicord.settings import Settings
-from omnicord.store import SqliteStore
+from omnicord.store import open_store
 
 
 def scope_of(name: str) -> str:
@@ -17,7 +17,7 @@ def scope_of(name: str) -> str:
 
 async def run_history(args: argparse.Namespace, settings: Settings) -> int:
     """Print the conversation."""
-    async with SqliteStore(settings.db_path) as store:
+    async with open_store(settings.database, pool_size=1) as store:
         turns = await store.history(scope_of(args.name))
     export = export_json if args.format == "json" else export_markdown
     print(export(args.name, turns), end="")
@@ -26,7 +26,7 @@ async def run_history(args: argparse.Namespace, settings: Settings) -> int:
 
 async def run_reset(args: argparse.Namespace, settings: Settings) -> int:
     """Clear the conversation."""
-    async with SqliteStore(settings.db_path) as store:
+    async with open_store(settings.database, pool_size=1) as store:
         removed = await store.reset(scope_of(args.name))
     note(f"cleared {removed} turns from session {args.name!r}")
     return EXIT_OK

@@ -18,9 +18,11 @@ from omnicord.model.parts import Part
 from omnicord.model.upstream import (
     SDK_ERRORS,
     TOTAL_TIMEOUT_FACTOR,
+    Pace,
     make_client,
     map_sdk_error,
     stream_chunks,
+    unpaced,
 )
 
 CaptionEvent = TextDelta | Usage | Finished
@@ -59,6 +61,7 @@ class CaptionerClient:
         timeout: float = 120.0,
         max_retries: int = 2,
         client: openai.AsyncOpenAI | None = None,
+        pace: Pace = unpaced,
     ) -> None:
         self.model = find_model(model, "captioner")
         self._model_name = model
@@ -66,6 +69,7 @@ class CaptionerClient:
             api_key, base_url, timeout=timeout, max_retries=max_retries
         )
         self.total_timeout = timeout * TOTAL_TIMEOUT_FACTOR
+        self._pace = pace  # awaited before each request: the bot-wide request rate
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -80,6 +84,7 @@ class CaptionerClient:
         payload = self._payload(audio) | {"stream": True,
                                           "stream_options": {"include_usage": True}}
         finish_reason: str | None = None
+        await self._pace()
         chunks = stream_chunks(lambda: self._client.chat.completions.create(**payload),
                                model=self._model_name, total_timeout=self.total_timeout)
         async for chunk in chunks:
@@ -104,6 +109,7 @@ class CaptionerClient:
                 elif isinstance(event, Usage):
                     usage = event
             return Caption("".join(pieces).strip(), usage)
+        await self._pace()
         try:
             response = await self._client.chat.completions.create(**self._payload(audio))
         except SDK_ERRORS as error:

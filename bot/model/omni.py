@@ -26,8 +26,10 @@ from omnicord.model.events import (
 from omnicord.model.rules import ChatRequest, check_chat_request
 from omnicord.model.upstream import (
     TOTAL_TIMEOUT_FACTOR,
+    Pace,
     make_client,
     stream_chunks,
+    unpaced,
     unreadable_reply,
 )
 
@@ -127,11 +129,13 @@ class OmniClient:
         timeout: float = 120.0,
         max_retries: int = 2,
         client: openai.AsyncOpenAI | None = None,
+        pace: Pace = unpaced,
     ) -> None:
         self._client = client or make_client(
             api_key, base_url, timeout=timeout, max_retries=max_retries
         )
         self.total_timeout = timeout * TOTAL_TIMEOUT_FACTOR
+        self._pace = pace  # awaited before each request: the bot-wide request rate
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -145,6 +149,7 @@ class OmniClient:
         """
         check_chat_request(request)
         payload = build_payload(request)
+        await self._pace()
         chunks = stream_chunks(lambda: self._client.chat.completions.create(**payload),
                                model=request.model, total_timeout=self.total_timeout)
         try:

@@ -29,6 +29,14 @@ from omnicord.errors import (
 )
 from omnicord.secrets import redact
 
+#: Awaited before each request to the model service; may wait, or raise RateLimited.
+Pace = Callable[[], Awaitable[None]]
+
+
+async def unpaced() -> None:
+    """No limit on the request rate."""
+
+
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (_http.TransportError, _http.StreamError)
 #: Everything the SDK or its transport raises when the service fails.
 SDK_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from omnicord.policy.preferences import Defaults, Effective, GuildPreferences, resolve
 from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
 from omnicord.policy.usage import UsageLedger
-from omnicord.store.preferences import PreferenceStore
+from omnicord.store.base import PreferenceStore
 
 
 class Admission:
@@ -42,7 +42,7 @@ class Admission:
     ) -> AsyncIterator[Effective]:
         """Hold the gate for one request; yields the member's effective settings."""
         async with self.concurrency.slot(guild_id or f"dm:{user_id}"):
-            self.cooldown.hit(f"{purpose}:{user_id}")
+            await self.cooldown.hit(f"{purpose}:{user_id}")
             effective = await self.effective(guild_id, str(user_id))
             await self.usage.check_cap(str(user_id), effective.daily_token_cap)
             yield effective

@@ -1,14 +1,18 @@
-"""Fairness: member cooldowns and limits on replies under way."""
+"""Fairness: member cooldowns, limits on replies under way, and the upstream request rate.
+
+The counting is the store's (``Limits``): in this process with SQLite, across every process
+sharing a PostgreSQL database. The decisions and the words members read are here.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from omnicord.errors import InputError
-
-Clock = Callable[[], float]
+from omnicord.errors import InputError, RateLimited
+from omnicord.store.base import Limits, SlotsFull
+from omnicord.store.limits import MemoryLimits
 
 
 class Busy(InputError):
@@ -18,38 +22,61 @@ class Busy(InputError):
 class Cooldown:
     """A minimum interval between one member's requests."""
 
-    def __init__(self, seconds: float, clock: Clock = time.monotonic) -> None:
+    def __init__(self, seconds: float, limits: Limits | None = None) -> None:
         self.seconds = seconds
-        self._clock = clock
-        self._last: dict[int | str, float] = {}
+        self._limits = limits or MemoryLimits()
 
-    def hit(self, key: int | str) -> None:
+    async def hit(self, key: str) -> None:
         """Record a request, or raise Busy if it came too soon."""
-        now = self._clock()
-        last = self._last.get(key)
-        if self.seconds and last is not None and now - last < self.seconds:
-            wait = self.seconds - (now - last)
-            raise Busy(f"please wait {wait:.0f} s before asking again")
-        self._last[key] = now
+        if not self.seconds:
+            return
+        wait = await self._limits.try_cooldown(f"cooldown:{key}", self.seconds)
+        if wait:
+            raise Busy(f"please wait {max(wait, 1):.0f} s before asking again")
 
 
 class ConcurrencyLimit:
     """At most ``limit`` replies under way per key (a server) at once; extra ones are refused."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, limits: Limits | None = None) -> None:
         self.limit = limit
-        self._active: dict[int | str, int] = {}
+        self._limits = limits or MemoryLimits()
 
     @asynccontextmanager
-    async def slot(self, key: int | str) -> AsyncIterator[None]:
+    async def slot(self, key: str) -> AsyncIterator[None]:
         """Hold one of the key's slots, or raise Busy."""
-        if self.limit and self._active.get(key, 0) >= self.limit:
-            raise Busy("Omnicord is answering many messages here right now; try again shortly")
-        self._active[key] = self._active.get(key, 0) + 1
-        try:
+        if not self.limit:
             yield
-        finally:
-            self._active[key] -= 1
-            if not self._active[key]:
-                del self._active[key]
+            return
+        try:
+            async with self._limits.slot(f"slots:{key}", self.limit):
+                yield
+        except SlotsFull:  # only the slot refuses so: nothing in a reply takes a slot
+            raise Busy("Omnicord is answering many messages here right now; try again "
+                       "shortly") from None
 
+
+class UpstreamPace:
+    """At most ``per_minute`` requests to the model service a minute, bot-wide.
+
+    A request over the rate waits for a free moment, up to ``max_wait`` seconds; past that it
+    is refused, so a queue never grows without bound behind a busy account.
+    """
+
+    def __init__(self, per_minute: int, limits: Limits | None = None, *,
+                 max_wait: float = 30.0) -> None:
+        self.per_minute = per_minute
+        self.max_wait = max_wait
+        self._limits = limits or MemoryLimits()
+
+    async def __call__(self) -> None:
+        """Wait until one more request fits the rate, or raise RateLimited."""
+        if not self.per_minute:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait
+        while wait := await self._limits.try_upstream(self.per_minute):
+            if loop.time() + wait > deadline:
+                raise RateLimited("Omnicord is at its limit of requests to the model service "
+                                  "right now; try again in a minute")
+            await asyncio.sleep(wait)

@@ -12,8 +12,7 @@ from typing import Any
 
 from omnicord.errors import InputError
 from omnicord.model.catalog import MODELS, Price, find_model
-from omnicord.store.base import UsageRow, utc_today
-from omnicord.store.sqlite import SqliteStore
+from omnicord.store.base import Store, UsageRow, utc_today
 
 
 class OverDailyCap(InputError):
@@ -67,9 +66,9 @@ class UsageTotals:
 
 
 class UsageLedger:
-    """Usage rows in the shared SQLite database."""
+    """Usage rows in the store (shared by every process using it)."""
 
-    def __init__(self, store: SqliteStore, prices: dict[str, Price] | None = None) -> None:
+    def __init__(self, store: Store, prices: dict[str, Price] | None = None) -> None:
         self._store = store
         self.prices = prices if prices is not None else default_prices()
 

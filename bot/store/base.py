@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,3 +112,126 @@ class ConversationStore(Protocol):
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
+
+
+class PreferenceStore(Protocol):
+    """Server, member and channel preferences."""
+
+    async def guild(self, guild_id: str) -> GuildPreferences:
+        """A server's preferences (all None when it never set any)."""
+
+    async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
+        """Replace a server's preferences."""
+
+    async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
+        """A member's own preferences in a server ('' for direct messages)."""
+
+    async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
+        """Replace a member's preferences."""
+
+    async def channel_role(self, channel_id: str, role: str) -> bool:
+        """Whether a channel is opened for chat or auto-captioning."""
+
+    async def set_channel_role(
+        self, guild_id: str, channel_id: str, role: str, enabled: bool
+    ) -> None:
+        """Open or close a channel for chat or auto-captioning."""
+
+    async def channels_with(self, guild_id: str, role: str) -> list[str]:
+        """Ids of the server's channels with a role switched on."""
+
+
+CHANNEL_ROLES = ("chat", "auto_caption")
+
+
+def channel_role_column(role: str) -> str:
+    """The column storing a channel role (checked: the name goes into SQL)."""
+    if role not in CHANNEL_ROLES:
+        raise ValueError(f"unknown channel role {role!r}")
+    return role
+
+
+class SlotsFull(Exception):
+    """Every slot of a concurrency limit is taken."""
+
+
+class Limits(Protocol):
+    """Counters behind cooldowns, concurrency limits and the upstream request rate.
+
+    In memory they hold within one process; a shared database makes them hold across every
+    process using it.
+    """
+
+    async def try_cooldown(self, key: str, seconds: float) -> float:
+        """Record a request under ``key`` unless one came less than ``seconds`` ago.
+
+        Returns 0 when recorded, else the seconds left to wait (nothing recorded).
+        """
+
+    def slot(self, key: str, limit: int) -> AbstractAsyncContextManager[None]:
+        """Hold one of ``limit`` slots of ``key`` while the block runs; SlotsFull if none."""
+
+    async def try_upstream(self, per_minute: int) -> float:
+        """Record one request to the model service if fewer than ``per_minute`` were made in
+        the last 60 s; returns 0 then, else the seconds until one is free."""
+
+
+#: The tables ``omnicord db copy`` moves, parents first, with the columns both backends share.
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "conversations": ("id", "scope", "system_prompt", "created_at", "updated_at"),
+    "turns": ("id", "conversation_id", "speaker_id", "speaker_name", "text", "media_json",
+              "reply_text", "model", "usage_json", "created_at", "replied_at",
+              "source_message_id", "reply_message_ids"),
+    "usage": ("id", "day", "guild_id", "channel_id", "user_id", "model", "prompt_tokens",
+              "completion_tokens", "created_at"),
+    "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
+                       "daily_token_cap", "updated_at"),
+    "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at"),
+    "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at"),
+}
+
+Row = tuple[Any, ...]
+
+
+class Store(ConversationStore, Protocol):
+    """Everything Omnicord keeps: conversations, usage, preferences and shared limits.
+
+    SQLite (``SqliteStore``) and PostgreSQL (``PostgresStore``) both implement it.
+    """
+
+    backend: str  # "sqlite" or "postgresql"
+
+    @property
+    def preferences(self) -> PreferenceStore:
+        """Server, member and channel preferences."""
+
+    @property
+    def limits(self) -> Limits:
+        """The counters behind cooldowns, concurrency and the upstream rate."""
+
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+
+    async def pending_migrations(self) -> list[str]:
+        """Names of the migrations not applied yet."""
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+
+    async def add_usage(self, usage: UsageRow) -> None:
+        """Record one request's usage (requests that make no turn, such as captions)."""
+
+    async def usage_by_model(
+        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
+
+    async def count_rows(self, table: str) -> int:
+        """How many rows one of ``COPY_TABLES`` holds."""
+
+    def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
+        """Every row of one of ``COPY_TABLES``, its columns in ``COPY_TABLES`` order, in
+        batches, in key order."""
+
+    async def import_rows(self, table: str, rows: list[Row]) -> None:
+        """Insert rows exported by ``export_rows`` (of any backend), keeping their ids."""

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode, utc_now
-from omnicord.store.sqlite import SqliteStore
+from omnicord.store.base import (
+    GuildPreferences,
+    MemberPreferences,
+    ReplyMode,
+    channel_role_column,
+    utc_now,
+)
+from omnicord.store.database import SqliteDatabase
 
 _GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap")
-CHANNEL_ROLES = ("chat", "auto_caption")
 
 
-class PreferenceStore:
-    """Preferences kept beside the conversation history."""
+class SqlitePreferences:
+    """Preferences kept beside the conversation history in SQLite."""
 
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._store = database
 
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
@@ -58,7 +63,7 @@ class PreferenceStore:
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
-        column = _role_column(role)
+        column = channel_role_column(role)
         row = await self._store.read(lambda db: db.execute(
             f"SELECT {column} FROM channel_settings WHERE channel_id = ?", (channel_id,)
         ).fetchone())
@@ -68,7 +73,7 @@ class PreferenceStore:
         self, guild_id: str, channel_id: str, role: str, enabled: bool
     ) -> None:
         """Open or close a channel for chat or auto-captioning."""
-        column = _role_column(role)
+        column = channel_role_column(role)
         await self._store.write(lambda db: db.execute(
             f"INSERT INTO channel_settings (channel_id, guild_id, {column}, updated_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET"
@@ -77,14 +82,8 @@ class PreferenceStore:
 
     async def channels_with(self, guild_id: str, role: str) -> list[str]:
         """Ids of the server's channels with a role switched on."""
-        column = _role_column(role)
+        column = channel_role_column(role)
         rows = await self._store.read(lambda db: db.execute(
             f"SELECT channel_id FROM channel_settings WHERE guild_id = ? AND {column} = 1",
             (guild_id,)).fetchall())
         return [row[0] for row in rows]
-
-
-def _role_column(role: str) -> str:
-    if role not in CHANNEL_ROLES:
-        raise ValueError(f"unknown channel role {role!r}")
-    return role

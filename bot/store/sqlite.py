@@ -7,13 +7,14 @@ import functools
 import json
 import re
 import sqlite3
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from omnicord.media.types import MediaRef
-from omnicord.store.base import Turn, UsageRow, utc_now
+from omnicord.store.base import COPY_TABLES, Row, Turn, UsageRow, utc_now
 from omnicord.store.database import (
     DEFAULT_BUSY_TIMEOUT,
     Combinable,
@@ -22,7 +23,9 @@ from omnicord.store.database import (
     Work,
     insert_rows,
 )
+from omnicord.store.limits import MemoryLimits
 from omnicord.store.locks import FileScopeLocks, ScopeLocks
+from omnicord.store.preferences import SqlitePreferences
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 
@@ -51,12 +54,17 @@ class SqliteStore:
     """Conversation history, usage and preferences in one SQLite file.
 
     Safe to share between coroutines (writes are serialized in one writer thread) and between
-    processes (SQLite's write lock, and scope locks on a file beside the database).
+    processes (SQLite's write lock, and scope locks on a file beside the database). Limits
+    (cooldowns, concurrency, upstream rate) are counted in this process.
     """
+
+    backend = "sqlite"
 
     def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.database = SqliteDatabase(path, busy_timeout=busy_timeout)
+        self.preferences = SqlitePreferences(self.database)
+        self.limits = MemoryLimits()
         self.locks: ScopeLocks | FileScopeLocks = (
             ScopeLocks() if self.database.in_memory
             else FileScopeLocks(f"{self.database.path}-locks")
@@ -98,6 +106,40 @@ class SqliteStore:
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""
         return await self.write(_apply_pending)
+
+    async def pending_migrations(self) -> list[str]:
+        """Names of the shipped migrations not applied yet."""
+        current = await self.schema_version()
+        return [m.name for m in load_migrations() if m.version > current]
+
+    async def count_rows(self, table: str) -> int:
+        """How many rows one of ``COPY_TABLES`` holds."""
+        _check_table(table)
+        return int(await self.read(
+            lambda db: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]))
+
+    async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
+        """Every row of one of ``COPY_TABLES``, in batches, in key order."""
+        columns = COPY_TABLES[_check_table(table)]
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        if columns[0] == "id":  # by key, so a big table is read in linear time
+            last = 0
+            query = f"{select} WHERE id > ? ORDER BY id LIMIT ?"
+            while rows := await self.read(functools.partial(_fetch, query, (last, batch))):
+                yield rows
+                last = rows[-1][0]
+            return
+        rows = await self.read(functools.partial(
+            _fetch, f"{select} ORDER BY {', '.join(columns[:2])}", ()))
+        for start in range(0, len(rows), batch):
+            yield rows[start:start + batch]
+
+    async def import_rows(self, table: str, rows: list[Row]) -> None:
+        """Insert exported rows, keeping their ids, in one transaction."""
+        columns = COPY_TABLES[_check_table(table)]
+        statement = (f"INSERT INTO {table} ({', '.join(columns)})"
+                     f" VALUES ({', '.join('?' * len(columns))})")
+        await self.write(lambda db: db.executemany(statement, rows))
 
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (only the newest ``limit`` when given)."""
@@ -210,6 +252,16 @@ def _recall_all(db: sqlite3.Connection, scopes: list[str], *, limit: int | None
         if row["id"] is not None:
             turns.append(_turn_from_row(row))
     return [found.get(scope, ([], None)) for scope in scopes]
+
+
+def _fetch(query: str, params: tuple[object, ...], db: sqlite3.Connection) -> list[Row]:
+    return [tuple(row) for row in db.execute(query, params).fetchall()]
+
+
+def _check_table(table: str) -> str:
+    if table not in COPY_TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return table
 
 
 def _persona(db: sqlite3.Connection, scope: str) -> str | None:

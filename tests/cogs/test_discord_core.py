@@ -26,7 +26,7 @@ from omnicord.policy.preferences import (
 from omnicord.policy.throttle import Busy, ConcurrencyLimit, Cooldown
 from omnicord.policy.usage import OverDailyCap, UsageLedger, parse_prices
 from omnicord.store import SqliteStore
-from omnicord.store.preferences import PreferenceStore
+from omnicord.store.limits import MemoryLimits
 
 DEFAULTS = Defaults(model="qwen3-omni-flash", voice="Cherry")
 
@@ -126,7 +126,7 @@ def test_member_changes_are_checked_against_the_server() -> None:
 
 async def test_preferences_and_usage_persist(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "p.db") as store:
-        prefs = PreferenceStore(store)
+        prefs = store.preferences
         await prefs.save_guild("1", GuildPreferences(model="qwen-omni-turbo", thinking=False,
                                                      daily_token_cap=100))
         await prefs.save_member("1", "9", MemberPreferences(voice="Ethan",
@@ -138,7 +138,7 @@ async def test_preferences_and_usage_persist(tmp_path: Path) -> None:
         await ledger.record(user_id="9", model="qwen3-omni-30b-a3b-captioner", prompt_tokens=60,
                             completion_tokens=50, guild_id="1")
     async with SqliteStore(tmp_path / "p.db") as store:
-        prefs = PreferenceStore(store)
+        prefs = store.preferences
         assert (await prefs.guild("1")).daily_token_cap == 100
         assert (await prefs.member("1", "9")).reply_mode is ReplyMode.TEXT
         assert not await prefs.channel_role("55", "chat")
@@ -164,7 +164,7 @@ def test_prices_setting() -> None:
         parse_prices("qwen3-omni-flash=cheap")
 
 
-def test_pacing_cooldown_and_concurrency() -> None:
+async def test_pacing_cooldown_and_concurrency() -> None:
     now = [100.0]
     pacer = EditPacer(1.0, clock=lambda: now[0])
     assert pacer.ready(1)
@@ -174,13 +174,13 @@ def test_pacing_cooldown_and_concurrency() -> None:
     assert pacer.wait_time(1) == pytest.approx(0.6)
     now[0] += 0.6
     assert pacer.ready(1)
-    cooldown = Cooldown(3, clock=lambda: now[0])
-    cooldown.hit("a")
+    cooldown = Cooldown(3, MemoryLimits(clock=lambda: now[0]))
+    await cooldown.hit("a")
     with pytest.raises(Busy, match="wait 3 s"):
-        cooldown.hit("a")
-    cooldown.hit("b")
+        await cooldown.hit("a")
+    await cooldown.hit("b")
     now[0] += 3
-    cooldown.hit("a")
+    await cooldown.hit("a")
 
 
 async def test_concurrency_limit_per_server() -> None:

@@ -20,7 +20,6 @@ from omnicord.model.catalog import find_model
 from omnicord.model.omni import OmniClient
 from omnicord.store import SqliteStore, Turn
 from omnicord.store.base import UsageRow
-from omnicord.store.preferences import PreferenceStore
 from omnicord.store.sqlite import load_migrations
 
 from tests.doubles.fake_dashscope import FakeDashScope, Fault
@@ -49,7 +48,7 @@ def count(path: Path, table: str) -> int:
 async def test_concurrent_turns_usage_and_settings_are_all_stored(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     async with SqliteStore(path) as store:
-        prefs = PreferenceStore(store)
+        prefs = store.preferences
         writes = [store.add_turn(f"channel:{i % 8}", turn(f"t{i}", str(i)), usage(str(i)))
                   for i in range(64)]
         writes += [prefs.set_channel_role("g", str(i), "chat", True) for i in range(16)]
