@@ -19,7 +19,7 @@ from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger
 from omnicord.services import Services, open_services
 from omnicord.settings import Settings, load_settings
-from omnicord.store.preferences import PreferenceStore
+from omnicord.store.base import PreferenceStore
 
 UrlRewrite = Callable[[str], str]
 
