@@ -22,10 +22,11 @@ def store_for(database: str, *, pool_size: int = 10) -> Store:
 
 
 @asynccontextmanager
-async def open_store(database: str, *, pool_size: int = 10) -> AsyncIterator[Store]:
-    """The store OMNICORD_DB names, opened (migrated) for the block and closed after."""
+async def open_store(database: str, *, pool_size: int = 10, migrate: bool = True
+                     ) -> AsyncIterator[Store]:
+    """The store OMNICORD_DB names, opened (and migrated) for the block, closed after."""
     store = store_for(database, pool_size=pool_size)
-    await store.open()
+    await store.open(migrate=migrate)
     try:
         yield store
     finally:

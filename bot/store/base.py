@@ -85,8 +85,8 @@ class UsageRow:
 class ConversationStore(Protocol):
     """Persistent multi-turn history keyed by scope (a thread, channel, DM or CLI session)."""
 
-    async def open(self) -> None:
-        """Connect and apply pending migrations."""
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect and (unless ``migrate`` is False) apply pending migrations."""
 
     async def close(self) -> None:
         """Release the connection."""

@@ -77,9 +77,10 @@ class SqliteStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def open(self) -> None:
-        """Connect and bring the schema up to date (StoreUnavailable if the file is unusable)."""
-        await self.database.open(_apply_pending)
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect and (unless told not to) bring the schema up to date; StoreUnavailable if
+        the file is unusable."""
+        await self.database.open(_apply_pending if migrate else None)
 
     async def close(self) -> None:
         """Close the connections."""

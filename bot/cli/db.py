@@ -1,0 +1,65 @@
+"""``omnicord db``: migrate, status and copy, for SQLite files and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import argparse
+
+from omnicord.cli.output import EXIT_OK, note
+from omnicord.settings import Settings
+from omnicord.store import open_store
+from omnicord.store.base import COPY_TABLES
+from omnicord.store.copy import copy_store
+from omnicord.store.urls import without_password
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one ``db`` action."""
+    if args.db_command == "copy":
+        return await _copy(args.source, args.target, settings.db_pool_size)
+    if args.db_command == "migrate":
+        return await _migrate(settings)
+    return await _status(settings)
+
+
+async def _migrate(settings: Settings) -> int:
+    async with open_store(settings.database, pool_size=1, migrate=False) as store:
+        before = await store.schema_version()
+        applied = await store.migrate()
+    name = _name(settings.database)
+    if applied:
+        note(f"{name}: applied migrations {', '.join(map(str, applied))} (schema version "
+             f"{before} → {applied[-1]})")
+    else:
+        note(f"{name} is up to date (schema version {before})")
+    return EXIT_OK
+
+
+async def _status(settings: Settings) -> int:
+    if not settings.uses_postgresql and not settings.db_path.exists():
+        note(f"there is no database at {settings.db_path} yet: the bot creates it on first use")
+        return EXIT_OK
+    async with open_store(settings.database, pool_size=1, migrate=False) as store:
+        print(f"database: {_name(settings.database)} ({store.backend})")
+        print(f"schema version: {await store.schema_version()}")
+        pending = await store.pending_migrations()
+        if pending:
+            print(f"pending migrations: {', '.join(pending)} (run: omnicord db migrate)")
+            return EXIT_OK
+        print("pending migrations: none")
+        for table in COPY_TABLES:
+            print(f"{table}: {await store.count_rows(table):,} rows")
+    return EXIT_OK
+
+
+async def _copy(source_url: str, target_url: str, pool_size: int) -> int:
+    async with open_store(source_url, pool_size=pool_size) as source, \
+            open_store(target_url, pool_size=pool_size) as target:
+        copied = await copy_store(source, target)
+    for table in copied:
+        print(f"{table.table}: {table.target_rows:,} of {table.source_rows:,} rows copied")
+    note(f"copied {_name(source_url)} to {_name(target_url)}; every table's count matches")
+    return EXIT_OK
+
+
+def _name(database: str) -> str:
+    return without_password(database)
