@@ -1,14 +1,18 @@
-"""``omnicord db``: migrate, status and copy, for SQLite files and PostgreSQL alike."""
+"""``omnicord db``: migrate, status and copy for SQLite and PostgreSQL alike; backup for SQLite."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from pathlib import Path
 
 from omnicord.cli.output import EXIT_OK, note
+from omnicord.errors import InputError
 from omnicord.settings import Settings
 from omnicord.store import open_store
 from omnicord.store.base import COPY_TABLES
 from omnicord.store.copy import copy_store
+from omnicord.store.database import backup_sqlite
 from omnicord.store.urls import without_password
 
 
@@ -16,6 +20,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``db`` action."""
     if args.db_command == "copy":
         return await _copy(args.source, args.target, settings.db_pool_size)
+    if args.db_command == "backup":
+        return await _backup(settings, args.target)
     if args.db_command == "migrate":
         return await _migrate(settings)
     return await _status(settings)
@@ -48,6 +54,14 @@ async def _status(settings: Settings) -> int:
         print("pending migrations: none")
         for table in COPY_TABLES:
             print(f"{table}: {await store.count_rows(table):,} rows")
+    return EXIT_OK
+
+
+async def _backup(settings: Settings, target: Path) -> int:
+    if settings.uses_postgresql:
+        raise InputError("omnicord db backup is for SQLite; back up PostgreSQL with pg_dump")
+    pages = await asyncio.to_thread(backup_sqlite, settings.db_path, target)
+    note(f"backed up {settings.db_path} to {target} ({pages:,} pages)")
     return EXIT_OK
 
 

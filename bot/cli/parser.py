@@ -70,6 +70,13 @@ def _add_db(commands: argparse._SubParsersAction) -> None:
     actions.add_parser("status", help="show the schema version and what is stored",
                        description="Print the backend, schema version, pending migrations "
                        "and row counts of OMNICORD_DB.")
+    backup = actions.add_parser(
+        "backup", help="write a consistent copy of a SQLite database",
+        description="Write a consistent snapshot of the SQLite OMNICORD_DB with SQLite's "
+        "backup API, safe while the bot runs (a plain file copy of a WAL database is not). "
+        "For PostgreSQL use pg_dump.",
+    )
+    backup.add_argument("target", type=Path, metavar="FILE", help="the backup file to write")
     copy = actions.add_parser(
         "copy", help="copy every row from one database to another",
         description="Copy history, preferences and usage from one database to another (for "

@@ -314,3 +314,21 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     # WAL with NORMAL sync never corrupts; only a power cut can lose the last commits.
     conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def backup_sqlite(source: Path, target: Path) -> int:
+    """Write a consistent snapshot of the database ``source`` to ``target`` with SQLite's
+    backup API (safe while other connections write); returns the pages copied. Blocking."""
+    if not source.is_file():
+        raise StoreUnavailable(f"OMNICORD_DB: there is no database at {source}")
+    if target.exists():
+        raise StoreUnavailable(f"{target} already exists: name a new file for the backup")
+    try:
+        with contextlib.closing(sqlite3.connect(source)) as live, \
+                contextlib.closing(sqlite3.connect(target)) as copy:
+            live.backup(copy)
+            return int(copy.execute("PRAGMA page_count").fetchone()[0])
+    except sqlite3.Error as error:
+        target.unlink(missing_ok=True)
+        raise StoreUnavailable(f"cannot back up {source} to {target}: {_describe(error)}"
+                               ) from None

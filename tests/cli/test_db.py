@@ -77,3 +77,20 @@ async def test_copy_moves_everything_and_refuses_a_filled_target(
     refused = run_cli(copy, cli_env, tmp_path)
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "already holds data" in refused.stderr
+
+
+async def test_backup_is_a_consistent_sqlite_snapshot(cli_env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    await fill(tmp_path / "live.db")
+    env = cli_env | {"OMNICORD_DB": str(tmp_path / "live.db")}
+    done = run_cli(["db", "backup", "snap.db"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    async with SqliteStore(tmp_path / "live.db") as live, \
+            SqliteStore(tmp_path / "snap.db") as snap:
+        assert await snap.recall("guild:1:channel:0") == await live.recall("guild:1:channel:0")
+        assert await snap.count_rows("usage") == 26
+    again = run_cli(["db", "backup", "snap.db"], env, tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    postgres = run_cli(["db", "backup", "x.db"], env | {
+        "OMNICORD_DB": "postgresql://postgres@127.0.0.1:1/none"}, tmp_path)
+    assert postgres.returncode == 2 and "pg_dump" in postgres.stderr
