@@ -1,8 +1,11 @@
-"""The standalone Omnicord bot: a ``commands.Bot`` with every extension in ``EXTENSIONS``."""
+"""The standalone Omnicord bot: a ``commands.AutoShardedBot`` with every extension in
+``EXTENSIONS``, running the gateway shards its settings name."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 import aiohttp
 import discord
@@ -36,8 +39,33 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class OmnicordBot(commands.Bot):
-    """A bot that loads every Omnicord extension and syncs its application commands."""
+def shard_options(settings: Settings) -> dict[str, Any]:
+    """``shard_count``/``shard_ids`` for discord.py, only those the settings give.
+
+    Without them discord.py asks Discord for its recommended count and runs every shard here.
+    """
+    options: dict[str, Any] = {}
+    if settings.shard_count is not None:
+        options["shard_count"] = settings.shard_count
+    if settings.shard_ids is not None:
+        options["shard_ids"] = list(settings.shard_ids)
+    return options
+
+
+def format_shard_ids(shard_ids: Iterable[int]) -> str:
+    """Shard ids as compact ranges, as OMNICORD_SHARD_IDS spells them: ``0-3,8``."""
+    runs: list[list[int]] = []
+    for shard_id in sorted(set(shard_ids)):
+        if runs and shard_id == runs[-1][1] + 1:
+            runs[-1][1] = shard_id
+        else:
+            runs.append([shard_id, shard_id])
+    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)
+
+
+class OmnicordBot(commands.AutoShardedBot):
+    """A bot that loads every Omnicord extension, syncs its application commands and serves
+    the gateway shards its settings name (by default all of Discord's recommended shards)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -45,6 +73,7 @@ class OmnicordBot(commands.Bot):
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            **shard_options(settings),
         )
         self.omnicord_settings = settings  # read by the cogs' shared runtime
 
@@ -54,10 +83,26 @@ class OmnicordBot(commands.Bot):
         synced = await self.tree.sync()
         log.info("loaded %d extensions, synced %d commands", len(EXTENSIONS), len(synced))
 
+    def served_shards(self) -> str:
+        """The shards this process serves, such as ``shards 0-3 of 16``."""
+        if self.shard_count is None:
+            return "all shards"  # not connected yet: Discord has not recommended a count
+        shard_ids = range(self.shard_count) if self.shard_ids is None else self.shard_ids
+        noun = "shard" if len(shard_ids) == 1 else "shards"
+        return f"{noun} {format_shard_ids(shard_ids)} of {self.shard_count}"
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        log.info("shard %d of %s connected", shard_id, self.shard_count)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("shard %d of %s ready with %d guilds", shard_id, self.shard_count, guilds)
+
     async def on_ready(self) -> None:
         assert self.user is not None
         url = invite_url(self.application_id or self.user.id)
-        print(f"Omnicord is online as {self.user}. Invite it with:\n{url}", flush=True)
+        print(f"Omnicord is online as {self.user}, serving {self.served_shards()}. "
+              f"Invite it with:\n{url}", flush=True)
 
 
 def invite_url(application_id: int) -> str:

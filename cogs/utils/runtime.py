@@ -109,4 +109,6 @@ async def setup_cog(
 def cog_of(interaction: discord.Interaction, name: str) -> commands.Cog | None:
     """The loaded cog called ``name`` of the bot an interaction came to."""
     client = interaction.client
-    return client.get_cog(name) if isinstance(client, commands.Bot) else None
+    # AutoShardedBot is not a subclass of Bot: hosts (and omnicord run) may use either.
+    return (client.get_cog(name) if isinstance(client, commands.Bot | commands.AutoShardedBot)
+            else None)

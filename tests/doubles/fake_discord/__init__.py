@@ -6,6 +6,8 @@
 - ``payloads.py``: the Discord API v10 objects (users, roles, members, channels, threads).
 - ``harness.py``: ``DiscordHarness``, which feeds gateway payloads to discord.py's own parsers,
   and the pytest fixtures ``harness`` and ``discord_harness``.
+- ``gateway.py``: ``FakeGateway``, for sharding: bots connect their shards to it without a
+  websocket (IDENTIFY and READY), and it routes each guild's events to the shard that owns it.
 
 Typical use::
 
@@ -22,6 +24,7 @@ Import the fixtures into a test module as
 ``from tests.doubles.fake_discord import harness as harness``.
 """
 
+from tests.doubles.fake_discord.gateway import FakeGateway, Session, shard_of
 from tests.doubles.fake_discord.harness import (
     DiscordHarness,
     HarnessFactory,
@@ -45,9 +48,12 @@ __all__ = [
     "DiscordError",
     "DiscordHarness",
     "FakeDiscord",
+    "FakeGateway",
     "Fault",
     "HarnessFactory",
+    "Session",
     "default_intents",
     "discord_harness",
     "harness",
+    "shard_of",
 ]

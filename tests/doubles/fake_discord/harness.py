@@ -37,6 +37,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from discord import app_commands
 from discord.ext import commands
 
+from tests.doubles.fake_discord.gateway import SHARD_TASK_PREFIX, FakeGateway
 from tests.doubles.fake_discord.payloads import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
@@ -89,6 +90,7 @@ def default_intents() -> discord.Intents:
 
 
 OptionValue = Any
+AnyBot = commands.Bot | commands.AutoShardedBot  # an AutoShardedBot is no commands.Bot
 ChannelLike = discord.TextChannel | discord.Thread | discord.DMChannel
 
 
@@ -102,13 +104,20 @@ class DiscordHarness:
     ``strict``, fails if discord.py logged errors (unhandled exceptions in listeners or commands)
     that the test did not clear from ``h.errors``.
 
-    Only one harness may run at a time (``Route.BASE`` is global).
+    With a ``gateway`` (``FakeGateway``), the bot instead connects its shards through it
+    (``bot.connect()``: IDENTIFY, READY, ``on_ready`` from discord.py itself) and every injected
+    event goes where Discord routes it, so harnesses sharing one ``fake`` and one ``gateway``
+    stand for the processes of one sharded bot; ``token`` tells their requests apart.
+
+    Only one harness may run at a time (``Route.BASE`` is global), except harnesses sharing a
+    ``fake``, entered and exited in nested order.
     """
 
-    def __init__(self, bot: commands.Bot | None = None, *, intents: discord.Intents | None = None,
+    def __init__(self, bot: AnyBot | None = None, *, intents: discord.Intents | None = None,
                  fake: FakeDiscord | None = None, ready: bool = True, strict: bool = True,
-                 gateway_echo: bool = True) -> None:
-        self.bot: commands.Bot = bot or commands.Bot(
+                 gateway_echo: bool = True, gateway: FakeGateway | None = None,
+                 token: str = "fake-token") -> None:
+        self.bot: AnyBot = bot or commands.Bot(
             command_prefix=(),  # no prefix commands: a mention is not a CommandNotFound error
             intents=intents or default_intents(), help_command=None,
         )
@@ -117,6 +126,9 @@ class DiscordHarness:
         self.ready = ready
         self.strict = strict
         self.gateway_echo = gateway_echo
+        self.gateway = gateway
+        self.token = token
+        self._gateway_task: asyncio.Task[None] | None = None
         self.ignored_task_prefixes: list[str] = ["discord-ext-tasks", "discord-ui-view-timeout"]
         self._baseline: set[asyncio.Task[Any]] = set()
         self._errors = _ErrorLog()
@@ -138,15 +150,32 @@ class DiscordHarness:
         if self.gateway_echo:
             self.fake.gateway_sink = self._threadsafe_sink(asyncio.get_running_loop())
         try:
-            await self.bot.login("fake-token")
+            await self.bot.login(self.token)
+            self._route_cdn_downloads()
+            if self.ready and self.gateway is not None:
+                await self._connect(self.gateway)
         except BaseException:
             await self._shutdown()
             raise
-        self._route_cdn_downloads()
-        if self.ready:
+        if self.ready and self.gateway is None:
             self.bot._ready.set()
             self.bot.dispatch("ready")
         return self
+
+    async def _connect(self, gateway: FakeGateway, timeout: float = 10.0) -> None:
+        """Connect the bot's shards through ``gateway`` and wait until discord.py is ready."""
+        gateway.attach(self.bot)
+        self.ignored_task_prefixes.append(SHARD_TASK_PREFIX)
+        self._gateway_task = asyncio.create_task(self.bot.connect(reconnect=False),
+                                               name=f"{SHARD_TASK_PREFIX}-connect")
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        await asyncio.wait({ready, self._gateway_task}, timeout=timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            if self._gateway_task.done():
+                self._gateway_task.result()  # raises why the connection ended
+            raise TimeoutError(f"bot not ready {timeout}s after connecting to the fake gateway")
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -159,6 +188,11 @@ class DiscordHarness:
         self.fake.gateway_sink = None
         with contextlib.suppress(Exception):
             await self.bot.close()
+        if self._gateway_task is not None:  # connect() returns once close() closed the shards
+            await asyncio.wait([self._gateway_task], timeout=2)
+            if self._gateway_task.done() and not self._gateway_task.cancelled():
+                self._gateway_task.exception()  # how it ended no longer matters: retrieved
+            self._gateway_task.cancel()
         await self._cancel_leftover_tasks()
         logging.getLogger("discord").removeHandler(self._errors)
         discord.http.Route.BASE = self._old_base or discord.http.Route.BASE
@@ -213,8 +247,14 @@ class DiscordHarness:
         return self._errors.records
 
     def dispatch_gateway(self, event: str, data: JSONDict) -> None:
-        """Parse one gateway event (``"MESSAGE_CREATE"``, ...) exactly as the websocket would."""
-        self.state.parsers[event](data)
+        """Parse one gateway event (``"MESSAGE_CREATE"``, ...) exactly as the websocket would.
+
+        With a ``gateway``, the bots Discord routes it to parse it (maybe not this one).
+        """
+        if self.gateway is not None:
+            self.gateway.deliver(event, data)
+        else:
+            self.state.parsers[event](data)
 
     # ----------------------------------------------------------------- users, guilds, channels
 
@@ -228,14 +268,14 @@ class DiscordHarness:
     def add_guild(self, name: str = "Test Guild", *, channels: Sequence[str] = ("general",),
                   everyone_permissions: discord.Permissions = DEFAULT_EVERYONE_PERMISSIONS,
                   bot_permissions: discord.Permissions = DEFAULT_BOT_PERMISSIONS,
-                  premium_tier: int = 0) -> discord.Guild:
+                  premium_tier: int = 0, guild_id: int | None = None) -> discord.Guild:
         """Inject GUILD_CREATE for a guild the bot is in; it is cached when this returns.
 
         The guild has @everyone (``everyone_permissions``), the bot's managed role
         (``bot_permissions``), an owner member (``guild.owner_id``) and one text channel per name
-        in ``channels``.
+        in ``channels``. Pass ``guild_id`` (``fake.new_guild_id``) to place it on a shard.
         """
-        guild_id = self.fake.new_id()
+        guild_id = guild_id or self.fake.new_id()
         bot_role_id = self.fake.new_id()
         roles = [role_payload(guild_id, "@everyone", everyone_permissions),
                  role_payload(bot_role_id, self.me.name, bot_permissions, position=1,
@@ -677,7 +717,7 @@ async def discord_harness() -> AsyncIterator[HarnessFactory]:
     """
     async with contextlib.AsyncExitStack() as stack:
 
-        async def make(bot: commands.Bot | None = None, **options: Any) -> DiscordHarness:
+        async def make(bot: AnyBot | None = None, **options: Any) -> DiscordHarness:
             return await stack.enter_async_context(DiscordHarness(bot, **options))
 
         yield make

@@ -54,6 +54,7 @@ class DiscordRoutes:
     owner_user: JSONDict
     application_id: int
     upload_limit: int
+    recommended_shards: int
     messages: dict[int, JSONDict]
     channels: dict[int, JSONDict]
     users: dict[int, JSONDict]
@@ -112,7 +113,8 @@ class DiscordRoutes:
 
     def _gateway(self) -> JSONDict:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return {"url": "ws://127.0.0.1:9", "shards": 1, "session_start_limit": limit}
+        return {"url": "ws://127.0.0.1:9", "shards": self.recommended_shards,
+                "session_start_limit": limit}
 
     def _get_user(self, req: CapturedRequest, user_id: str) -> Reply:
         user = self.users.get(int(user_id))

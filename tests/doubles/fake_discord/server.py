@@ -160,6 +160,7 @@ class FakeDiscord(DiscordRoutes):
         self._last_id = 0
         self._lock = threading.RLock()
         self.upload_limit = upload_limit
+        self.recommended_shards = 1  # GET /gateway/bot: what an AutoShardedBot runs by default
         bot_id = self.new_id()
         self.bot_user: JSONDict = user_payload(bot_id, bot_name, bot=True)
         self.application_id = bot_id  # modern applications share the bot user's id
@@ -249,6 +250,14 @@ class FakeDiscord(DiscordRoutes):
         with self._id_lock:
             now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
             self._last_id = max(now, self._last_id + 1)
+            return self._last_id
+
+    def new_guild_id(self, shard_id: int, shard_count: int) -> int:
+        """A fresh snowflake that Discord would route to ``shard_id`` of ``shard_count``."""
+        with self._id_lock:
+            stamp = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, (self._last_id >> 22) + 1)
+            stamp += (shard_id - stamp) % shard_count  # the shard is (id >> 22) % shard_count
+            self._last_id = stamp << 22
             return self._last_id
 
     # ----------------------------------------------------------------- queries for tests
