@@ -1,0 +1,132 @@
+"""A pool of connections to one PostgreSQL database, and the one-line errors of reaching it.
+
+asyncpg is an optional dependency (``omnicord[postgresql]``): importing this module without it
+raises ConfigError saying what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from omnicord.errors import ConfigError
+from omnicord.store.database import StoreUnavailable
+from omnicord.store.urls import without_password
+
+try:
+    import asyncpg
+except ImportError:
+    raise ConfigError(
+        "OMNICORD_DB is a PostgreSQL URL: install omnicord[postgresql] (asyncpg)") from None
+
+CONNECT_TIMEOUT = 15.0
+CLOSE_TIMEOUT = 10.0
+
+T = TypeVar("T")
+Work = Callable[[Any], Awaitable[T]]  # given an asyncpg connection
+
+#: What reaching or preparing the database can raise: the driver's errors, the socket's, and
+#: ValueError for a URL it cannot parse.
+_FAILURES = (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class PostgresDatabase:
+    """A connection pool (``min_size`` 1, ``max_size`` ``pool_size``) opened and closed with its
+    store."""
+
+    def __init__(self, url: str, *, pool_size: int = 10,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._pool: Any = None
+
+    @property
+    def pool(self) -> Any:
+        """The open pool (``asyncpg.Pool``); RuntimeError before ``open``."""
+        if self._pool is None:
+            raise RuntimeError("the database is not open")
+        return self._pool
+
+    async def open(self, prepare: Work[object] | None = None) -> None:
+        """Connect, then run ``prepare`` (migrations) on one connection.
+
+        Any failure closes the pool and becomes one ``StoreUnavailable`` line naming the URL
+        without its password.
+        """
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size, timeout=self.connect_timeout)
+        except _FAILURES as error:
+            raise StoreUnavailable(self._unavailable("cannot connect to", error)) from None
+        if prepare is None:
+            return
+        try:
+            await self.run(prepare, "cannot migrate")
+        except BaseException:
+            await self.close()
+            raise
+
+    async def run(self, work: Work[T], failing: str = "cannot use") -> T:
+        """Run ``work`` (such as migrating) on one connection; a failure is one
+        StoreUnavailable line: "OMNICORD_DB: {failing} {url}: {why}"."""
+        try:
+            async with self.pool.acquire() as conn:
+                return await work(conn)
+        except _FAILURES as error:
+            raise StoreUnavailable(self._unavailable(failing, error)) from None
+
+    async def close(self) -> None:
+        """Close every connection of the pool: gracefully, or at once if a query is still
+        running after ``CLOSE_TIMEOUT`` seconds."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
+
+    def _unavailable(self, action: str, error: BaseException) -> str:
+        reason = describe(error)
+        password = _password(self.url)
+        if password:
+            reason = reason.replace(password, "***")
+        return f"OMNICORD_DB: {action} {printable(self.url)}: {reason}"
+
+
+def describe(error: BaseException) -> str:
+    """Why the database could not be used, in a few words on one line."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is PostgreSQL running and listening there?)"
+    if isinstance(error, socket.gaierror):
+        return "unknown host"
+    if isinstance(error, TimeoutError):
+        return "no answer from the server in time"
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, ValueError) and not isinstance(error, asyncpg.PostgresError):
+        return f"not a valid PostgreSQL URL ({text})"
+    return text
+
+
+def printable(url: str) -> str:
+    """The URL with any password replaced by ``***``, even a URL too broken to parse."""
+    try:
+        return without_password(url)
+    except ValueError:
+        return _USER_INFO.sub(r"\1:***@", url)
+
+
+_USER_INFO = re.compile(r"^([a-z]+://[^:/@]*):[^@]*@")
+
+
+def _password(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None

@@ -1,0 +1,112 @@
+"""Cooldowns, concurrency slots and the upstream request rate, counted in PostgreSQL so they
+hold across every process sharing the database (``MemoryLimits`` semantics, the database's
+clock).
+
+- A cooldown is one upsert that only moves the key's last hit if it is old enough.
+- A slot is a lease; taking one counts the key's live leases and adds one under an advisory
+  lock on the key, so two processes never both take the last slot.
+- The upstream window keeps the last minute's requests as rows, counted and added under one
+  advisory lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from omnicord.store.base import SlotsFull
+from omnicord.store.limits import WINDOW_SECONDS
+from omnicord.store.pg_database import PostgresDatabase
+from omnicord.store.pg_leases import Leases
+
+# Advisory lock namespaces (the first of two int4 keys): "OMN" and a number.
+_SLOTS_LOCK = 0x4F4D4E01
+_UPSTREAM_LOCK = 0x4F4D4E02
+_MIN_WAIT = 0.001  # a refusal never says 0, which means "recorded"
+
+_COOLDOWN_HIT = """
+    INSERT INTO cooldowns AS c (key, last_at) VALUES ($1, clock_timestamp())
+    ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at
+    WHERE c.last_at <= excluded.last_at - make_interval(secs => $2::float8)
+    RETURNING true"""
+
+_COOLDOWN_LEFT = """
+    SELECT $2::float8 - extract(epoch FROM clock_timestamp() - last_at)::float8
+    FROM cooldowns WHERE key = $1"""
+
+_TAKE_SLOT = """
+    WITH expired AS (DELETE FROM slot_leases WHERE key = $1 AND expires_at < clock_timestamp())
+    INSERT INTO slot_leases (holder, key, expires_at)
+    SELECT $2, $1, clock_timestamp() + make_interval(secs => $4)
+    WHERE (SELECT count(*) FROM slot_leases
+           WHERE key = $1 AND expires_at >= clock_timestamp()) < $3
+    RETURNING true"""
+
+_UPSTREAM = f"""
+    WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
+    window_start AS MATERIALIZED (SELECT t - interval '{WINDOW_SECONDS:g} seconds' AS t
+                                  FROM now),
+    pruned AS (DELETE FROM upstream_requests WHERE at <= (SELECT t FROM window_start)),
+    recent AS MATERIALIZED (SELECT count(*) AS n, min(at) AS oldest FROM upstream_requests
+                            WHERE at > (SELECT t FROM window_start)),
+    added AS (INSERT INTO upstream_requests (at) SELECT t FROM now, recent WHERE n < $1
+              RETURNING at)
+    SELECT EXISTS (SELECT FROM added),
+           ({WINDOW_SECONDS:g} - extract(epoch FROM now.t - recent.oldest))::float8
+    FROM now, recent"""
+
+
+class PostgresLimits:
+    """The ``Limits`` of every process using one PostgreSQL database."""
+
+    def __init__(self, database: PostgresDatabase, leases: Leases) -> None:
+        self._database = database
+        self._leases = leases
+
+    async def try_cooldown(self, key: str, seconds: float) -> float:
+        """Record a request under ``key`` unless the last came under ``seconds`` ago; 0 when
+        recorded, else the seconds left."""
+        pool = self._database.pool
+        while True:
+            if await pool.fetchval(_COOLDOWN_HIT, key, float(seconds)):
+                return 0.0
+            left = await pool.fetchval(_COOLDOWN_LEFT, key, float(seconds))
+            if left is not None and left > 0:
+                return float(min(left, seconds))
+            # The last hit aged out between the two statements: try again.
+
+    @asynccontextmanager
+    async def slot(self, key: str, limit: int) -> AsyncIterator[None]:
+        """Hold one of ``key``'s ``limit`` slots across processes, or raise SlotsFull."""
+        token = await self._take_slot(key, limit)
+        try:
+            yield
+        finally:
+            await self._leases.release("slot_leases", token)
+
+    async def _take_slot(self, key: str, limit: int) -> str:
+        token = self._leases.token()
+        try:
+            async with self._database.pool.acquire() as conn, conn.transaction():
+                # Serializes check-and-take per key; the count below sees every slot committed
+                # before this lock was granted (each statement reads afresh).
+                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                                   _SLOTS_LOCK, key)
+                taken = await conn.fetchval(_TAKE_SLOT, key, token, limit, self._leases.seconds)
+        except BaseException:
+            await self._leases.release("slot_leases", token)  # it may have committed
+            raise
+        if not taken:
+            raise SlotsFull(key)
+        self._leases.keep("slot_leases", token)
+        return token
+
+    async def try_upstream(self, per_minute: int) -> float:
+        """Record one request to the model service if fewer than ``per_minute`` were made in
+        the last 60 s (by any process); 0 then, else the seconds until one is free."""
+        async with self._database.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _UPSTREAM_LOCK)
+            added, wait = await conn.fetchrow(_UPSTREAM, per_minute)
+        if added:
+            return 0.0
+        return WINDOW_SECONDS if wait is None else max(float(wait), _MIN_WAIT)

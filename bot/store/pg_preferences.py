@@ -1,0 +1,91 @@
+"""PostgreSQL storage of server, member and channel preferences (as ``SqlitePreferences``)."""
+
+from __future__ import annotations
+
+from omnicord.store.base import (
+    GuildPreferences,
+    MemberPreferences,
+    ReplyMode,
+    channel_role_column,
+    utc_now,
+)
+from omnicord.store.pg_database import PostgresDatabase
+
+_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap")
+
+
+class PostgresPreferences:
+    """Preferences kept beside the conversation history in PostgreSQL."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._database = database
+
+    async def guild(self, guild_id: str) -> GuildPreferences:
+        """A server's preferences (all None when it never set any)."""
+        row = await self._database.pool.fetchrow(
+            f"SELECT {', '.join(_GUILD_FIELDS)} FROM guild_settings WHERE guild_id = $1",
+            guild_id)
+        if row is None:
+            return GuildPreferences()
+        model, voice, mode, thinking, prompt, cap = tuple(row)
+        return GuildPreferences(
+            model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
+            thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
+            daily_token_cap=cap,
+        )
+
+    async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
+        """Replace a server's preferences."""
+        values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
+                  None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
+                  prefs.daily_token_cap)
+        await self._database.pool.execute(
+            f"INSERT INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)}, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (guild_id) DO UPDATE SET "
+            + ", ".join(f"{f} = excluded.{f}" for f in (*_GUILD_FIELDS, "updated_at")),
+            guild_id, *values, utc_now())
+
+    async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
+        """A member's own preferences in a server ('' for direct messages)."""
+        row = await self._database.pool.fetchrow(
+            "SELECT voice, reply_mode FROM member_settings WHERE guild_id = $1 AND user_id = $2",
+            guild_id, user_id)
+        if row is None:
+            return MemberPreferences()
+        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None)
+
+    async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
+        """Replace a member's preferences."""
+        await self._database.pool.execute(
+            "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+            " voice = excluded.voice, reply_mode = excluded.reply_mode,"
+            " updated_at = excluded.updated_at",
+            guild_id, user_id, prefs.voice,
+            prefs.reply_mode.value if prefs.reply_mode else None, utc_now())
+
+    async def channel_role(self, channel_id: str, role: str) -> bool:
+        """Whether a channel is opened for chat or auto-captioning."""
+        column = channel_role_column(role)
+        value = await self._database.pool.fetchval(
+            f"SELECT {column} FROM channel_settings WHERE channel_id = $1", channel_id)
+        return bool(value)
+
+    async def set_channel_role(
+        self, guild_id: str, channel_id: str, role: str, enabled: bool
+    ) -> None:
+        """Open or close a channel for chat or auto-captioning."""
+        column = channel_role_column(role)
+        await self._database.pool.execute(
+            f"INSERT INTO channel_settings (channel_id, guild_id, {column}, updated_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
+            f" {column} = excluded.{column}, updated_at = excluded.updated_at",
+            channel_id, guild_id, int(enabled), utc_now())
+
+    async def channels_with(self, guild_id: str, role: str) -> list[str]:
+        """Ids of the server's channels with a role switched on."""
+        column = channel_role_column(role)
+        rows = await self._database.pool.fetch(
+            f"SELECT channel_id FROM channel_settings WHERE guild_id = $1 AND {column} = 1"
+            " ORDER BY channel_id", guild_id)
+        return [row[0] for row in rows]

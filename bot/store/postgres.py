@@ -1,0 +1,239 @@
+"""PostgreSQL store: what ``SqliteStore`` keeps, in a database several bot processes share.
+
+Conversations, usage and preferences live in the same tables and columns as in SQLite (see
+``migrations/postgresql``). The conversation lock, cooldowns, concurrency slots and the
+upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncpg: install
+``omnicord[postgresql]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from omnicord.media.types import MediaRef
+from omnicord.store.base import COPY_TABLES, Row, Turn, UsageRow, utc_now
+from omnicord.store.locks import ScopeLocks
+from omnicord.store.pg_database import CONNECT_TIMEOUT, PostgresDatabase
+from omnicord.store.pg_leases import LEASE_SECONDS, Leases, ScopeHolds
+from omnicord.store.pg_limits import PostgresLimits
+from omnicord.store.pg_migrations import apply_pending, load_migrations, schema_version
+from omnicord.store.pg_preferences import PostgresPreferences
+
+_RECALL = """
+    SELECT c.system_prompt AS persona, t.* FROM conversations c
+    LEFT JOIN LATERAL (SELECT * FROM turns WHERE conversation_id = c.id
+                       ORDER BY id DESC LIMIT $2) t ON true
+    WHERE c.scope = $1 ORDER BY t.id"""
+
+# The turn, its conversation and its usage in one statement: atomic on its own, one round trip.
+_ADD_TURN = """
+    WITH conversation AS (
+        INSERT INTO conversations (scope, updated_at) VALUES ($1, $10)
+        ON CONFLICT (scope) DO UPDATE SET updated_at = excluded.updated_at
+        RETURNING id),
+    turn AS (
+        INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,
+                           reply_text, model, usage_json, created_at, replied_at,
+                           source_message_id, reply_message_ids)
+        SELECT id, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
+               $9::text, $10::text, $11::text, $12::text
+        FROM conversation)
+    INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
+                       completion_tokens, created_at)
+    SELECT $13::text, $14::text, $15::text, $16::text, $17::text, $18::bigint, $19::bigint,
+           $10::text
+    WHERE $16::text IS NOT NULL"""
+
+_ADD_USAGE = """
+    INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
+                       completion_tokens, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+
+
+class PostgresStore:
+    """Conversation history, usage, preferences and shared limits in one PostgreSQL database.
+
+    Safe to share between coroutines (a connection pool) and between processes (transactions,
+    leases and advisory locks). ``lease_seconds`` is how long a crashed process's conversation
+    locks and slots stay taken.
+    """
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 10, lease_seconds: float = LEASE_SECONDS,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.url = url
+        self.database = PostgresDatabase(url, pool_size=pool_size,
+                                         connect_timeout=connect_timeout)
+        self.leases = Leases(self.database, seconds=lease_seconds)
+        self.preferences = PostgresPreferences(self.database)
+        self.limits = PostgresLimits(self.database, self.leases)
+        self._holds = ScopeHolds(self.leases)
+        # Turns added at once to one scope are stored in call order, as SQLite's one writer
+        # does; the pool alone could commit them in any order.
+        self._write_order = ScopeLocks()
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self, *, migrate: bool = True) -> None:
+        """Connect and (unless told not to) bring the schema up to date; StoreUnavailable if
+        the database cannot be reached or prepared."""
+        await self.database.open(apply_pending if migrate else None)
+        self.leases.start()
+
+    async def close(self) -> None:
+        """Release held leases and close the pool."""
+        await self.leases.stop()
+        await self.database.close()
+
+    def hold(self, scope: str) -> AbstractAsyncContextManager[None]:
+        """Hold the scope's conversation lock, across every process using the database."""
+        return self._holds.hold(scope)
+
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+        return await self.database.run(schema_version)
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+        return await self.database.run(apply_pending, "cannot migrate")
+
+    async def pending_migrations(self) -> list[str]:
+        """Names of the shipped migrations not applied yet."""
+        current = await self.schema_version()
+        return [m.name for m in load_migrations() if m.version > current]
+
+    async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
+        """The scope's turns, oldest first (only the newest ``limit`` when given)."""
+        turns, _ = await self.recall(scope, limit=limit)
+        return turns
+
+    async def recall(self, scope: str, *, limit: int | None = None
+                     ) -> tuple[list[Turn], str | None]:
+        """The scope's turns (as ``history``) and its persona, in one query."""
+        rows = await self.database.pool.fetch(_RECALL, scope, limit)
+        if not rows:
+            return [], None
+        return [_turn_from_row(row) for row in rows if row["id"] is not None], rows[0]["persona"]
+
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
+        """Store a completed turn, and the usage it cost, in one statement: both or neither."""
+        values = (
+            scope, turn.speaker_id, turn.speaker_name, turn.text,
+            json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
+            json.dumps(turn.usage) if turn.usage is not None else None,
+            turn.created_at, turn.replied_at, turn.source_message_id,
+            json.dumps(list(turn.reply_message_ids)),
+            *_usage_values(usage),
+        )
+        async with self._write_order.hold(scope):
+            await self.database.pool.execute(_ADD_TURN, *values)
+
+    async def add_usage(self, usage: UsageRow) -> None:
+        """Record one request's usage (requests that make no turn, such as captions)."""
+        await self.database.pool.execute(_ADD_USAGE, *_usage_values(usage), utc_now())
+
+    async def usage_by_model(
+        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
+        where, params = ["day >= $1"], [since_day]
+        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
+            if value is not None:
+                params.append(value)
+                where.append(f"{column} = ${len(params)}")
+        rows = await self.database.pool.fetch(
+            "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
+            f" WHERE {' AND '.join(where)} GROUP BY model", *params)
+        return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+    async def reset(self, scope: str) -> int:
+        """Delete the scope's turns; return how many there were."""
+        status = await self.database.pool.execute(
+            "DELETE FROM turns WHERE conversation_id IN"
+            " (SELECT id FROM conversations WHERE scope = $1)", scope)
+        return int(status.split()[-1])  # "DELETE <count>"
+
+    async def system_prompt(self, scope: str) -> str | None:
+        """The scope's own persona, if one was set."""
+        prompt: str | None = await self.database.pool.fetchval(
+            "SELECT system_prompt FROM conversations WHERE scope = $1", scope)
+        return prompt
+
+    async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
+        """Set (or clear, with None) the scope's persona."""
+        await self.database.pool.execute(
+            "INSERT INTO conversations (scope, system_prompt, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (scope) DO UPDATE SET system_prompt = excluded.system_prompt,"
+            " updated_at = excluded.updated_at", scope, prompt, utc_now())
+
+    async def count_rows(self, table: str) -> int:
+        """How many rows one of ``COPY_TABLES`` holds."""
+        return int(await self.database.pool.fetchval(
+            f"SELECT count(*) FROM {_check_table(table)}"))
+
+    async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
+        """Every row of one of ``COPY_TABLES``, in batches, in key order (text keys in byte
+        order, as SQLite sorts them)."""
+        columns = COPY_TABLES[_check_table(table)]
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        pool = self.database.pool
+        if columns[0] == "id":  # by key, so a big table is read in linear time
+            last = 0
+            query = f"{select} WHERE id > $1 ORDER BY id LIMIT $2"
+            while rows := [tuple(r) for r in await pool.fetch(query, last, batch)]:
+                yield rows
+                last = rows[-1][0]
+            return
+        order = ", ".join(f'{column} COLLATE "C"' for column in columns[:2])
+        rows = [tuple(r) for r in await pool.fetch(f"{select} ORDER BY {order}")]
+        for start in range(0, len(rows), batch):
+            yield rows[start:start + batch]
+
+    async def import_rows(self, table: str, rows: list[Row]) -> None:
+        """Insert exported rows, keeping their ids, in one transaction; new rows' ids then
+        continue above them."""
+        columns = COPY_TABLES[_check_table(table)]
+        async with self.database.pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table(table, records=rows, columns=list(columns))
+            if columns[0] == "id":
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id))"
+                    f" FROM {table} HAVING max(id) IS NOT NULL")
+
+
+def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
+    if usage is None:
+        return (None,) * 7
+    return (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
+            usage.prompt_tokens, usage.completion_tokens)
+
+
+def _check_table(table: str) -> str:
+    if table not in COPY_TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return table
+
+
+def _turn_from_row(row: Mapping[str, Any]) -> Turn:
+    return Turn(
+        speaker_id=row["speaker_id"],
+        speaker_name=row["speaker_name"],
+        text=row["text"],
+        reply_text=row["reply_text"],
+        model=row["model"],
+        media=tuple(MediaRef.from_dict(m) for m in json.loads(row["media_json"])),
+        usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
+        created_at=row["created_at"],
+        replied_at=row["replied_at"],
+        source_message_id=row["source_message_id"],
+        reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
+    )

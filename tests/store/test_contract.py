@@ -1,0 +1,354 @@
+"""The ``Store`` contract, written once and run on every backend: SQLite and PostgreSQL keep
+turns, personas, usage, preferences and limits the same way, and ``db copy`` moves everything
+between them unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from omnicord.store import MediaRef, Store, Turn
+from omnicord.store.base import (
+    COPY_TABLES,
+    GuildPreferences,
+    MemberPreferences,
+    ReplyMode,
+    SlotsFull,
+    UsageRow,
+)
+from omnicord.store.copy import copy_store
+from omnicord.store.sqlite import Migration, SqliteStore
+from omnicord.store.sqlite import load_migrations as sqlite_migrations
+
+from tests.store.conftest import StoreFactory, require_postgres
+
+MODEL = "qwen3-omni-flash"
+
+
+def turn(text: str, speaker: str = "7", **fields: object) -> Turn:
+    return Turn(speaker_id=speaker, speaker_name="Ada", text=text, reply_text=f"re {text}",
+                model=MODEL, **fields)  # type: ignore[arg-type]
+
+
+def usage(user: str = "7", prompt: int = 10, completion: int = 5, *, guild: str = "g1",
+          model: str = MODEL, day: str = "2025-03-01") -> UsageRow:
+    return UsageRow(user_id=user, model=model, prompt_tokens=prompt, completion_tokens=completion,
+                    guild_id=guild, channel_id="c1", day=day)
+
+
+def migrations_of(store: Store) -> list[Migration]:
+    if store.backend == "sqlite":
+        return sqlite_migrations()
+    from omnicord.store.pg_migrations import load_migrations
+
+    return load_migrations()
+
+
+async def refuse_usage_model(store: Store, model: str) -> None:
+    """Make the database itself reject usage rows of ``model`` (a failure mid-write)."""
+    if isinstance(store, SqliteStore):
+        await store.write(lambda db: db.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON usage WHEN NEW.model = '{model}'"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    else:
+        await store.database.pool.execute(  # type: ignore[attr-defined]
+            f"ALTER TABLE usage ADD CONSTRAINT refuse CHECK (model <> '{model}')")
+
+
+# --- turns and personas -----------------------------------------------------------------------
+
+async def test_a_turn_round_trips_every_field(store: Store) -> None:
+    full = Turn(
+        speaker_id="42", speaker_name="Ada Lovelace", text="what is this? ünïcode ✓",
+        reply_text="a cat", model=MODEL,
+        media=(MediaRef(kind="image", name="cat.png", description="a cat", content_hash="ab12",
+                        format="png", size_bytes=10, tokens=6),
+               MediaRef(kind="audio", name="note.ogg", format="ogg", seconds=2.5, tokens=50)),
+        usage={"prompt_tokens": 5, "details": {"audio": 3}, "ratio": 0.5},
+        created_at="2025-03-01T10:00:00.123Z", replied_at="2025-03-01T10:00:02.456Z",
+        source_message_id="1234567890", reply_message_ids=("111", "222"),
+    )
+    bare = turn("plain")
+    await store.add_turn("channel:1", full)
+    await store.add_turn("channel:1", bare)
+    assert await store.history("channel:1") == [full, bare]
+    assert bare.usage is None and bare.media == () and bare.source_message_id is None
+
+
+async def test_history_limit_returns_the_newest_turns_oldest_first(store: Store) -> None:
+    for n in range(6):
+        await store.add_turn("dm:1", turn(f"t{n}"))
+    assert [t.text for t in await store.history("dm:1")] == [f"t{n}" for n in range(6)]
+    assert [t.text for t in await store.history("dm:1", limit=3)] == ["t3", "t4", "t5"]
+    assert [t.text for t in await store.history("dm:1", limit=10)] == [f"t{n}" for n in range(6)]
+    assert await store.history("dm:1", limit=0) == []
+    assert await store.history("dm:unknown") == []
+
+
+async def test_recall_returns_the_turns_and_the_persona(store: Store) -> None:
+    await store.set_system_prompt("thread:1", "speak like a pirate")
+    for n in range(4):
+        await store.add_turn("thread:1", turn(f"t{n}"))
+    turns, persona = await store.recall("thread:1", limit=2)
+    assert [t.text for t in turns] == ["t2", "t3"] and persona == "speak like a pirate"
+    assert await store.recall("thread:1", limit=0) == ([], "speak like a pirate")
+    assert await store.recall("thread:none") == ([], None)
+    await store.set_system_prompt("thread:2", "terse")
+    assert await store.recall("thread:2") == ([], "terse")
+
+
+async def test_reset_counts_and_clears_only_its_own_turns(store: Store) -> None:
+    for n in range(3):
+        await store.add_turn("channel:a", turn(f"a{n}"))
+    await store.add_turn("channel:b", turn("b0"))
+    await store.set_system_prompt("channel:a", "kind")
+    assert await store.reset("channel:a") == 3
+    assert await store.reset("channel:a") == 0
+    assert await store.reset("channel:never") == 0
+    assert await store.history("channel:a") == []
+    assert [t.text for t in await store.history("channel:b")] == ["b0"]
+    assert await store.system_prompt("channel:a") == "kind"  # a reset keeps the persona
+    await store.add_turn("channel:a", turn("again"))
+    assert [t.text for t in await store.history("channel:a")] == ["again"]
+
+
+async def test_a_persona_is_set_and_cleared(store: Store) -> None:
+    assert await store.system_prompt("guild:1") is None
+    await store.set_system_prompt("guild:1", "be brief")
+    assert await store.system_prompt("guild:1") == "be brief"
+    await store.add_turn("guild:1", turn("hi"))
+    await store.set_system_prompt("guild:1", "be verbose")
+    assert await store.system_prompt("guild:1") == "be verbose"
+    await store.set_system_prompt("guild:1", None)
+    assert await store.system_prompt("guild:1") is None
+    assert [t.text for t in await store.history("guild:1")] == ["hi"]
+    assert await store.system_prompt("guild:2") is None
+
+
+# --- usage ------------------------------------------------------------------------------------
+
+async def test_a_turns_usage_is_recorded_with_it(store: Store) -> None:
+    await store.add_turn("channel:1", turn("a"), usage("7", 10, 5))
+    await store.add_turn("channel:1", turn("b"), usage("7", 20, 7, model="qwen-omni-turbo"))
+    await store.add_turn("channel:2", turn("c"), usage("8", 1, 1, guild="g2"))
+    await store.add_turn("channel:2", turn("d"))  # no usage: no row
+    await store.add_usage(usage("7", 100, 50, day="2025-02-01"))  # a caption, last month
+    assert await store.count_rows("usage") == 4
+    totals = sorted(await store.usage_by_model(since_day="2025-03-01"))
+    assert totals == sorted([(MODEL, 11, 6), ("qwen-omni-turbo", 20, 7)])
+    assert sorted(await store.usage_by_model(since_day="2025-01-01", user_id="7",
+                                             guild_id="g1")) == sorted([
+        (MODEL, 110, 55), ("qwen-omni-turbo", 20, 7)])
+    assert await store.usage_by_model(since_day="2025-03-01", guild_id="g2") == [(MODEL, 1, 1)]
+    assert await store.usage_by_model(since_day="2025-03-02") == []
+
+
+async def test_a_turn_and_its_usage_are_stored_together_or_not_at_all(store: Store) -> None:
+    await refuse_usage_model(store, "refused")
+    with pytest.raises(Exception, match="refuse"):
+        await store.add_turn("channel:1", turn("lost"), usage(model="refused"))
+    assert await store.history("channel:1") == []
+    assert await store.count_rows("turns") == await store.count_rows("usage") == 0
+    await store.add_turn("channel:1", turn("kept"), usage())
+    assert [t.text for t in await store.history("channel:1")] == ["kept"]
+    assert await store.usage_by_model(since_day="2025-01-01") == [(MODEL, 10, 5)]
+
+
+async def test_a_hundred_concurrent_turns_lose_nothing_and_keep_each_scopes_order(
+        store: Store) -> None:
+    for burst in range(3):  # a misordering needs the right timing: give it a few chances
+        await asyncio.gather(*[
+            store.add_turn(f"channel:{burst}:{n % 10}", turn(str(n), speaker=str(n)),
+                           usage(str(n), n, 1))
+            for n in range(100)])
+        for scope in range(10):
+            turns = await store.history(f"channel:{burst}:{scope}")
+            assert [t.text for t in turns] == [str(n) for n in range(scope, 100, 10)]
+    assert await store.count_rows("turns") == await store.count_rows("usage") == 300
+    assert await store.usage_by_model(since_day="2025-01-01") == [
+        (MODEL, 3 * sum(range(100)), 300)]
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+async def test_guild_preferences_are_replaced_whole(store: Store) -> None:
+    prefs = store.preferences
+    assert await prefs.guild("g1") == GuildPreferences()
+    full = GuildPreferences(model="qwen3-omni-flash", voice="Cherry", reply_mode=ReplyMode.AUTO,
+                            thinking=False, system_prompt="be kind", daily_token_cap=50_000)
+    await prefs.save_guild("g1", full)
+    assert await prefs.guild("g1") == full
+    await prefs.save_guild("g1", GuildPreferences(thinking=True))
+    assert await prefs.guild("g1") == GuildPreferences(thinking=True)
+    assert await prefs.guild("g2") == GuildPreferences()
+
+
+async def test_member_preferences_are_per_server(store: Store) -> None:
+    prefs = store.preferences
+    assert await prefs.member("g1", "7") == MemberPreferences()
+    await prefs.save_member("g1", "7", MemberPreferences(voice="Ethan", reply_mode=ReplyMode.BOTH))
+    await prefs.save_member("", "7", MemberPreferences(reply_mode=ReplyMode.VOICE))
+    assert await prefs.member("g1", "7") == MemberPreferences(voice="Ethan",
+                                                              reply_mode=ReplyMode.BOTH)
+    assert await prefs.member("", "7") == MemberPreferences(reply_mode=ReplyMode.VOICE)
+    await prefs.save_member("g1", "7", MemberPreferences(voice="Cherry"))
+    assert await prefs.member("g1", "7") == MemberPreferences(voice="Cherry")
+    assert await prefs.member("g1", "8") == MemberPreferences()
+
+
+async def test_channel_roles_switch_on_and_off(store: Store) -> None:
+    prefs = store.preferences
+    assert not await prefs.channel_role("c1", "chat")
+    await prefs.set_channel_role("g1", "c1", "chat", True)
+    await prefs.set_channel_role("g1", "c2", "chat", True)
+    await prefs.set_channel_role("g1", "c2", "auto_caption", True)
+    await prefs.set_channel_role("g2", "c9", "chat", True)
+    assert await prefs.channel_role("c1", "chat") and not await prefs.channel_role(
+        "c1", "auto_caption")
+    assert sorted(await prefs.channels_with("g1", "chat")) == ["c1", "c2"]
+    assert await prefs.channels_with("g1", "auto_caption") == ["c2"]
+    await prefs.set_channel_role("g1", "c1", "chat", False)
+    assert not await prefs.channel_role("c1", "chat")
+    assert await prefs.channels_with("g1", "chat") == ["c2"]
+    assert await prefs.channels_with("g2", "chat") == ["c9"]
+    assert await prefs.channels_with("g3", "chat") == []
+    with pytest.raises(ValueError, match="unknown channel role"):
+        await prefs.channel_role("c1", "chat; DROP TABLE turns")
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+async def test_a_cooldown_admits_one_request_per_interval(store: Store) -> None:
+    limits = store.limits
+    assert await limits.try_cooldown("cooldown:7", 30) == 0
+    wait = await limits.try_cooldown("cooldown:7", 30)
+    assert 29 < wait <= 30
+    assert await limits.try_cooldown("cooldown:8", 30) == 0  # keys are independent
+    assert await limits.try_cooldown("cooldown:short", 0.3) == 0
+    assert 0 < await limits.try_cooldown("cooldown:short", 0.3) <= 0.3
+    await asyncio.sleep(0.35)
+    assert await limits.try_cooldown("cooldown:short", 0.3) == 0
+    assert await limits.try_cooldown("cooldown:none", 0) == 0
+    assert await limits.try_cooldown("cooldown:none", 0) == 0
+
+
+async def test_slots_admit_at_most_the_limit(store: Store) -> None:
+    limits = store.limits
+    async with limits.slot("slots:g1", 2), limits.slot("slots:g1", 2):
+        with pytest.raises(SlotsFull):
+            async with limits.slot("slots:g1", 2):
+                pytest.fail("a third slot of two")
+        async with limits.slot("slots:g2", 1):  # another key has slots of its own
+            pass
+    with pytest.raises(RuntimeError, match="inside"):
+        async with limits.slot("slots:g1", 1):
+            raise RuntimeError("inside")
+    async with limits.slot("slots:g1", 1):  # the failed block gave its slot back
+        with pytest.raises(SlotsFull):
+            async with limits.slot("slots:g1", 1):
+                pass
+
+
+async def test_the_upstream_window_admits_per_minute(store: Store) -> None:
+    limits = store.limits
+    assert [await limits.try_upstream(3) for _ in range(3)] == [0, 0, 0]
+    waits = [await limits.try_upstream(3) for _ in range(3)]
+    assert all(59 < wait <= 60 for wait in waits), waits
+    assert await limits.try_upstream(4) == 0  # the fourth of four fits
+    assert await limits.try_upstream(4) > 0
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+async def test_migrations_apply_once(store: Store) -> None:
+    latest = migrations_of(store)[-1].version
+    assert await store.schema_version() == latest
+    assert await store.pending_migrations() == []
+    assert await store.migrate() == []
+    assert await store.migrate() == []
+    assert await store.schema_version() == latest
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_new_database_migrates_on_demand(backend: str, make_store: StoreFactory) -> None:
+    if backend == "postgresql":
+        require_postgres()
+    store = await make_store(backend, migrate=False)
+    shipped = migrations_of(store)
+    assert shipped and all(re.fullmatch(r"\d{4}_[\w-]+\.sql", m.name) for m in shipped)
+    assert await store.schema_version() == 0
+    assert await store.pending_migrations() == [m.name for m in shipped]
+    assert await store.migrate() == [m.version for m in shipped]
+    assert await store.pending_migrations() == [] and await store.migrate() == []
+    assert await store.schema_version() == shipped[-1].version
+
+
+def test_each_backend_loads_only_its_own_migrations() -> None:
+    from omnicord.store import sqlite
+    from omnicord.store.pg_migrations import load_migrations
+
+    folder = Path(sqlite.__file__).parent / "migrations"
+    assert (folder / "postgresql").is_dir()
+    assert [m.name for m in sqlite_migrations()] == sorted(p.name for p in folder.glob("*.sql"))
+    assert [m.name for m in load_migrations()] == sorted(
+        p.name for p in (folder / "postgresql").glob("*.sql"))
+
+
+# --- export, import and copy between backends -------------------------------------------------
+
+async def fill(store: Store) -> None:
+    """Some of everything a store keeps, in several scopes and servers."""
+    for n in range(23):
+        await store.add_turn(
+            f"guild:1:channel:{n % 3}",
+            turn(f"t{n}", media=(MediaRef(kind="image", name=f"{n}.png", tokens=n),),
+                 usage={"prompt_tokens": n}, source_message_id=f"m{n}",
+                 reply_message_ids=(f"r{n}",)),
+            usage(str(n % 4), n, 1, guild="1", day=f"2025-03-{n % 28 + 1:02d}"))
+    await store.set_system_prompt("guild:1:channel:0", "be brief")
+    await store.set_system_prompt("dm:9", "persona without turns")
+    await store.add_usage(usage("9", 4, 2, guild=""))
+    prefs = store.preferences
+    for guild in ("b", "a", "é", "Z"):
+        await prefs.save_guild(guild, GuildPreferences(voice="Ethan", thinking=True,
+                                                       daily_token_cap=500))
+        await prefs.save_member(guild, "7", MemberPreferences(reply_mode=ReplyMode.TEXT))
+        await prefs.save_member(guild, "10", MemberPreferences(voice="Cherry"))
+        await prefs.set_channel_role(guild, f"{guild}-55", "auto_caption", True)
+        await prefs.set_channel_role(guild, f"{guild}-56", "chat", True)
+    await store.reset("guild:1:channel:2")  # ids with gaps
+
+
+async def export_all(store: Store, batch: int = 1000) -> dict[str, list[tuple[object, ...]]]:
+    return {table: [row async for rows in store.export_rows(table, batch=batch) for row in rows]
+            for table in COPY_TABLES}
+
+
+@pytest.mark.parametrize(("source_backend", "target_backend"),
+                         [("sqlite", "postgresql"), ("postgresql", "sqlite")])
+async def test_copy_moves_every_row_unchanged(source_backend: str, target_backend: str,
+                                              make_store: StoreFactory) -> None:
+    require_postgres()
+    source = await make_store(source_backend)
+    target = await make_store(target_backend)
+    await fill(source)
+    exported = await export_all(source, batch=4)
+    assert exported == await export_all(source)  # batches page through the whole table
+    copied = await copy_store(source, target, batch=4)
+    assert all(c.source_rows == c.target_rows > 0 for c in copied)
+    assert await export_all(target) == exported
+    assert [len(exported[t]) for t in COPY_TABLES] == [
+        await target.count_rows(t) for t in COPY_TABLES]
+    assert await target.history("guild:1:channel:0") == await source.history("guild:1:channel:0")
+    assert await target.recall("dm:9") == ([], "persona without turns")
+    # New rows continue above the copied ids, in every table with ids.
+    await target.add_turn("guild:1:channel:0", turn("after"), usage())
+    await target.set_system_prompt("dm:new", "new")
+    after = await export_all(target)
+    for table in ("conversations", "turns", "usage"):
+        old_ids = [row[0] for row in exported[table]]
+        new_ids = [row[0] for row in after[table]][len(old_ids):]
+        assert new_ids and min(new_ids) > max(old_ids), table
+    assert [t.text for t in await target.history("guild:1:channel:0")][-1] == "after"
