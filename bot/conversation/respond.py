@@ -8,6 +8,7 @@ reply finished: an error or a cancellation leaves no half turn behind.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -33,6 +34,8 @@ from omnicord.store.base import ConversationStore, Turn, UsageRow
 EventSink = Callable[[ReplyEvent], Awaitable[None]]
 #: Stored turns read back per request; older ones could never fit anyway.
 HISTORY_WINDOW = 200
+#: Replies one process streams at once (OMNICORD_PROCESS_REPLIES).
+DEFAULT_STREAMS = 32
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,15 @@ class Conversations:
     """History-aware replies over a store, a media cache and an Omni client."""
 
     def __init__(
-        self, store: ConversationStore, client: OmniClient, cache: MediaCache | None = None
+        self, store: ConversationStore, client: OmniClient, cache: MediaCache | None = None,
+        *, streams: int = DEFAULT_STREAMS,
     ) -> None:
         self.store = store
         self.client = client
         self.cache = cache
+        # Each reply in flight holds its stream, audio and delivery buffers: a process carries
+        # a bounded number at once, and the rest wait their turn (more capacity = more processes).
+        self._streams = asyncio.Semaphore(streams)
 
     async def respond(
         self,
@@ -110,11 +117,12 @@ class Conversations:
             request = ChatRequest(model=options.model_name, messages=composition.messages,
                                   voice=options.voice, thinking=options.thinking)
             reply = Reply()
-            async for event in self.client.stream(request):
-                reply.add(event)
-                if on_event is not None:
-                    await on_event(event)
-            delivered = await deliver(reply) if deliver is not None else None
+            async with self._streams:
+                async for event in self.client.stream(request):
+                    reply.add(event)
+                    if on_event is not None:
+                        await on_event(event)
+                delivered = await deliver(reply) if deliver is not None else None
             turn = Turn(
                 speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
                 reply_text=reply.spoken_text, model=options.model_name,

@@ -175,6 +175,33 @@ async def test_two_messages_in_one_scope_are_answered_in_order(
     assert "first one please" in str(second_request["messages"])
 
 
+@pytest.mark.parametrize("streams", [2, 4])
+async def test_a_process_streams_at_most_its_share_of_replies_at_once(
+    store: SqliteStore, dashscope: FakeDashScope, streams: int
+) -> None:
+    dashscope.reply_delay, dashscope.token_delay = 0.1, 0.05  # replies overlap if let
+    client = OmniClient(dashscope.api_key, dashscope.base_url, max_retries=0)
+    conversations = Conversations(store, client, streams=streams)
+    in_flight, peak = set[str](), 0
+
+    async def answer(scope: str) -> None:
+        async def seen(event: object) -> None:
+            nonlocal peak
+            in_flight.add(scope)
+            peak = max(peak, len(in_flight))
+
+        async def delivered(reply: object) -> None:
+            in_flight.discard(scope)
+
+        await conversations.respond(scope, speaker_id="7", new=NewMessage("Ada", "hi"),
+                                    options=options(), on_event=seen, deliver=delivered)
+
+    await asyncio.gather(*(answer(f"chan:{n}") for n in range(4)))
+    await client.aclose()
+    assert peak == streams  # 4 members at once: the rest waited their turn
+    assert [len(await store.history(f"chan:{n}")) for n in range(4)] == [1, 1, 1, 1]
+
+
 async def test_cancelled_reply_leaves_no_turn(
     conversations: Conversations, store: SqliteStore, dashscope: FakeDashScope
 ) -> None:
