@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from omnicord.conversation.privacy import DataFacts, Privacy, data_statement
 from omnicord.conversation.respond import Conversations
 from omnicord.media.cache import MediaCache
 from omnicord.media.captions import audio_describer
@@ -18,6 +19,7 @@ from omnicord.media.prepare import PrepareOptions
 from omnicord.media.types import AudioDescriber
 from omnicord.model.captioner import CaptionerClient
 from omnicord.model.omni import OmniClient
+from omnicord.policy.access import Access
 from omnicord.policy.admission import Admission
 from omnicord.policy.preferences import Defaults
 from omnicord.policy.throttle import ConcurrencyLimit, Cooldown, UpstreamPace
@@ -40,6 +42,18 @@ class Services:
     preferences: PreferenceStore
     usage: UsageLedger
     admission: Admission
+    privacy: Privacy
+
+    @property
+    def access(self) -> Access:
+        """The DM policy and servers' allow lists."""
+        return Access(self.preferences, allow_dms=self.settings.allow_dms)
+
+    def data_statement(self) -> str:
+        """What is kept about members, where, for how long, and who else sees it."""
+        return data_statement(DataFacts(
+            base_url=self.settings.base_url, retention_days=self.settings.retention_days,
+            backend=self.store.backend, cache_days=self.settings.cache_max_days))
 
     @property
     def describe_audio(self) -> AudioDescriber:
@@ -61,11 +75,7 @@ def defaults(settings: Settings) -> Defaults:
 
 def media_cache(settings: Settings) -> MediaCache:
     """The media cache the settings describe."""
-    return MediaCache(
-        settings.media_cache_dir,
-        max_bytes=settings.cache_max_mb * 1024 * 1024,
-        max_age_seconds=settings.cache_max_days * 86_400,
-    )
+    return settings.media_cache()
 
 
 @asynccontextmanager
@@ -89,8 +99,10 @@ async def open_services(
             cooldown=Cooldown(settings.cooldown_seconds, store.limits),
             concurrency=ConcurrencyLimit(settings.guild_concurrency, store.limits))
         cache = media_cache(settings)
-        yield Services(settings, omni, captioner, store, cache, Conversations(store, omni, cache),
-                       store.preferences, usage, admission)
+        conversations = Conversations(store, omni, cache, streams=settings.process_replies)
+        yield Services(settings, omni, captioner, store, cache, conversations,
+                       store.preferences, usage, admission,
+                       Privacy(store, cache, retention_days=settings.retention_days))
     finally:
         await store.close()
         await omni.aclose()

@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:  # media is imported when first used: the command line starts faster
+    from omnicord.media.cache import MediaCache
     from omnicord.media.prepare import PrepareOptions
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
@@ -58,8 +59,11 @@ class Settings(BaseSettings):
     daily_token_cap: int = Field(default=0, ge=0, alias="OMNICORD_DAILY_TOKEN_CAP")
     cooldown_seconds: float = Field(default=3.0, ge=0, alias="OMNICORD_COOLDOWN_SECONDS")
     guild_concurrency: int = Field(default=4, ge=0, alias="OMNICORD_GUILD_CONCURRENCY")
+    process_replies: int = Field(default=32, ge=1, le=10_000, alias="OMNICORD_PROCESS_REPLIES")
     prices: str = Field(default="", alias="OMNICORD_PRICES")
     upstream_rpm: int = Field(default=0, ge=0, alias="OMNICORD_UPSTREAM_RPM")
+    allow_dms: bool = Field(default=True, alias="OMNICORD_ALLOW_DMS")
+    retention_days: int = Field(default=0, ge=0, le=36_500, alias="OMNICORD_RETENTION_DAYS")
     shard_count: int | None = Field(default=None, ge=1, alias="OMNICORD_SHARD_COUNT")
     shard_ids_spec: str | None = Field(default=None, alias="OMNICORD_SHARD_IDS")
 
@@ -80,6 +84,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _blank_keeps_everything(cls, value: Any) -> Any:
+        return 0 if isinstance(value, str) and not value.strip() else value
 
     @field_validator("shard_ids_spec")
     @classmethod
@@ -183,6 +192,13 @@ class Settings(BaseSettings):
             return self.cache_dir
         base = Path(".") if self.uses_postgresql else self.db_path.parent
         return base / "omnicord-media"
+
+    def media_cache(self) -> MediaCache:
+        """The prepared-media cache these settings describe."""
+        from omnicord.media.cache import MediaCache
+
+        return MediaCache(self.media_cache_dir, max_bytes=self.cache_max_mb * 1024 * 1024,
+                          max_age_seconds=self.cache_max_days * 86_400)
 
     def configure_ffmpeg(self) -> None:
         """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""

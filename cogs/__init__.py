@@ -8,4 +8,5 @@ EXTENSIONS: tuple[str, ...] = (
     "omnicord.cogs.caption",
     "omnicord.cogs.settings",
     "omnicord.cogs.usage",
+    "omnicord.cogs.privacy",
 )

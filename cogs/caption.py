@@ -1,48 +1,76 @@
-"""Captions: machine-generated descriptions of voice messages and audio, for members who
-cannot listen.
+"""Captions and transcripts of voice messages and audio, for members who cannot listen:
+machine-generated descriptions (Qwen3-Omni-Captioner) and the words said (the chat model).
 
 - Auto-caption: in channels where an admin turned it on, every voice message gets a reply
-  with its caption.
-- The message context menu "Caption audio" captions any message's audio or video sound.
-- ``/omni caption`` captions an uploaded file.
-Long captions are split across messages, or attached as a text file when very long.
+  with its transcript, its description, or both (the channel's mode).
+- The message context menus "Caption audio" and "Transcribe audio" work on any message's
+  audio or video sound.
+- ``/omni caption`` and ``/omni transcribe`` work on an uploaded file.
+Transcripts are translated into the language asked for (the request's, else the member's,
+else the server's; auto-captions use the server's). Long results are split across messages,
+or attached as a text file when very long.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from omnicord.cogs.utils.access import check_access, interaction_refused
 from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
 from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.languages import language_autocomplete
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.split import split_message
 from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.conversation.transcribe import Transcriber, Transcription
 from omnicord.media.captions import caption_media
 from omnicord.media.types import MediaTarget
+from omnicord.policy.access import AccessRefused
+from omnicord.policy.languages import check_language, translation_language
+from omnicord.policy.preferences import Effective
 from omnicord.policy.throttle import Busy
 from omnicord.policy.usage import OverDailyCap
+from omnicord.store.base import CaptionMode
 
 log = logging.getLogger("omnicord.caption")
 LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"
+TRANSCRIPT_LABEL = "-# 🤖 Machine-generated transcript ({model})"
 MAX_CAPTION_MESSAGES = 3
 
 
-def caption_sends(caption: str) -> list[dict[str, Any]]:
-    """Keyword arguments of each message that shows a caption: labelled pieces, or a short
-    message with the caption attached as a text file when it is very long."""
-    pieces = split_message(f"{LABEL}\n{caption}")
+def labelled_sends(text: str, *, noun: str = "caption") -> list[dict[str, Any]]:
+    """Keyword arguments of each message that shows ``text`` (which opens with its label):
+    the pieces, or the label and the text attached as ``<noun>.txt`` when it is very long."""
+    pieces = split_message(text)
     if len(pieces) <= MAX_CAPTION_MESSAGES:
         return [{"content": piece, "allowed_mentions": NO_PINGS} for piece in pieces]
-    attachment = discord.File(io.BytesIO(caption.encode()), filename="caption.txt")
-    return [{"content": f"{LABEL}\nThe caption is long, so it is attached as a text file.",
+    label = text.partition("\n")[0]
+    plain = re.sub(r"^-# ", "", text, flags=re.MULTILINE)
+    attachment = discord.File(io.BytesIO(plain.encode()), filename=f"{noun}.txt")
+    return [{"content": f"{label}\nThe {noun} is long, so it is attached as a text file.",
              "allowed_mentions": NO_PINGS, "file": attachment}]
+
+
+def caption_sends(caption: str) -> list[dict[str, Any]]:
+    """The messages that show a caption."""
+    return labelled_sends(f"{LABEL}\n{caption}")
+
+
+def transcript_text(transcription: Transcription) -> str:
+    """A transcript as posted: labelled, with its translation under it."""
+    text = f"{TRANSCRIPT_LABEL.format(model=transcription.model)}\n{transcription.text}"
+    if transcription.translation:
+        heading = transcription.translation_heading().rstrip(":")
+        text += f"\n\n**{heading}**\n{transcription.translation}"
+    return text
 
 
 class Captions(commands.Cog):
@@ -52,14 +80,18 @@ class Captions(commands.Cog):
         self.bot = bot
         self.runtime = runtime
         self.menu = app_commands.ContextMenu(name="Caption audio", callback=self.caption_menu)
+        self.transcribe_item = app_commands.ContextMenu(name="Transcribe audio",
+                                                        callback=self.transcribe_menu)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
-        add_commands(self.bot, caption_command)
+        self.bot.tree.add_command(self.transcribe_item)
+        add_commands(self.bot, caption_command, transcribe_command)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-        remove_commands(self.bot, caption_command)
+        self.bot.tree.remove_command(self.transcribe_item.name, type=self.transcribe_item.type)
+        remove_commands(self.bot, caption_command, transcribe_command)
         await release(self.bot)
 
     async def caption(
@@ -81,6 +113,35 @@ class Captions(commands.Cog):
             )
         return caption.text or "(no caption)"
 
+    async def transcribe(
+        self, attachment: discord.Attachment, *, user: discord.abc.User,
+        guild: discord.Guild | None, channel_id: int | None, effective: Effective,
+        language: str | None,
+    ) -> Transcription:
+        """The transcript of one attachment's sound with the member's chat model (translated
+        into ``language`` if given), its usage counted for ``user``."""
+        target = MediaTarget(effective.model, purpose="transcript")
+        media = await prepare_attachment(self.runtime, attachment, target)
+        transcriber = Transcriber(self.runtime.services.omni, effective.model_name)
+        transcription = await transcriber.transcribe(media, language=language)
+        if transcription.usage is not None:
+            await self.runtime.usage.record(
+                user_id=str(user.id), model=effective.model_name,
+                prompt_tokens=transcription.usage.prompt_tokens,
+                completion_tokens=transcription.usage.completion_tokens,
+                guild_id=guild_key(guild), channel_id=str(channel_id or ""),
+            )
+        return transcription
+
+    async def language_for(self, guild: str, user_id: str | None,
+                           requested: str | None = None) -> str | None:
+        """The translation language: the request's, else the member's (when ``user_id``),
+        else the server's; None for no translation."""
+        prefs = self.runtime.preferences
+        member = (await prefs.member(guild, user_id)).caption_language if user_id else None
+        server = (await prefs.guild(guild)).caption_language if guild else None
+        return translation_language(requested, member, server)
+
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id or not message.flags.voice:
@@ -94,23 +155,43 @@ class Captions(commands.Cog):
             await self._auto_caption(message, voice)
 
     async def _auto_caption(self, message: discord.Message, voice: discord.Attachment) -> None:
-        """Caption a voice message nobody asked about: through the same gate and ledger as any
-        request; refusals and failures are logged, not shown."""
+        """Transcribe or caption (the channel's mode) a voice message nobody asked about:
+        through the same gate and ledger as any request; refusals and failures are logged, not
+        shown."""
+        mode = await self.runtime.preferences.caption_mode(str(message.channel.id))
         try:
+            await check_access(self.runtime, message.guild, message.author, message.channel)
             async with self.runtime.admission.admit(guild_key(message.guild), message.author.id,
-                                          purpose="caption"):
-                text = await self.caption(voice, user=message.author, guild=message.guild,
-                                          channel_id=message.channel.id)
-        except (Busy, OverDailyCap) as refusal:
+                                          purpose="caption") as effective:
+                text = await self._auto_text(message, voice, mode, effective)
+        except (AccessRefused, Busy, OverDailyCap) as refusal:
             log.info("auto-caption of %s not made: %s", message.id, refusal)
             return
         except Exception:
             log.warning("auto-caption of %s failed", message.id, exc_info=True)
             return
-        await self._post(message, text)
+        await self._post(message, text,
+                         noun="caption" if mode is CaptionMode.DESCRIPTION else "transcript")
 
-    async def _post(self, message: discord.Message, caption: str) -> None:
-        first, *rest = caption_sends(caption)
+    async def _auto_text(self, message: discord.Message, voice: discord.Attachment,
+                         mode: CaptionMode, effective: Effective) -> str:
+        """What an auto-caption posts: the transcript (translated into the server's language),
+        the caption, or the one above the other."""
+        sections = []
+        if mode is not CaptionMode.DESCRIPTION:
+            language = await self.language_for(guild_key(message.guild), None)
+            transcription = await self.transcribe(
+                voice, user=message.author, guild=message.guild, channel_id=message.channel.id,
+                effective=effective, language=language)
+            sections.append(transcript_text(transcription))
+        if mode is not CaptionMode.TRANSCRIPT:
+            caption = await self.caption(voice, user=message.author, guild=message.guild,
+                                         channel_id=message.channel.id)
+            sections.append(f"{LABEL}\n{caption}")
+        return "\n\n".join(sections)
+
+    async def _post(self, message: discord.Message, text: str, *, noun: str) -> None:
+        first, *rest = labelled_sends(text, noun=noun)
         await message.channel.send(**first,
                                    reference=message.to_reference(fail_if_not_exists=False))
         for send in rest:
@@ -125,22 +206,53 @@ class Captions(commands.Cog):
             return
         await self.respond(interaction, target)
 
-    async def respond(self, interaction: discord.Interaction, attachment: discord.Attachment):
-        """Caption ``attachment`` for an interaction, answering with a follow-up."""
+    async def transcribe_menu(self, interaction: discord.Interaction, message: discord.Message):
+        """Context menu: write down the words of a message's audio or video sound."""
+        target = next((a for a in message.attachments if is_audio_or_video(a)), None)
+        if target is None:
+            await interaction.response.send_message(
+                "That message has no audio or video to transcribe.", ephemeral=True)
+            return
+        await self.respond(interaction, target, transcript=True)
+
+    async def respond(self, interaction: discord.Interaction, attachment: discord.Attachment,
+                      *, transcript: bool = False, language: str | None = None):
+        """Caption (or transcribe, translating into ``language`` or the member's or server's
+        choice) ``attachment`` for an interaction, answering with a follow-up."""
+        if await interaction_refused(self.runtime, interaction):
+            return
         await interaction.response.defer(thinking=True)
         runtime, user = self.runtime, interaction.user
         try:
             async with runtime.admission.admit(guild_key(interaction.guild), user.id,
-                                               purpose="caption"):
-                text = await self.caption(attachment, user=user, guild=interaction.guild,
-                                          channel_id=interaction.channel_id)
+                                               purpose="transcript" if transcript
+                                               else "caption") as effective:
+                if transcript:
+                    sends = await self._transcript_sends(interaction, attachment, effective,
+                                                         language)
+                else:
+                    sends = caption_sends(await self.caption(
+                        attachment, user=user, guild=interaction.guild,
+                        channel_id=interaction.channel_id))
         except Exception as error:
             name = error.name if isinstance(error, AttachmentError) else None
             await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
                                             allowed_mentions=NO_PINGS)
             return
-        for send in caption_sends(text):
+        for send in sends:
             await interaction.followup.send(**send)
+
+    async def _transcript_sends(
+        self, interaction: discord.Interaction, attachment: discord.Attachment,
+        effective: Effective, language: str | None,
+    ) -> list[dict[str, Any]]:
+        """The follow-ups showing an attachment's transcript for the member who asked."""
+        chosen = await self.language_for(guild_key(interaction.guild),
+                                         str(interaction.user.id), language)
+        transcription = await self.transcribe(
+            attachment, user=interaction.user, guild=interaction.guild,
+            channel_id=interaction.channel_id, effective=effective, language=chosen)
+        return labelled_sends(transcript_text(transcription), noun="transcript")
 
 
 @app_commands.command(name="caption", description="Caption an audio or video file's sound")
@@ -156,6 +268,27 @@ async def caption_command(interaction: discord.Interaction, file: discord.Attach
             f"**{file.filename}** is not audio or video.", ephemeral=True)
         return
     await cog.respond(interaction, file)
+
+
+@app_commands.command(name="transcribe",
+                      description="Write down the words of an audio or video file")
+@app_commands.describe(file="the audio or video file",
+                       language="also translate into this language (none: no translation)")
+@app_commands.autocomplete(language=language_autocomplete)
+async def transcribe_command(interaction: discord.Interaction, file: discord.Attachment,
+                             language: str | None = None) -> None:
+    """``/omni transcribe``."""
+    cog = cog_of(interaction, "Captions")
+    if not isinstance(cog, Captions):
+        await interaction.response.send_message("Transcripts are not available.",
+                                                ephemeral=True)
+        return
+    if not is_audio_or_video(file):
+        await interaction.response.send_message(
+            f"**{file.filename}** is not audio or video.", ephemeral=True)
+        return
+    requested = check_language(language) if language is not None else None
+    await cog.respond(interaction, file, transcript=True, language=requested)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from omnicord.cogs.utils.access import check_access
 from omnicord.cogs.utils.attachments import AttachmentError, prepare_all
 from omnicord.cogs.utils.errors import friendly
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
@@ -93,9 +95,14 @@ class Chat(commands.Cog):
 
     async def answer(self, message: discord.Message) -> None:
         """Reply to one member message; every failure becomes a short explanation."""
+        started = time.monotonic()
         try:
+            await check_access(self.runtime, message.guild, message.author, message.channel)
             async with message.channel.typing():
                 await self._answer(message)
+            # A deletion (or forget-me) while the reply was under way erases it now.
+            await self.runtime.services.privacy.reply_stored(
+                started, message_id=str(message.id), user_id=str(message.author.id))
         except ReplyGone:
             log.info("reply to %s abandoned: its message or channel is gone", message.id)
         except Exception as error:

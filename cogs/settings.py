@@ -11,6 +11,7 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from omnicord.cogs.utils.languages import language_autocomplete, member_language_autocomplete
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key, scope_for
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
@@ -18,6 +19,7 @@ from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.conversation.export import export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
 from omnicord.model.catalog import chat_models
+from omnicord.policy.languages import NO_TRANSLATION, check_language, translation_language
 from omnicord.policy.preferences import (
     GuildPreferences,
     ReplyMode,
@@ -25,11 +27,17 @@ from omnicord.policy.preferences import (
     check_guild_change,
     check_member_change,
 )
+from omnicord.store.base import AccessList, CaptionMode, PreferenceStore
 
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in ReplyMode]
 MEMBER_MODES = [*MODES, app_commands.Choice(name="server default", value="default")]
+CAPTION_MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in CaptionMode]
+CAPTION_MODE_TEXT = {CaptionMode.TRANSCRIPT: "transcripts", CaptionMode.DESCRIPTION:
+                     "descriptions", CaptionMode.BOTH: "transcripts and descriptions"}
 MAX_CHOICES = 25
 PERSONA_LIMIT = 1500
+#: Turns of a channel a member without Manage Messages may export (the newest).
+EXPORT_TURNS = 100
 
 
 def settings_cog(interaction: discord.Interaction) -> Settings:
@@ -151,12 +159,42 @@ async def server_chat_channel(
     await _channel_role(interaction, "chat", enabled, channel)
 
 
-@server_group.command(name="caption-channel", description="Caption every voice message in a "
-                      "channel")
+@server_group.command(name="caption-channel", description="Transcribe or caption every voice "
+                      "message in a channel")
+@app_commands.describe(mode="transcript: the words (new channels' default); description: the "
+                       "captioner's account of voices and sounds; or both")
+@app_commands.choices(mode=CAPTION_MODES)
 async def server_caption_channel(
-    interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None
+    interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None,
+    mode: str | None = None,
 ) -> None:
-    await _channel_role(interaction, "auto_caption", enabled, channel)
+    guild = require_manage_guild(interaction)
+    target = channel or interaction.channel
+    if target is None:
+        raise SettingRefused("Name a channel")
+    preferences = settings_cog(interaction).runtime.preferences
+    if mode is not None:
+        await preferences.set_caption_mode(guild, str(target.id), CaptionMode(mode))
+    await preferences.set_channel_role(guild, str(target.id), "auto_caption", enabled)
+    if not enabled:
+        await say(interaction, f"Auto-captions **off** in <#{target.id}>.")
+        return
+    shown = CAPTION_MODE_TEXT[await preferences.caption_mode(str(target.id))]
+    await say(interaction, f"Auto-captions **on** in <#{target.id}>: {shown}.")
+
+
+@server_group.command(name="caption-language",
+                      description="Translate transcripts into a language (none: no translation)")
+@app_commands.autocomplete(language=language_autocomplete)
+async def server_caption_language(interaction: discord.Interaction, language: str) -> None:
+    cog = settings_cog(interaction)
+    guild = require_manage_guild(interaction)
+    chosen = check_language(language)
+    current = await cog.runtime.preferences.guild(guild)
+    stored = None if chosen == NO_TRANSLATION else chosen
+    await cog.runtime.preferences.save_guild(guild, replace(current, caption_language=stored))
+    await say(interaction, f"Transcripts here are translated into **{stored}**." if stored
+              else "Transcripts here are not translated.")
 
 
 async def _channel_role(
@@ -172,6 +210,43 @@ async def _channel_role(
     what = "chat" if role == "chat" else "auto-captions"
     state = "on" if enabled else "off"
     await say(interaction, f"{what.capitalize()} **{state}** in <#{target.id}>.")
+
+
+@server_group.command(name="allow-role", description="Open Omnicord to listed roles only "
+                      "(none listed: everyone)")
+@app_commands.describe(role="the role", allowed="add it to the list (True) or take it off")
+async def server_allow_role(interaction: discord.Interaction, role: discord.Role,
+                            allowed: bool) -> None:
+    await _allow(interaction, "role", role.id, allowed)
+
+
+@server_group.command(name="allow-channel", description="Open Omnicord in listed channels or "
+                      "categories only (none listed: everywhere)")
+@app_commands.describe(allowed="add it to the list (True) or take it off",
+                       channel="a channel or category (default: this channel)")
+async def server_allow_channel(
+    interaction: discord.Interaction, allowed: bool,
+    channel: discord.TextChannel | discord.CategoryChannel | None = None,
+) -> None:
+    target = channel or interaction.channel
+    if target is None:
+        raise SettingRefused("Name a channel")
+    await _allow(interaction, "channel", target.id, allowed)
+
+
+async def _allow(interaction: discord.Interaction, kind: str, target_id: int,
+                 allowed: bool) -> None:
+    guild = require_manage_guild(interaction)
+    preferences = settings_cog(interaction).runtime.preferences
+    await preferences.set_access(guild, kind, str(target_id), allowed)
+    await say(interaction, f"Omnicord is open to {access_text(await preferences.access(guild))}.")
+
+
+def access_text(access: AccessList) -> str:
+    """Who may use Omnicord in a server, with role and channel mentions (which ping nobody)."""
+    roles = ", ".join(f"<@&{r}>" for r in sorted(access.roles)) or "everyone"
+    places = ", ".join(f"<#{c}>" for c in sorted(access.channels)) or "every channel"
+    return f"{roles}, in {places}"
 
 
 @server_group.command(name="persona", description="The system prompt (leave empty to reset)")
@@ -212,6 +287,22 @@ async def me_replies(interaction: discord.Interaction, mode: str) -> None:
     await say(interaction, f"Your replies: **{mode}**.")
 
 
+@me_group.command(name="caption-language",
+                  description="Translate the transcripts you ask for (default: the server's)")
+@app_commands.autocomplete(language=member_language_autocomplete)
+async def me_caption_language(interaction: discord.Interaction, language: str) -> None:
+    follow = language.strip().lower() == "default"
+    chosen = None if follow else check_language(language)
+    await settings_cog(interaction).change_member(interaction, caption_language=chosen)
+    if follow:
+        text = "Your transcripts follow the server's translation again."
+    elif chosen == NO_TRANSLATION:
+        text = "Your transcripts are not translated."
+    else:
+        text = f"Your transcripts are translated into **{chosen}**."
+    await say(interaction, text)
+
+
 @app_commands.command(name="status", description="The settings Omnicord uses for you here")
 async def status(interaction: discord.Interaction) -> None:
     runtime = settings_cog(interaction).runtime
@@ -219,6 +310,8 @@ async def status(interaction: discord.Interaction) -> None:
     effective = await runtime.admission.effective(guild, str(interaction.user.id))
     chat = await runtime.preferences.channel_role(str(interaction.channel_id), "chat")
     captions = await runtime.preferences.channel_role(str(interaction.channel_id), "auto_caption")
+    caption_mode = await runtime.preferences.caption_mode(str(interaction.channel_id))
+    language = await _translation(runtime.preferences, guild, str(interaction.user.id))
     persona = effective.system_prompt or DEFAULT_SYSTEM_PROMPT
     lines = [
         f"**Model:** {effective.model_name}",
@@ -227,10 +320,21 @@ async def status(interaction: discord.Interaction) -> None:
         f"**Thinking:** {'on' if effective.thinking else 'off'}",
         f"**Daily cap:** {_cap_text(effective.daily_token_cap)}",
         f"**This channel:** chat {'on' if chat else 'off'}, auto-captions "
-        f"{'on' if captions else 'off'}",
+        f"{f'on ({caption_mode.value})' if captions else 'off'}",
+        f"**Transcripts translated into:** {language or '— (not translated)'}",
         f"**Persona:** {persona[:300]}{'…' if len(persona) > 300 else ''}",
     ]
+    if interaction.guild is not None:
+        lines.append(f"**Open to:** {access_text(await runtime.preferences.access(guild))}")
+    lines.append(runtime.services.data_statement())
     await say(interaction, "\n".join(lines))
+
+
+async def _translation(preferences: PreferenceStore, guild: str, user: str) -> str | None:
+    """The language this member's transcripts are translated into here, if any."""
+    member = (await preferences.member(guild, user)).caption_language
+    server = (await preferences.guild(guild)).caption_language if guild else None
+    return translation_language(None, member, server)
 
 
 def _cap_text(cap: int | None) -> str:
@@ -252,14 +356,32 @@ async def reset(interaction: discord.Interaction) -> None:
 @app_commands.choices(format=[app_commands.Choice(name="Markdown", value="md"),
                               app_commands.Choice(name="JSON", value="json")])
 async def export(interaction: discord.Interaction, format: str = "md") -> None:
+    limit = export_limit(interaction)
     runtime = settings_cog(interaction).runtime
     scope = scope_for(interaction.channel, interaction.user)
-    turns = await runtime.services.store.history(scope)
+    turns = await runtime.services.store.history(scope, limit=limit)
     text = (export_json if format == "json" else export_markdown)(scope, turns)
     file = discord.File(io.BytesIO(text.encode()), filename=f"omnicord-{scope.replace(':', '-')}"
                         f".{format}")
-    await interaction.response.send_message(f"{len(turns)} turns.", file=file, ephemeral=True,
-                                            allowed_mentions=NO_PINGS)
+    note = (f" (the newest {limit}: a full export needs the Manage Messages permission)"
+            if limit is not None and len(turns) == limit else "")
+    await interaction.response.send_message(f"{len(turns)} turns{note}.", file=file,
+                                            ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def export_limit(interaction: discord.Interaction) -> int | None:
+    """How many of the newest turns the member may export here (None: all of them).
+
+    Your own DMs: always all. A server channel or thread needs Read Message History there;
+    without Manage Messages, a busy channel's export holds its newest ``EXPORT_TURNS`` turns.
+    """
+    if interaction.guild is None:
+        return None
+    permissions = interaction.permissions
+    if not permissions.read_message_history:
+        raise SettingRefused("Exporting this channel's conversation needs the Read Message "
+                             "History permission here; in DMs you can always export your own")
+    return None if permissions.manage_messages else EXPORT_TURNS
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -34,7 +34,7 @@ HOST_SCRIPT = textwrap.dedent('''
     from tests.doubles.fake_discord import DiscordHarness, FakeDiscord
 
     EXTENSIONS = ["cogs.greetings", "omnicord.cogs.chat", "omnicord.cogs.caption",
-                  "omnicord.cogs.settings", "omnicord.cogs.usage"]
+                  "omnicord.cogs.settings", "omnicord.cogs.usage", "omnicord.cogs.privacy"]
 
 
     class HostBot(commands.Bot):
@@ -137,8 +137,8 @@ def test_a_host_with_its_own_bot_and_cogs_runs_omnicord_from_the_wheel(
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
     assert str(venv) in lines["omnicord"]  # the wheel's copy, not the repository's
-    assert lines["cogs"] == "Captions,Chat,Greetings,Settings,Usage"
-    assert {"thread", "caption", "status", "usage"} <= set(lines["omni"].split(","))
+    assert lines["cogs"] == "Captions,Chat,Greetings,Privacy,Settings,Usage"
+    assert {"thread", "caption", "status", "usage", "forget"} <= set(lines["omni"].split(","))
     assert lines["reply"].startswith("Echo: ") and "hello from a host" in lines["reply"]
     cli = subprocess.run([str(python), "-m", "omnicord", "voices"], cwd=host, env=env,
                          capture_output=True, text=True, timeout=60)

@@ -80,3 +80,15 @@ def test_blank_optional_settings_are_unset(monkeypatch: pytest.MonkeyPatch) -> N
     settings = load_settings()
     assert settings.cache_dir is None and settings.ffmpeg is None
     assert settings.media_cache_dir == Path("omnicord-media")
+
+
+def test_dm_policy_and_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert defaults.allow_dms is True and defaults.retention_days == 0  # keep everything
+    monkeypatch.setenv("OMNICORD_ALLOW_DMS", "false")
+    monkeypatch.setenv("OMNICORD_RETENTION_DAYS", "")
+    chosen = load_settings()
+    assert chosen.allow_dms is False and chosen.retention_days == 0
+    monkeypatch.setenv("OMNICORD_RETENTION_DAYS", "-3")
+    with pytest.raises(ConfigError, match="OMNICORD_RETENTION_DAYS"):
+        load_settings()

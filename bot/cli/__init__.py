@@ -1,4 +1,5 @@
-"""The ``omnicord`` command line: ask, caption, prepare, history, reset, voices, run, db.
+"""The ``omnicord`` command line: ask, caption, transcribe, prepare, history, reset, voices,
+run, db.
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
 service failed. Every failure is one line on stderr, never a traceback.

@@ -1,4 +1,5 @@
-"""``omnicord db``: migrate, status and copy for SQLite and PostgreSQL alike; backup for SQLite."""
+"""``omnicord db``: migrate, status, copy and prune for SQLite and PostgreSQL alike; backup for
+SQLite."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from omnicord.cli.output import EXIT_OK, note
+from omnicord.conversation.privacy import Privacy
 from omnicord.errors import InputError
 from omnicord.settings import Settings
 from omnicord.store import open_store
@@ -24,6 +26,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await _backup(settings, args.target)
     if args.db_command == "migrate":
         return await _migrate(settings)
+    if args.db_command == "prune":
+        return await _prune(settings, args.days)
     return await _status(settings)
 
 
@@ -72,6 +76,19 @@ async def _copy(source_url: str, target_url: str, pool_size: int) -> int:
     for table in copied:
         print(f"{table.table}: {table.target_rows:,} of {table.source_rows:,} rows copied")
     note(f"copied {_name(source_url)} to {_name(target_url)}; every table's count matches")
+    return EXIT_OK
+
+
+async def _prune(settings: Settings, days: int | None) -> int:
+    days = settings.retention_days if days is None else days
+    if days <= 0:
+        raise InputError("nothing to prune: set OMNICORD_RETENTION_DAYS or pass --days N "
+                         "(a number of days above 0)")
+    async with open_store(settings.database, pool_size=1) as store:
+        removed = await Privacy(store, settings.media_cache()).prune_expired(days=days)
+    assert removed is not None
+    note(f"pruned {removed.turns:,} turns older than {days} days, {removed.usage:,} usage rows "
+         f"and {len(removed.released_media):,} cached attachments")
     return EXIT_OK
 
 

@@ -18,10 +18,12 @@ DEFAULT_OUT = Path("omnicord-reply.ogg")
 ASYNC_COMMANDS = {
     "ask": ("omnicord.cli.ask", "run"),
     "caption": ("omnicord.cli.caption", "run"),
+    "transcribe": ("omnicord.cli.transcribe", "run"),
     "prepare": ("omnicord.cli.prepare", "run"),
     "history": ("omnicord.cli.history", "run_history"),
     "reset": ("omnicord.cli.history", "run_reset"),
     "db": ("omnicord.cli.db", "run"),
+    "forget": ("omnicord.cli.forget", "run"),
 }
 
 
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     voices.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
     _add_run(commands)
     _add_db(commands)
+    _add_forget(commands)
     return parser
 
 
@@ -87,6 +90,27 @@ def _add_db(commands: argparse._SubParsersAction) -> None:
                       help="source database: a SQLite path, sqlite:///path or postgresql://…")
     copy.add_argument("--to", dest="target", required=True, metavar="URL",
                       help="target database (migrated first; must hold no rows)")
+    prune = actions.add_parser(
+        "prune", help="delete turns older than the retention period",
+        description="Delete conversation turns older than OMNICORD_RETENTION_DAYS (or --days), "
+        "with cached media no other turn uses, and usage from before both that and the "
+        "current month. The bot does this itself at start-up and daily.",
+    )
+    prune.add_argument("--days", type=int, metavar="N",
+                       help="keep the last N days (default: OMNICORD_RETENTION_DAYS)")
+
+
+def _add_forget(commands: argparse._SubParsersAction) -> None:
+    forget = commands.add_parser(
+        "forget", help="erase everything kept about a Discord user",
+        description="Erase everything OMNICORD_DB keeps about a Discord user, in every server "
+        "and DM: the turns they spoke (with the replies to them), their DM conversation, "
+        "their preferences and their usage, with their cached media. Asks for confirmation "
+        "unless --yes is given.",
+    )
+    forget.add_argument("user_id", metavar="USER_ID", help="the user's Discord id (digits)")
+    forget.add_argument("--yes", "-y", action="store_true",
+                        help="do not ask for confirmation")
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -142,6 +166,7 @@ def _add_media(commands: argparse._SubParsersAction) -> None:
     caption.add_argument(
         "--no-stream", action="store_true", help="ask for each caption in one response"
     )
+    _add_transcribe(commands)
     prepare = commands.add_parser(
         "prepare", help="show what would be sent for a file, without calling the model",
         description="Convert a file as Omnicord would and print what would be sent: kind, "
@@ -149,10 +174,30 @@ def _add_media(commands: argparse._SubParsersAction) -> None:
     )
     prepare.add_argument("file", type=Path, metavar="FILE", help="the file to prepare")
     prepare.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
-    prepare.add_argument("--for", dest="purpose", choices=("chat", "caption"), default="chat",
-                         help="prepare for a chat model (default) or for the captioner")
+    prepare.add_argument("--for", dest="purpose", choices=("chat", "caption", "transcript"),
+                         default="chat", help="prepare for a chat model (default), for the "
+                         "captioner, or for a transcript (the chat model, in parts)")
     prepare.add_argument("--whole-video", action="store_true",
                          help="sample a long video whole as frames instead of trimming it")
+
+
+def _add_transcribe(commands: argparse._SubParsersAction) -> None:
+    transcribe = commands.add_parser(
+        "transcribe", help="write down the words of an audio file (or a video's sound)",
+        description="Print the words spoken in an audio file or a video's sound, verbatim and "
+        "in the language spoken, using the chat model with text-only output. Recordings over "
+        "the model's audio limit (flash 20 min, turbo 3 min) are transcribed in consecutive "
+        "parts, each labelled with its time range.",
+    )
+    transcribe.add_argument("file", type=Path, metavar="FILE", help="the audio or video file")
+    transcribe.add_argument("--translate", "-t", metavar="LANG",
+                            help="also translate the transcript into LANG (such as French), "
+                            "printed under it")
+    transcribe.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
+    transcribe.add_argument(
+        "--no-stream", action="store_true",
+        help="print the transcript once it is complete instead of as it arrives",
+    )
 
 
 def _add_history(commands: argparse._SubParsersAction) -> None:

@@ -5,7 +5,8 @@ Chat models take WAV or MP3: short clips go as 16 kHz mono PCM WAV (no loss); lo
 the model's duration limit is trimmed, and the member is told.
 
 The captioner takes one file of up to 40 minutes per request (never OGG); longer recordings are
-cut into equal segments in a single ffmpeg pass, each small enough for one request.
+cut into equal segments in a single ffmpeg pass, each small enough for one request. Transcripts
+are cut the same way, within the chat model's audio limit (flash 20 min, turbo 3 min).
 
 Headers lie (an Ogg file's last page can claim any length), so no decode trusts them: each
 ffmpeg run reads at most the model's limit (``-t``) and writes at most the item's budget
@@ -83,7 +84,7 @@ def choose_encoding(seconds: float, budget_bytes: int) -> Encoding | None:
 def describe_duration(seconds: float) -> str:
     """``150 s``, ``3 min``, ``1 h 5 min``: how a member reads a limit."""
     if seconds < 180 and seconds != 60:
-        return f"{seconds:g} s"
+        return f"{round(seconds):g} s"
     minutes = int(seconds // 60)
     if minutes < 60:
         return f"{minutes} min"
@@ -264,10 +265,11 @@ def caption_segments(duration: float, max_seconds: float, budget_bytes: int) -> 
 async def prepare_caption_audio(
     path: Path, info: MediaInfo, *, name: str, target: MediaTarget, workdir: Path
 ) -> PreparedMedia:
-    """Captioner input: one part per segment (a single part for recordings that fit)."""
+    """Captioner or transcript input: one part per segment, each within the model's audio
+    limit (a single part for recordings that fit)."""
     _require_sound(info)
     limits = target.model.audio
-    budget = target.budget_bytes
+    budget = min(target.budget_bytes, base64_size(limits.max_bytes))
     cap = MAX_CAPTION_SECONDS + 1
     duration = info.duration
     if duration is None:
@@ -288,11 +290,12 @@ async def prepare_caption_audio(
     )
     notices = conversion_notice(info)
     kept = min(duration, MAX_CAPTION_SECONDS)
+    done = "transcribed" if target.purpose == "transcript" else "captioned"
     if len(parts) > 1:
         length = describe_duration(kept / caption_segments(kept, limits.max_seconds, budget))
-        notices.append(f"captioned in {len(parts)} parts of about {length}")
+        notices.append(f"{done} in {len(parts)} parts of about {length}")
     if duration > MAX_CAPTION_SECONDS + TRIM_NOTICE_TOLERANCE:
-        notices.append(f"only the first {describe_duration(MAX_CAPTION_SECONDS)} captioned")
+        notices.append(f"only the first {describe_duration(MAX_CAPTION_SECONDS)} {done}")
     return PreparedMedia(name=name, kind="audio", parts=parts, notices=tuple(notices),
                          source_format=source_name(info))
 

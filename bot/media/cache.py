@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ log = logging.getLogger("omnicord.media_cache")
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
 _ENTRY_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.json$")  # only our own files are pruned
 _PARTIAL_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.json\.[\w-]+\.tmp$")
+_CONTENT_HASH = re.compile(r"^[0-9a-f]{64}$")
 _PARTIAL_MAX_AGE = 3600  # a partial entry this old belongs to a writer that died
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 
@@ -92,6 +94,14 @@ class MediaCache:
             return False
         return True
 
+    async def drop(self, content_hashes: Iterable[str]) -> int:
+        """Remove every entry (for any target) of these contents, such as media no stored turn
+        refers to any more; return how many files went."""
+        wanted = {h for h in content_hashes if _CONTENT_HASH.match(h)}
+        if not wanted:
+            return 0
+        return await asyncio.to_thread(self._drop, wanted)
+
     async def prune(self) -> int:
         """Drop expired entries and the least recently used past the size cap; return count."""
         return await asyncio.to_thread(self._prune)
@@ -142,6 +152,14 @@ class MediaCache:
             except OSError:
                 continue
         return found
+
+    def _drop(self, content_hashes: set[str]) -> int:
+        removed = 0
+        for path, _ in self._entries():
+            if path.name.partition("-")[0] in content_hashes:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def _prune(self) -> int:
         entries = self._entries()

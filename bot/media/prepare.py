@@ -101,12 +101,10 @@ async def _convert(
     workdir: Path, describe_audio: AudioDescriber | None, options: PrepareOptions,
 ) -> PreparedMedia:
     if kind.family == "image":
-        if target.purpose == "caption":
-            raise MediaError("only audio and video can be captioned")
+        _require_chat(target)
         return await prepare_image(path, name=name, fmt=kind.format, target=target)
     if kind.family == "text":
-        if target.purpose == "caption":
-            raise MediaError("only audio and video can be captioned")
+        _require_chat(target)
         return await prepare_text(path, name=name, target=target, limit=options.text_limit)
     if kind.family == "unknown" and not _declared_media(content_type):
         if is_text_name(name, content_type):
@@ -126,6 +124,16 @@ async def _probe_once(path: Path, kind: Sniffed) -> MediaInfo:
     return await probe(path)
 
 
+def _require_chat(target: MediaTarget) -> None:
+    """Captions and transcripts are made of sound: pictures and text are refused."""
+    if target.purpose != "chat":
+        raise MediaError(f"only audio and video can be {_DONE[target.purpose]}")
+
+
+#: What is done to a recording's sound, per purpose, for messages.
+_DONE = {"caption": "captioned", "transcript": "transcribed", "chat": "used"}
+
+
 def _declared_media(content_type: str | None) -> bool:
     return (content_type or "").lower().startswith(("audio/", "video/"))
 
@@ -134,9 +142,10 @@ async def _convert_media(
     path: Path, info: MediaInfo, *, name: str, target: MediaTarget, workdir: Path,
     describe_audio: AudioDescriber | None,
 ) -> PreparedMedia:
-    if target.purpose == "caption":
+    if target.purpose != "chat":
         if not info.has_audio:
-            raise MediaError("there is no sound in this file to caption")
+            verb = "caption" if target.purpose == "caption" else "transcribe"
+            raise MediaError(f"there is no sound in this file to {verb}")
         return await prepare_caption_audio(path, info, name=name, target=target, workdir=workdir)
     if info.has_video:
         return await prepare_video(path, info, name=name, target=target, workdir=workdir,

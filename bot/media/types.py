@@ -38,7 +38,9 @@ class MediaRef:
 
 
 MediaKind = Literal["image", "audio", "video", "text"]
-Purpose = Literal["chat", "caption"]
+#: Who the media is for: a chat reply, the captioner, or a transcript (the chat model, the
+#: sound only, split into parts like captions).
+Purpose = Literal["chat", "caption", "transcript"]
 
 #: Turns a recording's sound into text (e.g. with the captioner), for media sent as pictures.
 AudioDescriber = Callable[[Path], Awaitable[str]]

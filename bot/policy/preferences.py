@@ -117,4 +117,4 @@ def check_member_change(effective: Effective, change: MemberPreferences) -> Memb
         raise SettingRefused(
             "This server has thinking mode on, which answers in text only"
         )
-    return MemberPreferences(voice=voice, reply_mode=change.reply_mode)
+    return replace(change, voice=voice)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,14 @@ class ReplyMode(StrEnum):
     AUTO = "auto"  # spoken when the member sent a voice note, text otherwise
 
 
+class CaptionMode(StrEnum):
+    """What an auto-caption channel posts for a voice message."""
+
+    TRANSCRIPT = "transcript"  # the words said (the chat model); new channels' default
+    DESCRIPTION = "description"  # the captioner's account of voices and sounds
+    BOTH = "both"
+
+
 @dataclass(frozen=True)
 class GuildPreferences:
     """What a server's admins chose (None: use the default)."""
@@ -42,6 +51,7 @@ class GuildPreferences:
     thinking: bool | None = None
     system_prompt: str | None = None
     daily_token_cap: int | None = None
+    caption_language: str | None = None  # transcripts translated into it ("none": not)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class MemberPreferences:
 
     voice: str | None = None
     reply_mode: ReplyMode | None = None
+    caption_language: str | None = None  # for the transcripts they ask for ("none": never)
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,51 @@ class Turn:
     replied_at: str = field(default_factory=utc_now)
     source_message_id: str | None = None
     reply_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What an erasure took away."""
+
+    turns: int = 0
+    #: Content hashes of cached media that no remaining turn refers to any more.
+    released_media: tuple[str, ...] = ()
+    preferences: int = 0  # member preference rows
+    usage: int = 0  # usage rows
+
+
+@dataclass(frozen=True)
+class AccessList:
+    """Who may use Omnicord in a server (ids as text). An empty set lets everyone in: no role
+    entries, every role; no channel entries, every channel."""
+
+    roles: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+
+
+def media_hashes(media_json: Iterable[str]) -> set[str]:
+    """The content hashes named in turns' stored ``media_json`` lists."""
+    return {item["content_hash"] for text in media_json for item in json.loads(text)
+            if item.get("content_hash")}
+
+
+ACCESS_KINDS = ("role", "channel")
+
+
+def access_target(kind: str, target_id: str) -> str:
+    """How an allow-list entry is stored: ``role:<id>`` or ``channel:<id>``."""
+    if kind not in ACCESS_KINDS:
+        raise ValueError(f"unknown access kind {kind!r}")
+    return f"{kind}:{target_id}"
+
+
+def access_list(targets: Sequence[str]) -> AccessList:
+    """An ``AccessList`` from stored entries."""
+    kinds: dict[str, set[str]] = {kind: set() for kind in ACCESS_KINDS}
+    for target in targets:
+        kind, _, target_id = target.partition(":")
+        kinds.setdefault(kind, set()).add(target_id)
+    return AccessList(roles=frozenset(kinds["role"]), channels=frozenset(kinds["channel"]))
 
 
 @dataclass(frozen=True)
@@ -140,6 +196,18 @@ class PreferenceStore(Protocol):
     async def channels_with(self, guild_id: str, role: str) -> list[str]:
         """Ids of the server's channels with a role switched on."""
 
+    async def caption_mode(self, channel_id: str) -> CaptionMode:
+        """What the channel's auto-captions post (``transcript`` for a channel never set)."""
+
+    async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
+        """Choose what the channel's auto-captions post (kept while captions are off)."""
+
+    async def access(self, guild_id: str) -> AccessList:
+        """The server's allow lists (empty: everyone, everywhere)."""
+
+    async def set_access(self, guild_id: str, kind: str, target_id: str, allowed: bool) -> None:
+        """Add a role or channel (``kind``) to the server's allow list, or remove it."""
+
 
 CHANNEL_ROLES = ("chat", "auto_caption")
 
@@ -185,9 +253,12 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "usage": ("id", "day", "guild_id", "channel_id", "user_id", "model", "prompt_tokens",
               "completion_tokens", "created_at"),
     "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
-                       "daily_token_cap", "updated_at"),
-    "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at"),
-    "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at"),
+                       "daily_token_cap", "updated_at", "caption_language"),
+    "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
+                        "caption_language"),
+    "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
+                         "caption_mode"),
+    "guild_access": ("guild_id", "target", "updated_at"),
 }
 
 Row = tuple[Any, ...]
@@ -235,3 +306,15 @@ class Store(ConversationStore, Protocol):
 
     async def import_rows(self, table: str, rows: list[Row]) -> None:
         """Insert rows exported by ``export_rows`` (of any backend), keeping their ids."""
+
+    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages (one
+        transaction)."""
+
+    async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
+        """Delete, in one transaction, every turn the member spoke (the replies to them are in
+        the same rows), the conversations in ``own_scopes`` (their DMs) whole, their
+        preferences in every server and their usage."""
+
+    async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
+        """Delete turns created before a timestamp and usage of days before a day."""

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from omnicord.store.base import (
+    AccessList,
+    CaptionMode,
     GuildPreferences,
     MemberPreferences,
     ReplyMode,
+    access_list,
+    access_target,
     channel_role_column,
     utc_now,
 )
 from omnicord.store.pg_database import PostgresDatabase
 
-_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap")
+_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
+                 "caption_language")
 
 
 class PostgresPreferences:
@@ -27,42 +32,46 @@ class PostgresPreferences:
             guild_id)
         if row is None:
             return GuildPreferences()
-        model, voice, mode, thinking, prompt, cap = tuple(row)
+        model, voice, mode, thinking, prompt, cap, language = tuple(row)
         return GuildPreferences(
             model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
             thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-            daily_token_cap=cap,
+            daily_token_cap=cap, caption_language=language,
         )
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
         values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
                   None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-                  prefs.daily_token_cap)
+                  prefs.daily_token_cap, prefs.caption_language)
+        placeholders = ", ".join(f"${n}" for n in range(1, len(_GUILD_FIELDS) + 3))
         await self._database.pool.execute(
             f"INSERT INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)}, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (guild_id) DO UPDATE SET "
+            f" VALUES ({placeholders}) ON CONFLICT (guild_id) DO UPDATE SET "
             + ", ".join(f"{f} = excluded.{f}" for f in (*_GUILD_FIELDS, "updated_at")),
             guild_id, *values, utc_now())
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
         row = await self._database.pool.fetchrow(
-            "SELECT voice, reply_mode FROM member_settings WHERE guild_id = $1 AND user_id = $2",
-            guild_id, user_id)
+            "SELECT voice, reply_mode, caption_language FROM member_settings"
+            " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
         if row is None:
             return MemberPreferences()
-        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None)
+        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
+                                 caption_language=row[2])
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
         await self._database.pool.execute(
-            "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+            "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
+            " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
             " voice = excluded.voice, reply_mode = excluded.reply_mode,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at, caption_language = excluded.caption_language",
             guild_id, user_id, prefs.voice,
-            prefs.reply_mode.value if prefs.reply_mode else None, utc_now())
+            prefs.reply_mode.value if prefs.reply_mode else None, utc_now(),
+            prefs.caption_language)
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
@@ -89,3 +98,35 @@ class PostgresPreferences:
             f"SELECT channel_id FROM channel_settings WHERE guild_id = $1 AND {column} = 1"
             " ORDER BY channel_id", guild_id)
         return [row[0] for row in rows]
+
+    async def caption_mode(self, channel_id: str) -> CaptionMode:
+        """What the channel's auto-captions post (``transcript`` for a channel never set)."""
+        value = await self._database.pool.fetchval(
+            "SELECT caption_mode FROM channel_settings WHERE channel_id = $1", channel_id)
+        return CaptionMode(value) if value else CaptionMode.TRANSCRIPT
+
+    async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
+        """Choose what the channel's auto-captions post (kept while captions are off)."""
+        await self._database.pool.execute(
+            "INSERT INTO channel_settings (channel_id, guild_id, caption_mode, updated_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
+            " caption_mode = excluded.caption_mode, updated_at = excluded.updated_at",
+            channel_id, guild_id, CaptionMode(mode).value, utc_now())
+
+    async def access(self, guild_id: str) -> AccessList:
+        """The server's allow lists (empty: everyone, everywhere)."""
+        rows = await self._database.pool.fetch(
+            "SELECT target FROM guild_access WHERE guild_id = $1", guild_id)
+        return access_list([row[0] for row in rows])
+
+    async def set_access(self, guild_id: str, kind: str, target_id: str, allowed: bool) -> None:
+        """Add a role or channel to the server's allow list, or remove it."""
+        target = access_target(kind, target_id)
+        if allowed:
+            await self._database.pool.execute(
+                "INSERT INTO guild_access (guild_id, target, updated_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (guild_id, target) DO UPDATE SET updated_at = excluded.updated_at",
+                guild_id, target, utc_now())
+        else:
+            await self._database.pool.execute(
+                "DELETE FROM guild_access WHERE guild_id = $1 AND target = $2", guild_id, target)

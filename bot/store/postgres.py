@@ -9,12 +9,20 @@ upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncp
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from omnicord.media.types import MediaRef
-from omnicord.store.base import COPY_TABLES, Row, Turn, UsageRow, utc_now
+from omnicord.store.base import (
+    COPY_TABLES,
+    Removed,
+    Row,
+    Turn,
+    UsageRow,
+    media_hashes,
+    utc_now,
+)
 from omnicord.store.locks import ScopeLocks
 from omnicord.store.pg_database import CONNECT_TIMEOUT, PostgresDatabase
 from omnicord.store.pg_leases import LEASE_SECONDS, Leases, ScopeHolds
@@ -157,10 +165,9 @@ class PostgresStore:
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        status = await self.database.pool.execute(
+        return _count(await self.database.pool.execute(
             "DELETE FROM turns WHERE conversation_id IN"
-            " (SELECT id FROM conversations WHERE scope = $1)", scope)
-        return int(status.split()[-1])  # "DELETE <count>"
+            " (SELECT id FROM conversations WHERE scope = $1)", scope))
 
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
@@ -174,6 +181,44 @@ class PostgresStore:
             "INSERT INTO conversations (scope, system_prompt, updated_at) VALUES ($1, $2, $3)"
             " ON CONFLICT (scope) DO UPDATE SET system_prompt = excluded.system_prompt,"
             " updated_at = excluded.updated_at", scope, prompt, utc_now())
+
+    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages."""
+        ids = list(message_ids)
+        # Most deleted messages never reached Omnicord: a plain read finds that out first.
+        if not ids or not await self.database.pool.fetchval(
+                f"SELECT EXISTS (SELECT 1 FROM turns WHERE {_BY_MESSAGE})", ids):
+            return Removed()
+        async with self.database.pool.acquire() as conn, conn.transaction():
+            turns, released = await _delete_turns(conn, _BY_MESSAGE, ids)
+        return Removed(turns=turns, released_media=released)
+
+    async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
+        """Delete a member's turns, own conversations, preferences and usage, in one
+        transaction."""
+        scopes = list(own_scopes)
+        async with self.database.pool.acquire() as conn, conn.transaction():
+            turns, released = await _delete_turns(conn, _BY_SPEAKER, user_id, scopes)
+            await conn.execute("DELETE FROM conversations WHERE scope = ANY($1::text[])", scopes)
+            preferences = _count(await conn.execute(
+                "DELETE FROM member_settings WHERE user_id = $1", user_id))
+            usage = _count(await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id))
+        return Removed(turns, released, preferences, usage)
+
+    async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
+        """Delete turns created before ``turns_before`` and usage of days before
+        ``usage_before``, a batch per transaction."""
+        turns, released = 0, set[str]()
+        while True:
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                count, freed = await _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH)
+            turns += count
+            released.update(freed)
+            if count < PRUNE_BATCH:
+                break
+        usage = _count(await self.database.pool.execute(
+            "DELETE FROM usage WHERE day < $1", usage_before))
+        return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
 
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""
@@ -208,6 +253,33 @@ class PostgresStore:
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id))"
                     f" FROM {table} HAVING max(id) IS NOT NULL")
+
+
+#: Turns deleted per transaction by ``prune``.
+PRUNE_BATCH = 2000
+_BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
+               " AND ref = ANY($1::text[]))")
+_BY_SPEAKER = ("speaker_id = $1 OR conversation_id IN (SELECT id FROM conversations"
+               " WHERE scope = ANY($2::text[]))")
+_OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < $1 LIMIT $2)"
+
+
+async def _delete_turns(conn: Any, where: str, *params: object) -> tuple[int, tuple[str, ...]]:
+    """Delete the turns matching ``where`` (their refs go with them): how many, and the
+    content hashes of their media that no remaining turn refers to."""
+    rows = await conn.fetch(f"DELETE FROM turns WHERE {where} RETURNING media_json", *params)
+    hashes = media_hashes(row[0] for row in rows)
+    if not hashes:
+        return len(rows), ()
+    still_used = {row[0] for row in await conn.fetch(
+        "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media' AND ref = ANY($1::text[])",
+        sorted(hashes))}
+    return len(rows), tuple(sorted(hashes - still_used))
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``DELETE 3``."""
+    return int(status.split()[-1])
 
 
 def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:

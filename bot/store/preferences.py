@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from omnicord.store.base import (
+    AccessList,
+    CaptionMode,
     GuildPreferences,
     MemberPreferences,
     ReplyMode,
+    access_list,
+    access_target,
     channel_role_column,
     utc_now,
 )
 from omnicord.store.database import SqliteDatabase
 
-_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap")
+_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
+                 "caption_language")
 
 
 class SqlitePreferences:
@@ -27,39 +32,41 @@ class SqlitePreferences:
             (guild_id,)).fetchone())
         if row is None:
             return GuildPreferences()
-        model, voice, mode, thinking, prompt, cap = tuple(row)
+        model, voice, mode, thinking, prompt, cap, language = tuple(row)
         return GuildPreferences(
             model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
             thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-            daily_token_cap=cap,
+            daily_token_cap=cap, caption_language=language,
         )
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
         values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
                   None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-                  prefs.daily_token_cap)
+                  prefs.daily_token_cap, prefs.caption_language)
         await self._store.write(lambda db: db.execute(
             f"INSERT OR REPLACE INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)},"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f" updated_at) VALUES ({', '.join('?' * (len(_GUILD_FIELDS) + 2))})",
             (guild_id, *values, utc_now())))
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
         row = await self._store.read(lambda db: db.execute(
-            "SELECT voice, reply_mode FROM member_settings WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id)).fetchone())
+            "SELECT voice, reply_mode, caption_language FROM member_settings"
+            " WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)).fetchone())
         if row is None:
             return MemberPreferences()
-        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None)
+        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
+                                 caption_language=row[2])
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
         await self._store.write(lambda db: db.execute(
             "INSERT OR REPLACE INTO member_settings (guild_id, user_id, voice, reply_mode,"
-            " updated_at) VALUES (?, ?, ?, ?, ?)",
+            " updated_at, caption_language) VALUES (?, ?, ?, ?, ?, ?)",
             (guild_id, user_id, prefs.voice,
-             prefs.reply_mode.value if prefs.reply_mode else None, utc_now())))
+             prefs.reply_mode.value if prefs.reply_mode else None, utc_now(),
+             prefs.caption_language)))
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
@@ -87,3 +94,36 @@ class SqlitePreferences:
             f"SELECT channel_id FROM channel_settings WHERE guild_id = ? AND {column} = 1",
             (guild_id,)).fetchall())
         return [row[0] for row in rows]
+
+    async def caption_mode(self, channel_id: str) -> CaptionMode:
+        """What the channel's auto-captions post (``transcript`` for a channel never set)."""
+        row = await self._store.read(lambda db: db.execute(
+            "SELECT caption_mode FROM channel_settings WHERE channel_id = ?", (channel_id,)
+        ).fetchone())
+        return CaptionMode(row[0]) if row else CaptionMode.TRANSCRIPT
+
+    async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
+        """Choose what the channel's auto-captions post (kept while captions are off)."""
+        await self._store.write(lambda db: db.execute(
+            "INSERT INTO channel_settings (channel_id, guild_id, caption_mode, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET"
+            " caption_mode = excluded.caption_mode, updated_at = excluded.updated_at",
+            (channel_id, guild_id, CaptionMode(mode).value, utc_now())))
+
+    async def access(self, guild_id: str) -> AccessList:
+        """The server's allow lists (empty: everyone, everywhere)."""
+        rows = await self._store.read(lambda db: db.execute(
+            "SELECT target FROM guild_access WHERE guild_id = ?", (guild_id,)).fetchall())
+        return access_list([row[0] for row in rows])
+
+    async def set_access(self, guild_id: str, kind: str, target_id: str, allowed: bool) -> None:
+        """Add a role or channel to the server's allow list, or remove it."""
+        target = access_target(kind, target_id)
+        if allowed:
+            await self._store.write(lambda db: db.execute(
+                "INSERT INTO guild_access (guild_id, target, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (guild_id, target) DO UPDATE SET updated_at = excluded.updated_at",
+                (guild_id, target, utc_now())))
+        else:
+            await self._store.write(lambda db: db.execute(
+                "DELETE FROM guild_access WHERE guild_id = ? AND target = ?", (guild_id, target)))

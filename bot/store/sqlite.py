@@ -7,14 +7,22 @@ import functools
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from omnicord.media.types import MediaRef
-from omnicord.store.base import COPY_TABLES, Row, Turn, UsageRow, utc_now
+from omnicord.store.base import (
+    COPY_TABLES,
+    Removed,
+    Row,
+    Turn,
+    UsageRow,
+    media_hashes,
+    utc_now,
+)
 from omnicord.store.database import (
     DEFAULT_BUSY_TIMEOUT,
     Combinable,
@@ -194,6 +202,52 @@ class SqliteStore:
         """The scope's own persona, if one was set."""
         return await self.read(lambda db: _persona(db, scope))
 
+    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages."""
+        ids = json.dumps(list(message_ids))
+
+        def forget(db: sqlite3.Connection) -> Removed:
+            turns, released = _delete_turns(db, _BY_MESSAGE, (ids,))
+            return Removed(turns=turns, released_media=released)
+
+        # Most deleted messages never reached Omnicord: a read (which never waits on a write)
+        # finds that out without taking the write lock.
+        if not message_ids or not await self.read(lambda db: db.execute(
+                f"SELECT 1 FROM turns WHERE {_BY_MESSAGE} LIMIT 1", (ids,)).fetchone()):
+            return Removed()
+        return await self.write(forget)
+
+    async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
+        """Delete a member's turns, own conversations, preferences and usage, in one
+        transaction."""
+        scopes = json.dumps(list(own_scopes))
+
+        def forget(db: sqlite3.Connection) -> Removed:
+            turns, released = _delete_turns(db, _BY_SPEAKER, (user_id, scopes))
+            db.execute("DELETE FROM conversations WHERE scope IN (SELECT value FROM json_each(?))",
+                       (scopes,))
+            preferences = db.execute("DELETE FROM member_settings WHERE user_id = ?",
+                                     (user_id,)).rowcount
+            usage = db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,)).rowcount
+            return Removed(turns, released, preferences, usage)
+
+        return await self.write(forget)
+
+    async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
+        """Delete turns created before ``turns_before`` and usage of days before
+        ``usage_before``, a batch per transaction so other writes are never held up long."""
+        turns, released = 0, set[str]()
+        while True:
+            batch = await self.write(functools.partial(
+                _delete_turns, where=_OLDER_THAN, params=(turns_before, PRUNE_BATCH)))
+            turns += batch[0]
+            released.update(batch[1])
+            if batch[0] < PRUNE_BATCH:
+                break
+        usage = await self.write(lambda db: db.execute(
+            "DELETE FROM usage WHERE day < ?", (usage_before,)).rowcount)
+        return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
+
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
 
@@ -215,6 +269,29 @@ _USAGE_COLUMNS = ("usage_day", "usage_guild_id", "usage_channel_id", "usage_user
 # can store a burst of turns in one statement.
 _INTO_TURN_WRITES = f"turn_writes ({', '.join(_TURN_COLUMNS + _USAGE_COLUMNS)})"
 _insert_turns = insert_rows(_INTO_TURN_WRITES)
+
+
+#: Turns deleted per transaction by ``prune``.
+PRUNE_BATCH = 2000
+_BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
+               " AND ref IN (SELECT value FROM json_each(?)))")
+_BY_SPEAKER = ("speaker_id = ? OR conversation_id IN (SELECT id FROM conversations"
+               " WHERE scope IN (SELECT value FROM json_each(?)))")
+_OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < ? LIMIT ?)"
+
+
+def _delete_turns(db: sqlite3.Connection, where: str, params: Sequence[object]
+                  ) -> tuple[int, tuple[str, ...]]:
+    """Delete the turns matching ``where`` (their refs go with them): how many, and the
+    content hashes of their media that no remaining turn refers to."""
+    rows = db.execute(f"DELETE FROM turns WHERE {where} RETURNING media_json", params).fetchall()
+    hashes = media_hashes(row[0] for row in rows)
+    if not hashes:
+        return len(rows), ()
+    still_used = {row[0] for row in db.execute(
+        "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
+        " AND ref IN (SELECT value FROM json_each(?))", (json.dumps(sorted(hashes)),))}
+    return len(rows), tuple(sorted(hashes - still_used))
 
 
 def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:

@@ -142,9 +142,10 @@ async def test_loads_into_any_bot_and_unloads_cleanly(dashscope: FakeDashScope, 
             await bot.load_extension(name)
         omni = bot.tree.get_command("omni")
         assert {c.name for c in omni.commands} >= {"thread", "caption", "server", "me",
-                                                   "status", "reset", "export", "usage"}
+                                                   "status", "reset", "export", "usage",
+                                                   "forget"}
         assert bot.tree.get_command("Caption audio", type=discord.AppCommandType.message)
-        assert bot._omnicord_runtime.users == 4
+        assert bot._omnicord_runtime.users == len(EXTENSIONS)
         for name in EXTENSIONS:
             await bot.unload_extension(name)
         assert bot.tree.get_command("omni") is None

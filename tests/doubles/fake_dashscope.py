@@ -22,6 +22,13 @@ media of the last user message: ``[saw 1 image]``, ``[saw 2 images]``,
 ``[saw 1 audio clip (2.0 s)]``, ``[saw 1 video (3.0 s)]`` or ``[saw 1 video of 4 frames]``.
 The captioner replies ``"The audio contains a steady tone lasting about N.N seconds."``.
 
+Chat models follow two instructions the way a real model would, deterministically. A user
+message holding audio and asking to transcribe it gets ``"Hello, this is a recording of N.N
+seconds."``, or, when the audio is silent (its peak under -50 dBFS, measured with ffmpeg's
+volumedetect), the marker the instruction asks for (``answer with exactly "<marker>"``). A
+system message asking to translate "into <Language>" gets ``"[<Language>] <user text>"``, or
+its marker when the language is English (the only language this fake hears).
+
 Faults (``Fault``) inject HTTP errors, mid-stream connection cuts, slow first tokens and
 SSE error events. Check order: API key (401), body size (``max_body_bytes``, 400), status
 faults, JSON, model (404), then the rules (400). Being offline, the fake refuses media given
@@ -79,6 +86,7 @@ SEVEN_B_VOICES = ("Ethan", "Chelsie")
 CHAT_AUDIO_FORMATS = frozenset({"mp3", "wav"})
 CAPTIONER_AUDIO_FORMATS = frozenset({"amr", "wav", "3gp", "3gpp", "aac", "mp3"})
 
+SILENCE_DB = -50.0  # a transcription request's audio quieter than this holds no speech
 INSPECTION_MESSAGE = "Output data may contain inappropriate content."
 STREAM_ONLY_MESSAGE = (
     "This model only support stream mode, please enable the stream parameter to access the model."
@@ -378,6 +386,9 @@ class Analysis:
     video_tokens: int = 0
     last_user_text: str = ""
     last_user_tag: str = ""
+    system_text: str = ""
+    last_audio: bytes | None = None  # the last user message's audio, as sent
+    audio_silent: bool = False  # measured only for transcription requests
     audio_seconds: float = 0.0
 
     @property
@@ -454,6 +465,7 @@ def _check_audio(item: Any, spec: ModelLimits, analysis: Analysis) -> float:
                    f"{spec.audio_max_seconds:.0f} s.")
     analysis.audio_tokens += audio_tokens(probe.duration, spec.audio_tokens_per_second)
     analysis.audio_seconds = probe.duration
+    analysis.last_audio = data
     return probe.duration
 
 
@@ -540,6 +552,7 @@ def _check_modalities_of(parts: list[Any]) -> None:
 def _check_user(message: dict[str, Any], spec: ModelLimits, analysis: Analysis) -> None:
     content = message.get("content")
     media = _UserMedia()
+    analysis.last_audio = None
     if isinstance(content, str):
         texts = [content]
     elif isinstance(content, list) and content:
@@ -576,10 +589,37 @@ def _check_messages(messages: Any, spec: ModelLimits, analysis: Analysis) -> Non
             if role == "system" and index != 0:
                 raise _bad("The system message must be the first message.")
             _check_text_only(message, role, analysis)
+            if role == "system":
+                analysis.system_text = _plain_text(message)
         else:
             raise _bad(f"Unsupported message role: {role!r}.")
     if not any(m.get("role") == "user" for m in messages):
         raise _bad("messages must contain a user message.")
+
+
+def _plain_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+def audio_peak_db(data: bytes) -> float:
+    """The loudest sample of ``data``'s sound in dBFS (-inf for digital silence)."""
+    with tempfile.TemporaryDirectory(prefix="fake-dashscope-") as tmp:
+        path = os.path.join(tmp, "media")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path,
+               "-map", "0:a:0", "-af", "volumedetect", "-f", "null", "-"]
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    found = re.search(r"max_volume: (-?[\d.]+|-inf) dB", proc.stderr.decode("utf-8", "replace"))
+    return float(found.group(1)) if found else -math.inf
+
+
+def _asks_to_transcribe(analysis: Analysis) -> bool:
+    return analysis.last_audio is not None and re.search(
+        r"\btranscribe\b", analysis.last_user_text, re.IGNORECASE) is not None
 
 
 def _check_output(body: dict[str, Any], spec: ModelLimits, analysis: Analysis) -> None:
@@ -664,6 +704,8 @@ def analyze(body: dict[str, Any], spec: ModelLimits) -> Analysis:
     _check_max_tokens(body, spec)
     _check_messages(body.get("messages"), spec, analysis)
     _check_input_length(analysis)
+    if _asks_to_transcribe(analysis) and analysis.last_audio is not None:
+        analysis.audio_silent = audio_peak_db(analysis.last_audio) < SILENCE_DB
     return analysis
 
 
@@ -691,11 +733,36 @@ def split_words(text: str, per_piece: int = WORDS_PER_DELTA) -> list[str]:
     return ["".join(words[i:i + per_piece]) for i in range(0, len(words), per_piece)]
 
 
+def _marker(instruction: str) -> str | None:
+    found = re.search(r'answer with exactly "([^"]+)"', instruction)
+    return found.group(1) if found else None
+
+
+def _translation(analysis: Analysis) -> str | None:
+    found = re.search(r"\btranslate\b.*?\binto ([^\W\d_][\w ()'-]*?)[.,:]",
+                      analysis.system_text, re.IGNORECASE)
+    if found is None:
+        return None
+    language = found.group(1).strip()
+    if language.lower() == "english":
+        return _marker(analysis.system_text) or analysis.last_user_text
+    return f"[{language}] {analysis.last_user_text}"
+
+
 def default_reply(analysis: Analysis) -> str:
-    """The deterministic reply: a caption for the captioner, an echo otherwise."""
+    """The deterministic reply: a caption for the captioner; a transcript or a translation when
+    asked for one; an echo otherwise."""
     if analysis.spec.family == "captioner":
         return (f"The audio contains a steady tone lasting about "
                 f"{analysis.audio_seconds:.1f} seconds.")
+    if _asks_to_transcribe(analysis):
+        marker = _marker(analysis.last_user_text)
+        if analysis.audio_silent and marker:
+            return marker
+        return f"Hello, this is a recording of {analysis.audio_seconds:.1f} seconds."
+    translation = _translation(analysis)
+    if translation is not None:
+        return translation
     body = " ".join(p for p in (analysis.last_user_text, analysis.last_user_tag) if p)
     return f"Echo: {body}"
 
@@ -799,9 +866,12 @@ def _sse(payload: dict[str, Any]) -> bytes:
 class FakeDashScope:
     """A real local HTTP server speaking DashScope's OpenAI-compatible chat API."""
 
-    def __init__(self, api_key: str = "sk-test", token_delay: float = 0.0) -> None:
+    def __init__(self, api_key: str = "sk-test", token_delay: float = 0.0,
+                 reply_delay: float = 0.0) -> None:
         self.api_key = api_key
         self.token_delay = token_delay
+        self.reply_delay = reply_delay  # the model's time to first token, on every stream
+        self._default_reply_delay = reply_delay
         self._default_token_delay = token_delay
         self.reply_text: str | None = None
         self.max_body_bytes = MAX_BODY_BYTES
@@ -909,6 +979,7 @@ class FakeDashScope:
             self._faults.clear()
         self.reply_text = None
         self.token_delay = self._default_token_delay
+        self.reply_delay = self._default_reply_delay
         self.max_body_bytes = MAX_BODY_BYTES
 
     def add_fault(self, fault: Fault) -> None:
@@ -1042,8 +1113,9 @@ class FakeDashScope:
 
     async def _write_events(self, request: web.Request, resp: web.StreamResponse,
                             plan: _Plan, fault: Fault | None) -> None:
-        if fault is not None and fault.first_token_delay:
-            await asyncio.sleep(fault.first_token_delay)
+        delay = fault.first_token_delay if fault is not None else 0.0
+        if delay or self.reply_delay:
+            await asyncio.sleep(delay or self.reply_delay)
         for index, chunk in enumerate(stream_chunks(plan)):
             if fault is not None and fault.cut_after_chunks is not None \
                     and index >= fault.cut_after_chunks:

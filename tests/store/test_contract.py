@@ -12,6 +12,8 @@ import pytest
 from omnicord.store import MediaRef, Store, Turn
 from omnicord.store.base import (
     COPY_TABLES,
+    AccessList,
+    CaptionMode,
     GuildPreferences,
     MemberPreferences,
     ReplyMode,
@@ -218,6 +220,186 @@ async def test_channel_roles_switch_on_and_off(store: Store) -> None:
         await prefs.channel_role("c1", "chat; DROP TABLE turns")
 
 
+async def test_caption_channels_post_transcripts_unless_told_otherwise(store: Store) -> None:
+    prefs = store.preferences
+    assert await prefs.caption_mode("c1") is CaptionMode.TRANSCRIPT  # never set
+    await prefs.set_channel_role("g1", "c1", "auto_caption", True)
+    assert await prefs.caption_mode("c1") is CaptionMode.TRANSCRIPT  # a new caption channel
+    await prefs.set_caption_mode("g1", "c1", CaptionMode.BOTH)
+    await prefs.set_caption_mode("g1", "c2", CaptionMode.DESCRIPTION)  # before captions are on
+    await prefs.set_channel_role("g1", "c1", "auto_caption", False)
+    await prefs.set_channel_role("g1", "c1", "auto_caption", True)
+    assert await prefs.caption_mode("c1") is CaptionMode.BOTH  # kept while off
+    assert await prefs.caption_mode("c2") is CaptionMode.DESCRIPTION
+    assert not await prefs.channel_role("c2", "auto_caption")
+    assert await prefs.channels_with("g1", "auto_caption") == ["c1"]
+
+
+async def test_caption_languages_are_kept_for_servers_and_members(store: Store) -> None:
+    prefs = store.preferences
+    await prefs.save_guild("g1", GuildPreferences(voice="Ethan", caption_language="French"))
+    assert await prefs.guild("g1") == GuildPreferences(voice="Ethan", caption_language="French")
+    await prefs.save_member("g1", "7", MemberPreferences(caption_language="none"))
+    await prefs.save_member("g1", "8", MemberPreferences(voice="Cherry",
+                                                         caption_language="Japanese"))
+    assert (await prefs.member("g1", "7")).caption_language == "none"
+    assert await prefs.member("g1", "8") == MemberPreferences(voice="Cherry",
+                                                              caption_language="Japanese")
+    await prefs.save_member("g1", "8", MemberPreferences(voice="Cherry"))
+    assert await prefs.member("g1", "8") == MemberPreferences(voice="Cherry")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_channels_captioning_before_transcripts_keep_descriptions(
+        backend: str, make_store: StoreFactory) -> None:
+    if backend == "postgresql":
+        require_postgres()
+    store = await make_store(backend, migrate=False)
+    await migrate_to(store, 5 if backend == "sqlite" else 2)  # the release before transcripts
+    prefs = store.preferences
+    await prefs.set_channel_role("g1", "captioning", "auto_caption", True)
+    await prefs.set_channel_role("g1", "chatting", "chat", True)
+    assert await store.migrate()
+    assert await prefs.caption_mode("captioning") is CaptionMode.DESCRIPTION
+    assert await prefs.caption_mode("chatting") is CaptionMode.TRANSCRIPT
+
+
+async def test_allow_lists_add_and_remove_roles_and_channels(store: Store) -> None:
+    prefs = store.preferences
+    assert await prefs.access("g1") == AccessList()
+    await prefs.set_access("g1", "role", "10", True)
+    await prefs.set_access("g1", "role", "10", True)  # twice is once
+    await prefs.set_access("g1", "role", "11", True)
+    await prefs.set_access("g1", "channel", "20", True)
+    await prefs.set_access("g2", "channel", "30", True)
+    assert await prefs.access("g1") == AccessList(roles=frozenset({"10", "11"}),
+                                                  channels=frozenset({"20"}))
+    await prefs.set_access("g1", "role", "10", False)
+    await prefs.set_access("g1", "channel", "20", False)
+    await prefs.set_access("g1", "channel", "99", False)  # never listed: nothing happens
+    assert await prefs.access("g1") == AccessList(roles=frozenset({"11"}))
+    assert await prefs.access("g2") == AccessList(channels=frozenset({"30"}))
+    with pytest.raises(ValueError, match="unknown access kind"):
+        await prefs.set_access("g1", "user", "7", True)
+
+
+# --- members' data ----------------------------------------------------------------------------
+
+def media(content_hash: str) -> MediaRef:
+    return MediaRef(kind="image", name=f"{content_hash}.png", content_hash=content_hash)
+
+
+async def test_a_deleted_message_takes_its_turn_and_unshared_media(store: Store) -> None:
+    await store.add_turn("channel:1", turn("a", media=(media("aa"), media("shared")),
+                                           source_message_id="m1", reply_message_ids=("r1",)))
+    await store.add_turn("channel:1", turn("b", media=(media("shared"),),
+                                           source_message_id="m2", reply_message_ids=("r2", "r3")))
+    await store.add_turn("channel:2", turn("c", source_message_id="m3"))
+    assert await store.forget_messages([]) == await store.forget_messages(["nothing"])
+    removed = await store.forget_messages(["m1"])  # the member's message
+    assert (removed.turns, removed.released_media) == (1, ("aa",))
+    assert [t.text for t in await store.history("channel:1")] == ["b"]
+    removed = await store.forget_messages(["r3", "m3"])  # a reply, and one in another channel
+    assert (removed.turns, removed.released_media) == (2, ("shared",))
+    assert await store.count_rows("turns") == 0
+    assert (await store.forget_messages(["r2"])).turns == 0  # gone with its turn
+
+
+async def test_forgetting_a_member_leaves_nothing_of_them_and_all_of_others(
+        store: Store) -> None:
+    for scope, guild in (("channel:a", "g1"), ("channel:b", "g2")):
+        await store.add_turn(scope, turn(f"mine in {guild}", speaker="7",
+                                         media=(media("mine"), media("both"))), usage("7"))
+        await store.add_turn(scope, turn(f"theirs in {guild}", speaker="8",
+                                         media=(media("both"),)), usage("8", guild=guild))
+    await store.add_turn("dm:7", turn("my dm", speaker="7"), usage("7", guild=""))
+    await store.set_system_prompt("dm:7", "my persona")
+    await store.add_usage(usage("7", day="2025-03-02"))  # a caption
+    prefs = store.preferences
+    for guild in ("g1", "g2", ""):
+        await prefs.save_member(guild, "7", MemberPreferences(voice="Ethan"))
+        await prefs.save_member(guild, "8", MemberPreferences(voice="Cherry"))
+    removed = await store.forget_member("7", own_scopes=["dm:7"])
+    assert (removed.turns, removed.preferences, removed.usage) == (3, 3, 4)
+    assert removed.released_media == ("mine",)
+    for scope, guild in (("channel:a", "g1"), ("channel:b", "g2")):
+        assert [(t.speaker_id, t.text) for t in await store.history(scope)] == [
+            ("8", f"theirs in {guild}")]
+        assert await prefs.member(guild, "7") == MemberPreferences()
+        assert await prefs.member(guild, "8") == MemberPreferences(voice="Cherry")
+    assert await store.recall("dm:7") == ([], None)
+    assert await prefs.member("", "7") == MemberPreferences()
+    assert await store.usage_by_model(since_day="2000-01-01", user_id="7") == []
+    assert await store.usage_by_model(since_day="2000-01-01", user_id="8") == [(MODEL, 20, 10)]
+    again = await store.forget_member("7", own_scopes=["dm:7"])
+    assert (again.turns, again.preferences, again.usage) == (0, 0, 0)
+
+
+async def test_pruning_deletes_old_turns_and_usage_in_batches(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnicord.store import postgres, sqlite
+
+    monkeypatch.setattr(sqlite if store.backend == "sqlite" else postgres, "PRUNE_BATCH", 2)
+    for n in range(5):
+        await store.add_turn("channel:1", turn(f"old{n}", media=(media(f"h{n}"), media("kept")),
+                                               created_at=f"2025-01-0{n + 1}T10:00:00.000Z"))
+    await store.add_turn("channel:1", turn("new", media=(media("kept"),),
+                                           created_at="2025-03-01T10:00:00.000Z"))
+    for day in ("2025-01-31", "2025-02-01", "2025-03-01"):
+        await store.add_usage(usage(day=day))
+    removed = await store.prune(turns_before="2025-02-01T00:00:00.000Z",
+                                usage_before="2025-02-01")
+    assert (removed.turns, removed.usage) == (5, 1)
+    assert removed.released_media == tuple(f"h{n}" for n in range(5))
+    assert [t.text for t in await store.history("channel:1")] == ["new"]
+    assert await store.usage_by_model(since_day="2000-01-01") == [(MODEL, 20, 10)]
+    nothing = await store.prune(turns_before="2025-02-01T00:00:00.000Z",
+                                usage_before="2025-02-01")
+    assert (nothing.turns, nothing.usage) == (0, 0)
+
+
+async def migrate_to(store: Store, version: int) -> None:
+    """Apply the shipped migrations up to ``version`` only (an older release's schema)."""
+    create = ("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+              " applied_at TEXT NOT NULL)")
+    wanted = [m for m in migrations_of(store) if m.version <= version]
+    if isinstance(store, SqliteStore):
+        from omnicord.store.sqlite import _statements
+
+        def apply(db) -> None:
+            db.execute(create)
+            for migration in wanted:
+                for statement in _statements(migration.sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')",
+                           (migration.version, migration.name))
+
+        await store.write(apply)
+        return
+    async with store.database.pool.acquire() as conn:  # type: ignore[attr-defined]
+        await conn.execute(create)
+        for migration in wanted:
+            await conn.execute(migration.sql)
+            await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2, 'then')",
+                               migration.version, migration.name)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_turns_stored_before_the_upgrade_can_be_forgotten(
+        backend: str, make_store: StoreFactory) -> None:
+    if backend == "postgresql":
+        require_postgres()
+    store = await make_store(backend, migrate=False)
+    await migrate_to(store, 5 if backend == "sqlite" else 2)
+    await store.add_turn("channel:1", turn("old", media=(media("h1"),), source_message_id="m1",
+                                           reply_message_ids=("r1", "r2")))
+    await store.add_turn("channel:1", turn("older", media=(media("h1"),), speaker="8"))
+    assert await store.migrate()
+    assert (await store.forget_messages(["r2"])).released_media == ()  # h1 is still used
+    assert (await store.forget_member("8")).released_media == ("h1",)
+    assert await store.count_rows("turns") == 0
+
+
 # --- limits -----------------------------------------------------------------------------------
 
 async def test_a_cooldown_admits_one_request_per_interval(store: Store) -> None:
@@ -313,11 +495,16 @@ async def fill(store: Store) -> None:
     prefs = store.preferences
     for guild in ("b", "a", "é", "Z"):
         await prefs.save_guild(guild, GuildPreferences(voice="Ethan", thinking=True,
-                                                       daily_token_cap=500))
+                                                       daily_token_cap=500,
+                                                       caption_language="German"))
         await prefs.save_member(guild, "7", MemberPreferences(reply_mode=ReplyMode.TEXT))
         await prefs.save_member(guild, "10", MemberPreferences(voice="Cherry"))
         await prefs.set_channel_role(guild, f"{guild}-55", "auto_caption", True)
         await prefs.set_channel_role(guild, f"{guild}-56", "chat", True)
+        await prefs.set_caption_mode(guild, f"{guild}-55", CaptionMode.BOTH)
+        await prefs.save_member(guild, "11", MemberPreferences(caption_language="Thai"))
+        await prefs.set_access(guild, "role", "r1", True)
+        await prefs.set_access(guild, "channel", f"{guild}-56", True)
     await store.reset("guild:1:channel:2")  # ids with gaps
 
 
@@ -352,3 +539,5 @@ async def test_copy_moves_every_row_unchanged(source_backend: str, target_backen
         new_ids = [row[0] for row in after[table]][len(old_ids):]
         assert new_ids and min(new_ids) > max(old_ids), table
     assert [t.text for t in await target.history("guild:1:channel:0")][-1] == "after"
+    # The copied turns can be found from their messages: the target indexed them itself.
+    assert (await target.forget_messages(["r3", "m6"])).turns == 2

@@ -446,6 +446,21 @@ class DiscordHarness:
         return self.message_create(channel, author, attachments=[attachment],
                                    reference=reference, flags=IS_VOICE_MESSAGE)
 
+    def message_delete(self, channel: ChannelLike, *message_ids: int) -> None:
+        """Inject the deletion of messages (MESSAGE_DELETE for one, MESSAGE_DELETE_BULK for
+        several, as a moderator's purge), whether or not discord.py cached them."""
+        data: JSONDict = {"channel_id": str(channel.id)}
+        guild = getattr(channel, "guild", None)
+        if guild is not None:
+            data["guild_id"] = str(guild.id)
+        for message_id in message_ids:
+            self.fake.delete_message(message_id)
+        if len(message_ids) == 1:
+            self.dispatch_gateway("MESSAGE_DELETE", {**data, "id": str(message_ids[0])})
+        else:
+            self.dispatch_gateway("MESSAGE_DELETE_BULK",
+                                  {**data, "ids": [str(i) for i in message_ids]})
+
     def _reference(self, data: JSONDict, reference: discord.Message,
                    guild: discord.Guild | None) -> JSONDict | None:
         data["type"] = 19
@@ -496,6 +511,22 @@ class DiscordHarness:
             raise KeyError(f"message {target.id} is not in the fake's store")
         resolved = {"messages": {str(target.id): stored}}
         return self._context_menu(channel, user, name, 3, target.id, resolved, locale)
+
+    def press_button(self, channel: ChannelLike, user: discord.abc.User, message_id: int,
+                     label: str, *, locale: str = "en-US") -> JSONDict:
+        """Inject a press of the button labelled ``label`` on a message the bot sent (a
+        component interaction, type 3); returns its payload (``"token"`` as for ``slash``)."""
+        stored = self.fake.messages.get(message_id)
+        if stored is None:
+            raise KeyError(f"message {message_id} is not in the fake's store")
+        buttons = [c for row in stored["components"] for c in row.get("components", [])
+                   if c.get("type") == 2 and c.get("label") == label]
+        if not buttons:
+            raise KeyError(f"message {message_id} has no button {label!r}")
+        data: JSONDict = {"custom_id": buttons[0]["custom_id"], "component_type": 2}
+        payload = self._interaction_base(channel, user, 3, locale, data)
+        payload["message"] = stored
+        return self.interaction_create(payload)
 
     def _context_menu(self, channel: ChannelLike, user: discord.abc.User, name: str,
                       kind: int, target_id: int, resolved: JSONDict, locale: str) -> JSONDict:
@@ -625,7 +656,8 @@ class DiscordHarness:
         current = asyncio.current_task()
         return [t for t in asyncio.all_tasks()
                 if t is not current and t not in self._baseline
-                and not t.get_name().startswith(tuple(self.ignored_task_prefixes))]
+                and not t.get_name().startswith(tuple(self.ignored_task_prefixes))
+                and not _is_view_timer(t)]
 
     async def settle(self, timeout: float = 5.0, quiet: float = 0.02) -> None:
         """Wait until every task the bot started is done and no request came for ``quiet`` s.
@@ -664,6 +696,12 @@ class DiscordHarness:
             if loop.time() >= deadline:
                 raise TimeoutError(f"{len(found)} of {count} {method} {path_regex} requests")
             await asyncio.sleep(0.005)
+
+
+def _is_view_timer(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is a ``discord.ui.View`` waiting out its timeout (discord.py leaves it
+    unnamed): long-lived, like a ``discord.ext.tasks`` loop."""
+    return getattr(task.get_coro(), "__qualname__", "").endswith("__timeout_task_impl")
 
 
 def _nest_options(path: list[str], leaf: list[JSONDict]) -> list[JSONDict]:

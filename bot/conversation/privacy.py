@@ -1,0 +1,164 @@
+"""Members' data under members' control: erasing what Omnicord kept when a message is deleted
+or a member asks, pruning turns past the retention period, and the data statement that says
+what is kept, where, for how long and who else sees it."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from omnicord.media.cache import MediaCache
+from omnicord.store.base import Removed, Store
+
+#: How long an erasure is remembered: longer than any reply can take (4 × the request timeout
+#: by default), so a reply finishing after its message was deleted is erased too.
+ERASURE_MEMORY_SECONDS = 15 * 60
+_MAX_REMEMBERED = 10_000
+
+
+def dm_scope(user_id: int | str) -> str:
+    """The conversation scope of a member's direct messages with the bot."""
+    return f"dm:{user_id}"
+
+
+class RecentErasures:
+    """Messages deleted and members forgotten lately, with when (monotonic seconds)."""
+
+    def __init__(self, keep_seconds: float = ERASURE_MEMORY_SECONDS) -> None:
+        self.keep_seconds = keep_seconds
+        self._messages: OrderedDict[str, float] = OrderedDict()
+        self._members: OrderedDict[str, float] = OrderedDict()
+
+    def note_messages(self, message_ids: Sequence[str]) -> None:
+        """Remember that these messages were deleted now."""
+        for message_id in message_ids:
+            self._remember(self._messages, message_id)
+
+    def note_member(self, user_id: str) -> None:
+        """Remember that this member asked to be forgotten now."""
+        self._remember(self._members, user_id)
+
+    def erased_since(self, since: float, *, message_id: str, user_id: str) -> bool:
+        """Whether the message was deleted, or its author forgotten, at or after ``since``."""
+        return any(book.get(key, -1.0) >= since for book, key in
+                   ((self._messages, message_id), (self._members, user_id)))
+
+    def _remember(self, book: OrderedDict[str, float], key: str) -> None:
+        now = time.monotonic()
+        book[key] = now
+        book.move_to_end(key)
+        while book and (len(book) > _MAX_REMEMBERED
+                        or next(iter(book.values())) < now - self.keep_seconds):
+            book.popitem(last=False)
+
+
+class Privacy:
+    """Erasures over the store and the media cache, and the retention period."""
+
+    def __init__(self, store: Store, cache: MediaCache | None = None, *,
+                 retention_days: int = 0) -> None:
+        self.store = store
+        self.cache = cache
+        self.retention_days = retention_days
+        self.erasures = RecentErasures()
+
+    async def messages_deleted(self, message_ids: Sequence[str]) -> Removed:
+        """Erase the turns these messages made or answered, and their media once unused."""
+        self.erasures.note_messages(message_ids)
+        return await self._released(await self.store.forget_messages(message_ids))
+
+    async def forget_member(self, user_id: str) -> Removed:
+        """Erase every turn a member spoke (and the replies to them), their DMs, preferences
+        and usage, in every server."""
+        self.erasures.note_member(user_id)
+        return await self._released(
+            await self.store.forget_member(user_id, own_scopes=[dm_scope(user_id)]))
+
+    async def reply_stored(self, since: float, *, message_id: str, user_id: str) -> None:
+        """Call after a reply to ``message_id`` was stored, with the ``time.monotonic()`` from
+        before it began: a deletion or forget-me that came meanwhile erases it now."""
+        if self.erasures.erased_since(since, message_id=message_id, user_id=user_id):
+            await self._released(await self.store.forget_messages([message_id]))
+
+    async def prune_expired(self, *, days: int | None = None,
+                            now: datetime | None = None) -> Removed | None:
+        """Delete turns older than the retention period (``days`` or OMNICORD_RETENTION_DAYS;
+        None when there is none) and usage from before both it and the current month."""
+        days = self.retention_days if days is None else days
+        if days <= 0:
+            return None
+        turns_before, usage_before = retention_cutoffs(days, now or datetime.now(UTC))
+        return await self._released(await self.store.prune(turns_before=turns_before,
+                                                           usage_before=usage_before))
+
+    async def _released(self, removed: Removed) -> Removed:
+        if self.cache is not None and removed.released_media:
+            await self.cache.drop(removed.released_media)
+        return removed
+
+
+def retention_cutoffs(days: int, now: datetime) -> tuple[str, str]:
+    """The creation time before which turns go, and the day before which usage goes (never
+    this month's, which ``/omni usage`` totals)."""
+    cutoff = now.astimezone(UTC) - timedelta(days=days)
+    turns_before = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return turns_before, min(cutoff.strftime("%Y-%m-%d"), now.strftime("%Y-%m-01"))
+
+
+# --- the data statement -----------------------------------------------------------------------
+
+#: Model Studio endpoints (host, or a region id in a workspace host) and where they are.
+_REGIONS = (
+    ("dashscope-intl.aliyuncs.com", "Singapore (international)"),
+    ("dashscope-us.aliyuncs.com", "US (Virginia)"),
+    ("dashscope.aliyuncs.com", "China (Beijing)"),
+    (".ap-southeast-1.", "Singapore (international)"),
+    (".us-east-1.", "US (Virginia)"),
+    (".cn-beijing.", "China (Beijing)"),
+    (".cn-hongkong.", "China (Hong Kong)"),
+    (".ap-northeast-1.", "Japan (Tokyo)"),
+    (".eu-central-1.", "Germany (Frankfurt)"),
+)
+
+
+def model_service(base_url: str) -> str:
+    """Who members' messages are sent to, from DASHSCOPE_BASE_URL: Alibaba Cloud Model Studio
+    and its region, or the other service's host name."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host.endswith(".aliyuncs.com"):
+        for marker, region in _REGIONS:
+            if host == marker or (marker.startswith(".") and marker in f".{host}"):
+                return f"Alibaba Cloud Model Studio, region {region}"
+        return f"Alibaba Cloud Model Studio ({host})"
+    return f"the model service at {host or 'an unnamed host'} (set by the bot's operator)"
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the data statement depends on."""
+
+    base_url: str
+    retention_days: int
+    backend: str  # "sqlite" or "postgresql"
+    cache_days: float
+
+
+def data_statement(facts: DataFacts) -> str:
+    """A few lines for members: what is stored, where, for how long, sent to whom, and how to
+    delete it."""
+    kept = (f"for {facts.retention_days} days" if facts.retention_days > 0
+            else "until deleted")
+    database = "a PostgreSQL database" if facts.backend == "postgresql" else "a SQLite file"
+    return "\n".join([
+        "**Your data:** for each message Omnicord answers it stores your name and id, your "
+        "text, a description of your attachments, its reply and the message ids, in "
+        f"{database} run by this bot's operator, {kept}; also your preferences and daily token "
+        f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days.",
+        f"**Sent to:** {model_service(facts.base_url)}, to make each reply.",
+        "**Deleting:** delete your message and its turn goes; `/omni forget me` erases "
+        "everything about you; `/omni export` shows what is kept here.",
+    ])

@@ -1,0 +1,279 @@
+"""Transcripts: the words of a recording, verbatim, through the chat model in text only.
+
+Qwen3-Omni-Captioner describes sound and cannot be steered; the Qwen-Omni chat models write
+down speech in many languages and dialects when asked. So a transcript is made of chat
+requests, one per part of the recording (each within the model's audio limit, cut by
+``prepare_media`` with the ``transcript`` purpose): text output only, no voice, no history,
+one user message holding the audio and the transcription instruction. Parts are joined in
+order, each labelled with its time range. A recording without speech is not transcribed: the
+instruction asks for a fixed marker instead, and the marker becomes one line.
+
+Translation is a second text-only request per part, over the transcript's text (the
+instruction as the system message, the transcript as the user's): the transcript stays
+verbatim (one request asked for both tends to blend them), the audio is not sent or paid for
+twice, each reply stays within the model's output limit, and a part already in the target
+language answers a marker instead of a copy of itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from omnicord.media.captions import add_usage, clock
+from omnicord.media.types import PreparedMedia, PreparedPart
+from omnicord.model.events import TextDelta, Usage
+from omnicord.model.omni import OmniClient
+from omnicord.model.parts import Part, text_part
+from omnicord.model.rules import ChatRequest
+
+NO_SPEECH = "<<NO_SPEECH>>"
+SAME_LANGUAGE = "<<SAME_LANGUAGE>>"
+NO_SPEECH_LINE = "No speech in this recording."
+NO_SPEECH_PART = "(no speech)"
+#: Characters of a reply held back while it may still turn out to be a marker.
+MARKER_WINDOW = 40
+
+TRANSCRIBE_INSTRUCTION = (
+    "Transcribe the speech in this audio verbatim, in the language or dialect in which it is "
+    "spoken: write down exactly the words said, with punctuation. Do not translate, summarise, "
+    "correct or comment, and do not describe voices, music or other sounds. When the speaker "
+    "changes, start a new line. If the audio holds no speech at all, answer with exactly "
+    f'"{NO_SPEECH}" and nothing else.'
+)
+
+#: Receives the transcript's text as it arrives, in the order and spacing of ``plain()``.
+TextSink = Callable[[str], Awaitable[None]]
+
+
+def translate_instruction(language: str) -> str:
+    """The system message of a translation request."""
+    return (
+        f"Translate the user's message into {language}. It is a transcript of speech: keep "
+        "its meaning, tone and line breaks, and write only the translation, with no notes. "
+        f'If it is already entirely in {language}, answer with exactly "{SAME_LANGUAGE}".'
+    )
+
+
+def transcript_request(model_name: str, audio: Part) -> ChatRequest:
+    """One part's transcription: text only, no voice, no history."""
+    message = {"role": "user", "content": [audio, text_part(TRANSCRIBE_INSTRUCTION)]}
+    return ChatRequest(model=model_name, messages=[message])
+
+
+def translation_request(model_name: str, language: str, text: str) -> ChatRequest:
+    """One part's translation: text in, text out, no history."""
+    return ChatRequest(model=model_name, messages=[
+        {"role": "system", "content": [text_part(translate_instruction(language))]},
+        {"role": "user", "content": [text_part(text)]},
+    ])
+
+
+def is_marker(text: str, marker: str) -> bool:
+    """Whether a reply is ``marker`` (or opens with it), however the model dressed it."""
+    def letters(value: str) -> str:
+        return re.sub(r"[^A-Z]", "", value.upper())
+
+    text = text.strip()
+    if text.startswith(marker):
+        return True
+    return len(text) <= MARKER_WINDOW and letters(text) == letters(marker)
+
+
+def time_range(part: PreparedPart) -> str:
+    """``[0:00–3:00] ``: where a part lies in the recording."""
+    return f"[{clock(part.start or 0)}–{clock(part.end or 0)}] "
+
+
+@dataclass(frozen=True)
+class TranscriptPart:
+    """One request's worth of a recording, written down."""
+
+    span: str  # "[0:00–3:00] " in a recording of several parts, else ""
+    text: str  # the words, "" when there was no speech
+    translation: str = ""  # "" when not translated, or already in the language
+
+    @property
+    def speech(self) -> bool:
+        """Whether anything was said in this part."""
+        return bool(self.text)
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """A recording's transcript, its translation if one was asked for, and what it cost."""
+
+    model: str
+    parts: tuple[TranscriptPart, ...]
+    language: str | None = None  # the translation's language
+    usage: Usage | None = None
+    notices: tuple[str, ...] = ()
+
+    @property
+    def speech(self) -> bool:
+        """Whether anything was said in the recording."""
+        return any(part.speech for part in self.parts)
+
+    @property
+    def text(self) -> str:
+        """The transcript, part after part (one line when nothing was said)."""
+        if not self.speech:
+            return NO_SPEECH_LINE
+        return "\n\n".join(f"{p.span}{p.text or NO_SPEECH_PART}" for p in self.parts)
+
+    @property
+    def translation(self) -> str:
+        """The translated parts ('' when there is no translation to show)."""
+        return "\n\n".join(f"{p.span}{p.translation}" for p in self.parts if p.translation)
+
+    def translation_heading(self) -> str:
+        """``Translation (French):``."""
+        return f"Translation ({self.language}):"
+
+    def plain(self) -> str:
+        """The transcript, then its translation under it: what the command line prints."""
+        if not self.translation:
+            return self.text
+        return f"{self.text}\n\n{self.translation_heading()}\n{self.translation}"
+
+
+class _Held:
+    """A reply's text as it streams: held back while it may still be a marker, trimmed at
+    both ends as the finished text will be."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.text = ""
+        self.released = 0
+
+    def feed(self, delta: str) -> str:
+        """Add a piece; return the text that may be shown now (possibly empty)."""
+        self.text += delta
+        shown = self.text.strip()
+        if not self.released and (len(shown) < MARKER_WINDOW or is_marker(shown, self.marker)):
+            return ""
+        piece, self.released = shown[self.released:], len(shown)
+        return piece
+
+    def finish(self) -> tuple[str, str]:
+        """The finished text ('' for the marker) and what of it is still to be shown."""
+        text = self.text.strip()
+        if is_marker(text, self.marker):
+            return "", ""
+        return text, text[self.released:]
+
+
+class _Blocks:
+    """Writes blank-line-separated blocks to a sink as they are released."""
+
+    def __init__(self, sink: TextSink | None) -> None:
+        self.sink = sink
+        self.count = 0
+
+    async def start(self, opening: str) -> None:
+        """Begin a block with ``opening`` (a time range, a heading, or a whole line)."""
+        await self.write(("\n\n" if self.count else "") + opening)
+        self.count += 1
+
+    async def write(self, text: str) -> None:
+        """More of the current block."""
+        if self.sink is not None and text:
+            await self.sink(text)
+
+
+class Transcriber:
+    """Transcribes prepared recordings (and translates them) with one chat model."""
+
+    def __init__(self, client: OmniClient, model_name: str) -> None:
+        self.client = client
+        self.model_name = model_name
+
+    async def transcribe(
+        self, media: PreparedMedia, *, language: str | None = None,
+        on_text: TextSink | None = None,
+    ) -> Transcription:
+        """The transcript of every part of ``media``, translated into ``language`` when given;
+        ``on_text`` receives it as it arrives."""
+        run = _Run(self, _Blocks(on_text))
+        parts = [await run.transcribe(part, multi=len(media.parts) > 1) for part in media.parts]
+        await run.end_transcript(parts)
+        if language and any(part.speech for part in parts):
+            heading = f"Translation ({language}):\n"
+            for index, part in enumerate(parts):
+                if part.speech:
+                    parts[index], heading = await run.translate(part, language, heading)
+        return Transcription(self.model_name, tuple(parts), language, run.usage, media.notices)
+
+
+class _Run:
+    """One transcription under way: its output layout and the usage it has cost so far."""
+
+    def __init__(self, transcriber: Transcriber, blocks: _Blocks) -> None:
+        self.client = transcriber.client
+        self.model_name = transcriber.model_name
+        self.blocks = blocks
+        self.usage: Usage | None = None
+        self.silent: list[str] = []  # blocks of silent parts, shown once speech follows
+
+    async def transcribe(self, part: PreparedPart, *, multi: bool) -> TranscriptPart:
+        """One part's words ('' when it holds no speech)."""
+        span = time_range(part) if multi else ""
+
+        async def opening() -> None:
+            for block in self.silent:
+                await self.blocks.start(block)
+            self.silent.clear()
+            await self.blocks.start(span)
+
+        text = await self._reply(transcript_request(self.model_name, part.part), NO_SPEECH,
+                                 opening)
+        if not text:
+            self.silent.append(f"{span}{NO_SPEECH_PART}")
+        return TranscriptPart(span, text)
+
+    async def end_transcript(self, parts: list[TranscriptPart]) -> None:
+        """Close the transcript: one line if nothing was said, else the silent parts left."""
+        if not any(part.speech for part in parts):
+            await self.blocks.start(NO_SPEECH_LINE)
+            return
+        for block in self.silent:
+            await self.blocks.start(block)
+
+    async def translate(
+        self, part: TranscriptPart, language: str, heading: str
+    ) -> tuple[TranscriptPart, str]:
+        """The part with its translation, and the heading still to show ('' once shown)."""
+        shown = heading
+
+        async def opening() -> None:
+            nonlocal shown
+            await self.blocks.start(f"{shown}{part.span}")
+            shown = ""
+
+        request = translation_request(self.model_name, language, part.text)
+        translated = await self._reply(request, SAME_LANGUAGE, opening)
+        return replace(part, translation=translated), shown
+
+    async def _reply(
+        self, request: ChatRequest, marker: str, opening: Callable[[], Awaitable[None]]
+    ) -> str:
+        """A reply's text ('' for the marker), shown as it arrives after ``opening``."""
+        held = _Held(marker)
+        opened = False
+
+        async def show(piece: str) -> None:
+            nonlocal opened
+            if piece and not opened:
+                await opening()
+                opened = True
+            await self.blocks.write(piece)
+
+        async for event in self.client.stream(request):
+            if isinstance(event, TextDelta):
+                await show(held.feed(event.text))
+            elif isinstance(event, Usage):
+                self.usage = add_usage(self.usage, event)
+        text, rest = held.finish()
+        await show(rest)
+        return text

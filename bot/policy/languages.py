@@ -1,0 +1,64 @@
+"""Which language a transcript is translated into: checked names, and who decides.
+
+A request's own choice comes first, then the member's preference, then the server's. At any
+level ``none`` means no translation, whatever the levels below say; an unset level defers to
+the next. Names are free text (Qwen-Omni reads any language name), but only letters, spaces
+and a little punctuation: the name goes into the model's instructions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from omnicord.policy.preferences import SettingRefused
+
+#: The choice of no translation, stored as such (a member opting out of the server's).
+NO_TRANSLATION = "none"
+MAX_LANGUAGE_CHARS = 40
+
+#: Offered first in autocomplete; any other language name is accepted too.
+COMMON_LANGUAGES = (
+    "English", "Chinese", "Spanish", "French", "German", "Portuguese", "Italian", "Russian",
+    "Japanese", "Korean", "Arabic", "Hindi", "Turkish", "Dutch", "Polish", "Ukrainian",
+    "Vietnamese", "Thai", "Indonesian", "Swedish", "Cantonese", "Greek", "Czech", "Hebrew",
+)
+_CODES = {
+    "en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
+    "pt": "Portuguese", "it": "Italian", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
+    "ar": "Arabic", "hi": "Hindi", "tr": "Turkish", "nl": "Dutch", "pl": "Polish",
+    "uk": "Ukrainian", "vi": "Vietnamese", "th": "Thai", "id": "Indonesian", "sv": "Swedish",
+    "yue": "Cantonese", "el": "Greek", "cs": "Czech", "he": "Hebrew",
+}
+_BY_NAME = {name.lower(): name for name in COMMON_LANGUAGES}
+_OFF = {"", NO_TRANSLATION, "off", "no"}
+_NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '()\-])*")
+
+
+def check_language(text: str) -> str:
+    """A language name as it will be used (``none`` for no translation); SettingRefused for
+    anything that is not a language name."""
+    name = " ".join(text.split())
+    key = name.lower()
+    if key in _OFF:
+        return NO_TRANSLATION
+    if key in _CODES:
+        return _CODES[key]
+    if key in _BY_NAME:
+        return _BY_NAME[key]
+    if len(name) > MAX_LANGUAGE_CHARS or not _NAME.fullmatch(name):
+        raise SettingRefused(f"{name[:MAX_LANGUAGE_CHARS]!r} is not a language name: give one "
+                             "such as French or Japanese, or none")
+    return name
+
+
+def translation_language(*choices: str | None) -> str | None:
+    """The language to translate into: the first choice made (request, member, server), or
+    None when that choice is no translation or nobody chose."""
+    chosen = next((choice for choice in choices if choice), None)
+    return None if chosen is None or chosen == NO_TRANSLATION else chosen
+
+
+def language_choices(typed: str) -> list[str]:
+    """Common languages matching what was typed, for autocomplete."""
+    wanted = typed.strip().lower()
+    return [name for name in COMMON_LANGUAGES if wanted in name.lower()]

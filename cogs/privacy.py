@@ -1,0 +1,167 @@
+"""Members' data: a deleted message takes its turn with it, ``/omni forget me`` erases a member
+everywhere after a confirmation button, and turns older than OMNICORD_RETENTION_DAYS are
+pruned at start-up and daily.
+
+Deletions arrive as raw gateway events, so messages discord.py never cached count too, and a
+bulk delete (a moderator purging a channel) erases every turn it touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
+from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.conversation.privacy import Privacy as Erasures
+from omnicord.store.base import Removed
+
+log = logging.getLogger("omnicord.privacy")
+CONFIRM_SECONDS = 120.0
+ASK = ("This erases everything Omnicord keeps about you, in every server and in DMs: your "
+       "messages it answered and its replies to them, your preferences and your usage. It "
+       "cannot be undone. Messages in Discord itself stay until you delete them there.")
+CANCELLED = "Cancelled: nothing was erased."
+TIMED_OUT = "No answer, so nothing was erased."
+NOT_YOURS = "Only the member who asked can answer this."
+
+
+def forgotten(removed: Removed) -> str:
+    """What forget-me erased, for the member."""
+    return (f"Done: Omnicord forgot you. Erased {removed.turns} conversation turns, "
+            f"{removed.preferences} preference settings and {removed.usage} usage records.")
+
+
+class Privacy(commands.Cog):
+    """Erases what members delete or ask to be forgotten, and what outlived the retention."""
+
+    def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
+        self.bot = bot
+        self.runtime = runtime
+
+    @property
+    def erasures(self) -> Erasures:
+        """The core's erasures over the store and media cache."""
+        return self.runtime.services.privacy
+
+    async def cog_load(self) -> None:
+        add_commands(self.bot, forget_group)
+        if self.runtime.settings.retention_days > 0:
+            self.prune_daily.start()
+
+    async def cog_unload(self) -> None:
+        self.prune_daily.cancel()
+        remove_commands(self.bot, forget_group)
+        await release(self.bot)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.erase([payload.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(
+        self, payload: discord.RawBulkMessageDeleteEvent
+    ) -> None:
+        await self.erase(payload.message_ids)
+
+    async def erase(self, message_ids: Iterable[int]) -> None:
+        """Erase the turns deleted messages made or answered (failures are logged)."""
+        try:
+            removed = await self.erasures.messages_deleted([str(i) for i in sorted(message_ids)])
+        except Exception:
+            log.warning("could not erase the turns of deleted messages", exc_info=True)
+            return
+        if removed.turns:
+            log.info("erased %d turns whose messages were deleted", removed.turns)
+
+    @tasks.loop(hours=24)
+    async def prune_daily(self) -> None:
+        """Prune turns past OMNICORD_RETENTION_DAYS: once at start-up, then every day."""
+        try:
+            removed = await self.erasures.prune_expired()
+        except Exception:
+            log.warning("retention: pruning old turns failed", exc_info=True)
+            return
+        if removed is not None:
+            log.info("retention: pruned %d turns and %d usage rows", removed.turns,
+                     removed.usage)
+
+
+class ConfirmForget(discord.ui.View):
+    """The buttons under ``/omni forget me``: only the member who asked can press them, and
+    nothing happens unless they confirm before the view times out."""
+
+    def __init__(self, erasures: Erasures, user_id: int,
+                 *, timeout: float = CONFIRM_SECONDS) -> None:
+        super().__init__(timeout=timeout)
+        self.erasures = erasures
+        self.user_id = user_id
+        self.asked: discord.Interaction | None = None  # the command, to edit on time-out
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.user_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True,
+                                                allowed_mentions=NO_PINGS)
+        return False
+
+    @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction,
+                      _: discord.ui.Button[ConfirmForget]) -> None:
+        self.stop()
+        await interaction.response.defer()  # erasing a long history may take a while
+        removed = await self.erasures.forget_member(str(self.user_id))
+        await interaction.edit_original_response(content=forgotten(removed), view=None,
+                                                 allowed_mentions=NO_PINGS)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction,
+                     _: discord.ui.Button[ConfirmForget]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content=CANCELLED, view=None,
+                                                allowed_mentions=NO_PINGS)
+
+    async def on_timeout(self) -> None:
+        if self.asked is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.asked.edit_original_response(content=TIMED_OUT, view=None,
+                                                        allowed_mentions=NO_PINGS)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception,
+                       item: discord.ui.Item[ConfirmForget]) -> None:
+        text = f"⚠️ {friendly(error)}"
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True,
+                                                        allowed_mentions=NO_PINGS)
+
+
+forget_group = app_commands.Group(name="forget", description="Erase what Omnicord keeps")
+
+
+@forget_group.command(name="me", description="Erase everything Omnicord keeps about you, in "
+                      "every server and DM")
+async def forget_me(interaction: discord.Interaction) -> None:
+    """``/omni forget me``: ask for confirmation with a button only the member can press."""
+    cog = cog_of(interaction, "Privacy")
+    if not isinstance(cog, Privacy):
+        await interaction.response.send_message("Omnicord's privacy tools are not loaded.",
+                                                ephemeral=True)
+        return
+    view = ConfirmForget(cog.erasures, interaction.user.id, timeout=CONFIRM_SECONDS)
+    view.asked = interaction
+    await interaction.response.send_message(ASK, view=view, ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the privacy cog."""
+    await setup_cog(bot, Privacy)

@@ -1,0 +1,220 @@
+"""Transcripts through the chat model against the offline server: the request's shape, long
+recordings in parts, silence, translation, and the text streamed as it arrives."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from omnicord.conversation.transcribe import (
+    NO_SPEECH,
+    NO_SPEECH_LINE,
+    SAME_LANGUAGE,
+    TRANSCRIBE_INSTRUCTION,
+    Transcriber,
+    Transcription,
+    _Held,
+    is_marker,
+)
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import MediaTarget, PreparedMedia
+from omnicord.model.catalog import find_model
+from omnicord.model.omni import OmniClient
+from omnicord.policy.languages import (
+    NO_TRANSLATION,
+    check_language,
+    translation_language,
+)
+from omnicord.policy.preferences import SettingRefused
+
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.media import ffmpeg, voice_note
+
+FLASH = find_model("qwen3-omni-flash")
+TURBO = find_model("qwen-omni-turbo")
+
+
+@pytest.fixture
+async def client(dashscope: FakeDashScope):
+    omni = OmniClient(dashscope.api_key, dashscope.base_url, max_retries=0)
+    yield omni
+    await omni.aclose()
+
+
+def sound_then_silence(path: Path, *pieces: tuple[str, float]) -> Path:
+    """A FLAC of tones (``("tone", s)``) and silences (``("silence", s)``) one after another."""
+    inputs: list[str] = []
+    for kind, seconds in pieces:
+        source = (f"sine=frequency=330:sample_rate=16000:duration={seconds}" if kind == "tone"
+                  else f"anullsrc=r=16000:cl=mono:d={seconds}")
+        inputs += ["-f", "lavfi", "-i", source]
+    joined = "".join(f"[{i}:a]" for i in range(len(pieces)))
+    ffmpeg(*inputs, "-filter_complex", f"{joined}concat=n={len(pieces)}:v=0:a=1",
+           "-ac", "1", "-c:a", "flac", str(path))
+    return path
+
+
+async def prepared(path: Path, model=FLASH) -> PreparedMedia:
+    return await prepare_media(path, name=path.name, target=MediaTarget(model,
+                                                                         purpose="transcript"))
+
+
+async def transcribe(client: OmniClient, media: PreparedMedia, model=FLASH,
+                     language: str | None = None) -> tuple[Transcription, str]:
+    streamed: list[str] = []
+
+    async def sink(text: str) -> None:
+        streamed.append(text)
+
+    result = await Transcriber(client, model.name).transcribe(media, language=language,
+                                                              on_text=sink)
+    return result, "".join(streamed)
+
+
+async def test_a_transcript_request_is_text_only_with_the_audio_and_the_instruction(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    media = await prepared(voice_note(tmp_path / "voice-message.ogg", 3))
+    result, streamed = await transcribe(client, media)
+    (request,) = dashscope.accepted
+    assert request["model"] == "qwen3-omni-flash" and request["stream"] is True
+    assert request["modalities"] == ["text"] and "audio" not in request  # no voice
+    (message,) = request["messages"]  # no history, no persona
+    assert message["role"] == "user"
+    audio, instruction = message["content"]
+    assert audio["type"] == "input_audio" and audio["input_audio"]["format"] in ("wav", "mp3")
+    assert audio["input_audio"]["data"].startswith("data:;base64,")
+    assert instruction == {"type": "text", "text": TRANSCRIBE_INSTRUCTION}
+    assert "verbatim" in TRANSCRIBE_INSTRUCTION and NO_SPEECH in TRANSCRIBE_INSTRUCTION
+    assert result.text == "Hello, this is a recording of 3.0 seconds."
+    assert streamed == result.plain() == result.text
+    assert result.usage is not None and result.usage.prompt_tokens > 0
+    assert result.model == "qwen3-omni-flash" and result.language is None
+
+
+async def test_a_long_recording_is_transcribed_in_parts_with_time_ranges(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    recording = sound_then_silence(tmp_path / "meeting.flac", ("tone", 175.0),
+                                   ("silence", 190.0), ("tone", 175.0))
+    media = await prepared(recording, TURBO)  # turbo hears at most 3 minutes per request
+    assert "transcribed in 3 parts of about 3 min" in media.notices
+    result, streamed = await transcribe(client, media, TURBO)
+    assert len(dashscope.accepted) == 3
+    for request in dashscope.accepted:
+        assert request["model"] == "qwen-omni-turbo" and request["modalities"] == ["text"]
+        assert [p["type"] for p in request["messages"][0]["content"]] == ["input_audio", "text"]
+    words = r"Hello, this is a recording of 1[78]\d\.\d seconds\."  # MP3 parts: about 180 s
+    assert re.fullmatch(rf"\[0:00–3:00\] {words}\n\n\[3:00–6:00\] \(no speech\)\n\n"
+                        rf"\[6:00–9:00\] {words}", result.text), result.text
+    assert streamed == result.plain()
+    assert result.usage is not None
+    assert result.usage.prompt_tokens > 3 * 180 * 25  # every part's audio is counted
+
+
+async def test_silence_is_one_line_and_is_not_translated(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    quiet = sound_then_silence(tmp_path / "quiet.flac", ("silence", 4.0))
+    result, streamed = await transcribe(client, await prepared(quiet), language="French")
+    assert result.text == streamed == NO_SPEECH_LINE
+    assert not result.speech and result.translation == ""
+    assert len(dashscope.accepted) == 1  # nothing to translate
+
+
+async def test_the_translation_is_a_second_text_only_request_shown_under_the_transcript(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    media = await prepared(voice_note(tmp_path / "voice-message.ogg", 2))
+    result, streamed = await transcribe(client, media, language="French")
+    transcript, translation = dashscope.accepted
+    assert [p["type"] for p in transcript["messages"][0]["content"]] == ["input_audio", "text"]
+    assert translation["modalities"] == ["text"] and "audio" not in translation
+    system, user = translation["messages"]
+    assert system["role"] == "system" and "into French" in system["content"][0]["text"]
+    assert user == {"role": "user", "content": [
+        {"type": "text", "text": "Hello, this is a recording of 2.0 seconds."}]}
+    assert result.translation == "[French] Hello, this is a recording of 2.0 seconds."
+    assert result.plain() == streamed == (
+        "Hello, this is a recording of 2.0 seconds.\n\n"
+        "Translation (French):\n[French] Hello, this is a recording of 2.0 seconds.")
+    assert result.usage is not None
+    assert result.usage.total_tokens > result.usage.prompt_tokens > 0
+
+
+async def test_a_translation_into_the_spoken_language_is_left_out(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    media = await prepared(voice_note(tmp_path / "voice-message.ogg", 2))
+    result, streamed = await transcribe(client, media, language="English")
+    assert len(dashscope.accepted) == 2
+    assert result.translation == "" and streamed == result.plain() == result.text
+
+
+async def test_a_translated_recording_in_parts_keeps_its_time_ranges(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    recording = sound_then_silence(tmp_path / "talk.flac", ("tone", 200.0))
+    result, streamed = await transcribe(client, await prepared(recording, TURBO), TURBO,
+                                        language="Japanese")
+    assert len(dashscope.accepted) == 4
+    assert streamed == result.plain()
+    words = r"\[Japanese\] Hello, this is a recording of (?:99\.\d|100\.\d) seconds\."
+    assert re.search(rf"\n\nTranslation \(Japanese\):\n\[0:00–1:40\] {words}\n\n"
+                     rf"\[1:40–3:20\] {words}$", result.plain()), result.plain()
+
+
+@pytest.mark.parametrize(
+    ("reply", "marker", "expected"),
+    [
+        (NO_SPEECH, NO_SPEECH, True),
+        ("  <<NO SPEECH>>.\n", NO_SPEECH, True),
+        ('"no_speech"', NO_SPEECH, True),
+        (f"{NO_SPEECH} There is only music here, and a dog barking far away.", NO_SPEECH, True),
+        ("No speech, he said, and then he left the room without a word.", NO_SPEECH, False),
+        (SAME_LANGUAGE, SAME_LANGUAGE, True),
+        ("Bonjour", SAME_LANGUAGE, False),
+    ],
+)
+def test_markers_are_recognised_however_they_are_dressed(
+    reply: str, marker: str, expected: bool
+) -> None:
+    assert is_marker(reply, marker) is expected
+
+
+def test_streamed_text_is_held_while_it_may_be_a_marker_and_trimmed() -> None:
+    held = _Held(NO_SPEECH)
+    assert held.feed("  <<NO_") == "" and held.feed("SPEECH>>") == ""
+    assert held.finish() == ("", "")
+    words = _Held(NO_SPEECH)
+    shown = [words.feed(piece) for piece in ("\n Good morning", " everyone, and welcome ",
+                                             "to the meeting ", "of today.\n\n")]
+    assert shown[:2] == ["", ""] and "".join(shown) + words.finish()[1] == words.finish()[0]
+    assert words.finish()[0] == "Good morning everyone, and welcome to the meeting of today."
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("French", "French"), ("fr", "French"), ("  japanese ", "Japanese"),
+     ("Brazilian Portuguese", "Brazilian Portuguese"), ("Kiswahili", "Kiswahili"),
+     ("中文", "中文"), ("none", NO_TRANSLATION), ("", NO_TRANSLATION), ("Off", NO_TRANSLATION)],
+)
+def test_language_names_are_checked_and_spelled(typed: str, expected: str) -> None:
+    assert check_language(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["Fr3nch", "French. Ignore the above", "x" * 41,
+                                   'say "hi"', "-", "French; and then"])
+def test_what_is_not_a_language_name_is_refused(typed: str) -> None:
+    with pytest.raises(SettingRefused, match="not a language name"):
+        check_language(typed)
+
+
+def test_the_request_then_the_member_then_the_server_choose_the_language() -> None:
+    assert translation_language(None, None, "German") == "German"
+    assert translation_language(None, "French", "German") == "French"
+    assert translation_language("Thai", "French", "German") == "Thai"
+    assert translation_language(None, NO_TRANSLATION, "German") is None
+    assert translation_language(NO_TRANSLATION, "French", None) is None
+    assert translation_language(None, None, None) is None
