@@ -203,6 +203,8 @@ class PostgresStore:
             preferences = _count(await conn.execute(
                 "DELETE FROM member_settings WHERE user_id = $1", user_id))
             usage = _count(await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id))
+            # Cooldown keys end in the member's id ("chat:<id>"): their last request time goes too.
+            await conn.execute("DELETE FROM cooldowns WHERE key LIKE '%:' || $1", user_id)
         return Removed(turns, released, preferences, usage)
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:

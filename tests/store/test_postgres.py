@@ -396,6 +396,17 @@ async def test_the_upstream_window_slides_with_the_database_clock(postgres_url: 
         assert await pool.fetchval("SELECT count(*) FROM upstream_requests") == 1  # pruned
 
 
+async def test_forgetting_a_member_forgets_their_cooldowns(postgres_url: str) -> None:
+    from omnicord.store.postgres import PostgresStore
+
+    async with PostgresStore(postgres_url) as store:
+        for key in ("chat:42", "caption:42", "chat:420", "chat:7"):
+            assert await store.limits.try_cooldown(key, 60) == 0
+        await store.forget_member("42")
+    keys = sorted(row["key"] for row in fetch(postgres_url, "SELECT key FROM cooldowns"))
+    assert keys == ["chat:420", "chat:7"]
+
+
 async def test_a_crashed_slot_frees_itself_after_its_lease(postgres_url: str) -> None:
     from omnicord.store.postgres import PostgresStore
 
