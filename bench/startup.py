@@ -1,0 +1,67 @@
+"""Start-up benchmark: how long each fast command takes to start and finish, against
+``python -c pass``, in one run.
+
+    .venv/bin/python bench/startup.py [--runs N]
+
+Each command runs N times (default 7) in a fresh process with a fresh SQLite database in a
+scratch folder; the median wall time is printed with its difference from the interpreter's
+own start. Goal: each command within 0.3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_SECONDS = 0.3
+COMMANDS = (
+    ["--help"],
+    ["voices"],
+    ["history", "bench"],
+    ["reset", "bench"],
+    ["db", "status"],
+)
+
+
+def median_seconds(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="omnicord-startup-") as folder:
+        cwd = Path(folder)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNICORD_", "DASHSCOPE_"))}
+        env.update(PYTHONPATH=str(ROOT), OMNICORD_DB=str(cwd / "bench.db"),
+                   DASHSCOPE_API_KEY="sk-bench")
+        baseline = median_seconds([sys.executable, "-c", "pass"], env, cwd, args.runs)
+        print(f"{'command':<22} {'median s':>9} {'over python':>12}")
+        print(f"{'python -c pass':<22} {baseline:>9.3f} {'':>12}")
+        slowest = 0.0
+        for command in COMMANDS:
+            seconds = median_seconds([sys.executable, "-m", "omnicord", *command], env, cwd,
+                                     args.runs)
+            slowest = max(slowest, seconds)
+            print(f"{'omnicord ' + ' '.join(command):<22} {seconds:>9.3f}"
+                  f" {seconds - baseline:>+11.3f}s")
+    met = "met" if slowest <= GOAL_SECONDS else "not met"
+    print(f"goal: every command within {GOAL_SECONDS} s: {met} (slowest {slowest:.3f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
