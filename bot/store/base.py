@@ -264,6 +264,68 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
 Row = tuple[Any, ...]
 
 
+class Record(Protocol):
+    """A result row read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def check_table(table: str) -> str:
+    """``table`` if it is one of ``COPY_TABLES`` (safe to put in SQL), else ValueError."""
+    if table not in COPY_TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return table
+
+
+def turn_from_row(row: Record) -> Turn:
+    """A stored turn from its row, on either backend."""
+    return Turn(
+        speaker_id=row["speaker_id"],
+        speaker_name=row["speaker_name"],
+        text=row["text"],
+        reply_text=row["reply_text"],
+        model=row["model"],
+        media=tuple(MediaRef.from_dict(m) for m in json.loads(row["media_json"])),
+        usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
+        created_at=row["created_at"],
+        replied_at=row["replied_at"],
+        source_message_id=row["source_message_id"],
+        reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
+    )
+
+
+#: guild_settings' preference columns, in the order of ``guild_values``.
+GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
+                "caption_language")
+
+
+def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
+    """A server's preferences as the values of ``GUILD_FIELDS``."""
+    return (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
+            None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
+            prefs.daily_token_cap, prefs.caption_language)
+
+
+def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:
+    """A server's preferences from its ``GUILD_FIELDS`` (all None without a row)."""
+    if row is None:
+        return GuildPreferences()
+    model, voice, mode, thinking, prompt, cap, language = tuple(row)
+    return GuildPreferences(
+        model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
+        thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
+        daily_token_cap=cap, caption_language=language,
+    )
+
+
+def member_from_row(row: Sequence[Any] | None) -> MemberPreferences:
+    """A member's preferences from (voice, reply_mode, caption_language)."""
+    if row is None:
+        return MemberPreferences()
+    return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
+                             caption_language=row[2])
+
+
 class Store(ConversationStore, Protocol):
     """Everything Omnicord keeps: conversations, usage, preferences and shared limits.
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from omnicord.store.base import (
+    GUILD_FIELDS,
     AccessList,
     CaptionMode,
     GuildPreferences,
     MemberPreferences,
-    ReplyMode,
     access_list,
     access_target,
     channel_role_column,
+    guild_from_row,
+    guild_values,
+    member_from_row,
     utc_now,
 )
 from omnicord.store.pg_database import PostgresDatabase
-
-_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
-                 "caption_language")
 
 
 class PostgresPreferences:
@@ -28,27 +28,18 @@ class PostgresPreferences:
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
         row = await self._database.pool.fetchrow(
-            f"SELECT {', '.join(_GUILD_FIELDS)} FROM guild_settings WHERE guild_id = $1",
+            f"SELECT {', '.join(GUILD_FIELDS)} FROM guild_settings WHERE guild_id = $1",
             guild_id)
-        if row is None:
-            return GuildPreferences()
-        model, voice, mode, thinking, prompt, cap, language = tuple(row)
-        return GuildPreferences(
-            model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
-            thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-            daily_token_cap=cap, caption_language=language,
-        )
+        return guild_from_row(row)
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
-        values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
-                  None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-                  prefs.daily_token_cap, prefs.caption_language)
-        placeholders = ", ".join(f"${n}" for n in range(1, len(_GUILD_FIELDS) + 3))
+        values = guild_values(prefs)
+        placeholders = ", ".join(f"${n}" for n in range(1, len(GUILD_FIELDS) + 3))
         await self._database.pool.execute(
-            f"INSERT INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)}, updated_at)"
+            f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
             f" VALUES ({placeholders}) ON CONFLICT (guild_id) DO UPDATE SET "
-            + ", ".join(f"{f} = excluded.{f}" for f in (*_GUILD_FIELDS, "updated_at")),
+            + ", ".join(f"{f} = excluded.{f}" for f in (*GUILD_FIELDS, "updated_at")),
             guild_id, *values, utc_now())
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
@@ -56,10 +47,7 @@ class PostgresPreferences:
         row = await self._database.pool.fetchrow(
             "SELECT voice, reply_mode, caption_language FROM member_settings"
             " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
-        if row is None:
-            return MemberPreferences()
-        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
-                                 caption_language=row[2])
+        return member_from_row(row)
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""

@@ -9,18 +9,19 @@ upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncp
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from omnicord.media.types import MediaRef
 from omnicord.store.base import (
     COPY_TABLES,
     Removed,
     Row,
     Turn,
     UsageRow,
+    check_table,
     media_hashes,
+    turn_from_row,
     utc_now,
 )
 from omnicord.store.locks import ScopeLocks
@@ -130,7 +131,7 @@ class PostgresStore:
         rows = await self.database.pool.fetch(_RECALL, scope, limit)
         if not rows:
             return [], None
-        return [_turn_from_row(row) for row in rows if row["id"] is not None], rows[0]["persona"]
+        return [turn_from_row(row) for row in rows if row["id"] is not None], rows[0]["persona"]
 
     async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
         """Store a completed turn, and the usage it cost, in one statement: both or neither."""
@@ -225,12 +226,12 @@ class PostgresStore:
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""
         return int(await self.database.pool.fetchval(
-            f"SELECT count(*) FROM {_check_table(table)}"))
+            f"SELECT count(*) FROM {check_table(table)}"))
 
     async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
         """Every row of one of ``COPY_TABLES``, in batches, in key order (text keys in byte
         order, as SQLite sorts them)."""
-        columns = COPY_TABLES[_check_table(table)]
+        columns = COPY_TABLES[check_table(table)]
         select = f"SELECT {', '.join(columns)} FROM {table}"
         pool = self.database.pool
         if columns[0] == "id":  # by key, so a big table is read in linear time
@@ -248,7 +249,7 @@ class PostgresStore:
     async def import_rows(self, table: str, rows: list[Row]) -> None:
         """Insert exported rows, keeping their ids, in one transaction; new rows' ids then
         continue above them."""
-        columns = COPY_TABLES[_check_table(table)]
+        columns = COPY_TABLES[check_table(table)]
         async with self.database.pool.acquire() as conn, conn.transaction():
             await conn.copy_records_to_table(table, records=rows, columns=list(columns))
             if columns[0] == "id":
@@ -291,23 +292,3 @@ def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
             usage.prompt_tokens, usage.completion_tokens)
 
 
-def _check_table(table: str) -> str:
-    if table not in COPY_TABLES:
-        raise ValueError(f"unknown table {table!r}")
-    return table
-
-
-def _turn_from_row(row: Mapping[str, Any]) -> Turn:
-    return Turn(
-        speaker_id=row["speaker_id"],
-        speaker_name=row["speaker_name"],
-        text=row["text"],
-        reply_text=row["reply_text"],
-        model=row["model"],
-        media=tuple(MediaRef.from_dict(m) for m in json.loads(row["media_json"])),
-        usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
-        created_at=row["created_at"],
-        replied_at=row["replied_at"],
-        source_message_id=row["source_message_id"],
-        reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
-    )

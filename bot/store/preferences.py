@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from omnicord.store.base import (
+    GUILD_FIELDS,
     AccessList,
     CaptionMode,
     GuildPreferences,
     MemberPreferences,
-    ReplyMode,
     access_list,
     access_target,
     channel_role_column,
+    guild_from_row,
+    guild_values,
+    member_from_row,
     utc_now,
 )
 from omnicord.store.database import SqliteDatabase
-
-_GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
-                 "caption_language")
 
 
 class SqlitePreferences:
@@ -28,25 +28,16 @@ class SqlitePreferences:
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
         row = await self._store.read(lambda db: db.execute(
-            f"SELECT {', '.join(_GUILD_FIELDS)} FROM guild_settings WHERE guild_id = ?",
+            f"SELECT {', '.join(GUILD_FIELDS)} FROM guild_settings WHERE guild_id = ?",
             (guild_id,)).fetchone())
-        if row is None:
-            return GuildPreferences()
-        model, voice, mode, thinking, prompt, cap, language = tuple(row)
-        return GuildPreferences(
-            model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
-            thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-            daily_token_cap=cap, caption_language=language,
-        )
+        return guild_from_row(row)
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
-        values = (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
-                  None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-                  prefs.daily_token_cap, prefs.caption_language)
+        values = guild_values(prefs)
         await self._store.write(lambda db: db.execute(
-            f"INSERT OR REPLACE INTO guild_settings (guild_id, {', '.join(_GUILD_FIELDS)},"
-            f" updated_at) VALUES ({', '.join('?' * (len(_GUILD_FIELDS) + 2))})",
+            f"INSERT OR REPLACE INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)},"
+            f" updated_at) VALUES ({', '.join('?' * (len(GUILD_FIELDS) + 2))})",
             (guild_id, *values, utc_now())))
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
@@ -54,10 +45,7 @@ class SqlitePreferences:
         row = await self._store.read(lambda db: db.execute(
             "SELECT voice, reply_mode, caption_language FROM member_settings"
             " WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)).fetchone())
-        if row is None:
-            return MemberPreferences()
-        return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
-                                 caption_language=row[2])
+        return member_from_row(row)
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""

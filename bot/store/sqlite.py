@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from omnicord.media.types import MediaRef
 from omnicord.store.base import (
     COPY_TABLES,
     Removed,
     Row,
     Turn,
     UsageRow,
+    check_table,
     media_hashes,
+    turn_from_row,
     utc_now,
 )
 from omnicord.store.database import (
@@ -123,13 +124,13 @@ class SqliteStore:
 
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""
-        _check_table(table)
+        check_table(table)
         return int(await self.read(
             lambda db: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]))
 
     async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
         """Every row of one of ``COPY_TABLES``, in batches, in key order."""
-        columns = COPY_TABLES[_check_table(table)]
+        columns = COPY_TABLES[check_table(table)]
         select = f"SELECT {', '.join(columns)} FROM {table}"
         if columns[0] == "id":  # by key, so a big table is read in linear time
             last = 0
@@ -145,7 +146,7 @@ class SqliteStore:
 
     async def import_rows(self, table: str, rows: list[Row]) -> None:
         """Insert exported rows, keeping their ids, in one transaction."""
-        columns = COPY_TABLES[_check_table(table)]
+        columns = COPY_TABLES[check_table(table)]
         statement = (f"INSERT INTO {table} ({', '.join(columns)})"
                      f" VALUES ({', '.join('?' * len(columns))})")
         await self.write(lambda db: db.executemany(statement, rows))
@@ -328,18 +329,13 @@ def _recall_all(db: sqlite3.Connection, scopes: list[str], *, limit: int | None
     for row in rows:
         turns, _ = found.setdefault(row["scope"], ([], row["persona"]))
         if row["id"] is not None:
-            turns.append(_turn_from_row(row))
+            turns.append(turn_from_row(row))
     return [found.get(scope, ([], None)) for scope in scopes]
 
 
 def _fetch(query: str, params: tuple[object, ...], db: sqlite3.Connection) -> list[Row]:
     return [tuple(row) for row in db.execute(query, params).fetchall()]
 
-
-def _check_table(table: str) -> str:
-    if table not in COPY_TABLES:
-        raise ValueError(f"unknown table {table!r}")
-    return table
 
 
 def _persona(db: sqlite3.Connection, scope: str) -> str | None:
@@ -396,19 +392,4 @@ def _statements(sql: str) -> list[str]:
         statements.append(pending.strip())
     return statements
 
-
-def _turn_from_row(row: sqlite3.Row) -> Turn:
-    return Turn(
-        speaker_id=row["speaker_id"],
-        speaker_name=row["speaker_name"],
-        text=row["text"],
-        reply_text=row["reply_text"],
-        model=row["model"],
-        media=tuple(MediaRef.from_dict(m) for m in json.loads(row["media_json"])),
-        usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
-        created_at=row["created_at"],
-        replied_at=row["replied_at"],
-        source_message_id=row["source_message_id"],
-        reply_message_ids=tuple(json.loads(row["reply_message_ids"])),
-    )
 
