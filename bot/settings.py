@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # media is imported when first used: the command line starts 
     from omnicord.media.prepare import PrepareOptions
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -66,8 +67,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=0, ge=0, le=36_500, alias="OMNICORD_RETENTION_DAYS")
     shard_count: int | None = Field(default=None, ge=1, alias="OMNICORD_SHARD_COUNT")
     shard_ids_spec: str | None = Field(default=None, alias="OMNICORD_SHARD_IDS")
+    shutdown_grace: float = Field(default=20.0, ge=0, le=3600, alias="OMNICORD_SHUTDOWN_GRACE")
+    log_level: str = Field(default="INFO", alias="OMNICORD_LOG_LEVEL")
+    log_file: Path | None = Field(default=None, alias="OMNICORD_LOG_FILE")
+    message_content: bool = Field(default=True, alias="OMNICORD_MESSAGE_CONTENT")
 
-    @field_validator("api_key", "discord_token", "cache_dir", "ffmpeg", mode="before")
+    @field_validator("api_key", "discord_token", "cache_dir", "ffmpeg", "log_file", mode="before")
     @classmethod
     def _blank_secret_is_missing(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -132,6 +137,14 @@ class Settings(BaseSettings):
     def _check_caption_model(cls, value: str) -> str:
         find_model(value, "captioner")
         return value.strip()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: Any) -> str:
+        level = "INFO" if value is None or not str(value).strip() else str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return level
 
     @field_validator("reply_mode")
     @classmethod
