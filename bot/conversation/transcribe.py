@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 from omnicord.media.captions import add_usage, clock
 from omnicord.media.types import PreparedMedia, PreparedPart
-from omnicord.model.events import TextDelta, Usage
+from omnicord.model.catalog import find_model
+from omnicord.model.events import Finished, TextDelta, Usage
 from omnicord.model.omni import OmniClient
 from omnicord.model.parts import Part, text_part
 from omnicord.model.rules import ChatRequest
@@ -32,6 +33,8 @@ NO_SPEECH = "<<NO_SPEECH>>"
 SAME_LANGUAGE = "<<SAME_LANGUAGE>>"
 NO_SPEECH_LINE = "No speech in this recording."
 NO_SPEECH_PART = "(no speech)"
+#: Ends a part's text where the model stopped at its output limit.
+CUT_NOTE = " […] (cut short: the model writes at most {limit} tokens per part)"
 #: Characters of a reply held back while it may still turn out to be a marker.
 MARKER_WINDOW = 40
 
@@ -269,11 +272,17 @@ class _Run:
                 opened = True
             await self.blocks.write(piece)
 
+        cut = False
         async for event in self.client.stream(request):
             if isinstance(event, TextDelta):
                 await show(held.feed(event.text))
             elif isinstance(event, Usage):
                 self.usage = add_usage(self.usage, event)
+            elif isinstance(event, Finished):
+                cut = event.reason == "length"
         text, rest = held.finish()
+        if cut and text:  # say so rather than pass off half a recording as all of it
+            note = CUT_NOTE.format(limit=f"{find_model(self.model_name).max_output:,}")
+            text, rest = text + note, rest + note
         await show(rest)
         return text

@@ -113,6 +113,20 @@ async def test_a_long_recording_is_transcribed_in_parts_with_time_ranges(
     assert result.usage.prompt_tokens > 3 * 180 * 25  # every part's audio is counted
 
 
+async def test_a_part_cut_at_the_models_output_limit_says_so(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope.reply_text = "So many words were said. " * 400  # 10,000 characters
+    media = await prepared(voice_note(tmp_path / "voice-message.ogg", 2), TURBO)
+    result, streamed = await transcribe(client, media, TURBO)
+    assert result.text.startswith("So many words were said.")
+    assert result.text.endswith(" […] (cut short: the model writes at most 2,048 tokens per part)")
+    assert streamed == result.text
+    dashscope.reply_text = "So many words were said."  # within the limit: no note
+    result, _ = await transcribe(client, media, TURBO)
+    assert result.text == "So many words were said."
+
+
 async def test_silence_is_one_line_and_is_not_translated(
     client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
 ) -> None:

@@ -15,7 +15,8 @@ Accepted requests get a stream shaped like DashScope's ``chat.completion.chunk``
 chunk, optional ``reasoning_content`` deltas, text deltas a few words each, optional
 ``delta.audio`` chunks carrying real 24 kHz mono int16 PCM (a 440 Hz tone whose length is
 ``FakeDashScope.expected_audio_seconds(reply)``), a transcript chunk, a ``finish_reason: stop``
-chunk, an optional usage chunk and ``data: [DONE]``.
+chunk (``length`` when the reply was cut at ``max_tokens`` or the model's output limit), an
+optional usage chunk and ``data: [DONE]``.
 
 The default reply is ``"Echo: <last user text> [saw ...]"``: the bracketed tag describes the
 media of the last user message: ``[saw 1 image]``, ``[saw 2 images]``,
@@ -780,6 +781,7 @@ class _Plan:
     audio_samples: int
     include_usage: bool
     analysis: Analysis
+    finish: str = "stop"  # "length" when the reply was cut at the output limit
     chunk_id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4()}")
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -821,6 +823,19 @@ def _audio_deltas(plan: _Plan) -> list[dict[str, Any]]:
             for i in range(0, len(pcm), step)]
 
 
+def output_limit(body: dict[str, Any], spec: ModelLimits) -> int:
+    """Tokens the reply may have: the request's ``max_tokens``, else the model's maximum."""
+    asked = body.get("max_tokens") or body.get("max_completion_tokens")
+    return min(asked, spec.max_output) if isinstance(asked, int) else spec.max_output
+
+
+def cut_at_output_limit(reply: str, limit: int) -> tuple[str, str]:
+    """The reply as the model would end it, and its finish reason (``length`` when cut)."""
+    if text_tokens(reply) <= limit:
+        return reply, "stop"
+    return reply[:(limit - 1) * 3], "length"
+
+
 def stream_chunks(plan: _Plan) -> Iterator[dict[str, Any]]:
     """Every ``data:`` event of one streamed reply, in order (``[DONE]`` excluded)."""
     if plan.reasoning:
@@ -838,11 +853,11 @@ def stream_chunks(plan: _Plan) -> Iterator[dict[str, Any]]:
             yield _delta(plan, audios[i])
     if audios:
         yield _delta(plan, {"audio": {"transcript": plan.reply}})
-        yield _delta(plan, {"audio": {"transcript": ""}}, finish="stop")
+        yield _delta(plan, {"audio": {"transcript": ""}}, finish=plan.finish)
     elif plan.reasoning:
-        yield _delta(plan, {"content": "", "reasoning_content": None}, finish="stop")
+        yield _delta(plan, {"content": "", "reasoning_content": None}, finish=plan.finish)
     else:
-        yield _delta(plan, {"content": ""}, finish="stop")
+        yield _delta(plan, {"content": ""}, finish=plan.finish)
     if plan.include_usage:
         yield _envelope(plan, [], _usage(plan))
 
@@ -850,7 +865,7 @@ def stream_chunks(plan: _Plan) -> Iterator[dict[str, Any]]:
 def completion_body(plan: _Plan) -> dict[str, Any]:
     """A non-streamed ``chat.completion`` body (the captioner allows those)."""
     message = {"content": plan.reply, "role": "assistant"}
-    choice = {"message": message, "finish_reason": "stop", "index": 0, "logprobs": None}
+    choice = {"message": message, "finish_reason": plan.finish, "index": 0, "logprobs": None}
     return {"choices": [choice], "object": "chat.completion", "usage": _usage(plan),
             "created": plan.created, "system_fingerprint": None, "model": plan.model,
             "id": plan.chunk_id}
@@ -1073,13 +1088,14 @@ class FakeDashScope:
 
     def _plan(self, body: dict[str, Any], analysis: Analysis) -> _Plan:
         reply = self.reply_text if self.reply_text is not None else default_reply(analysis)
+        reply, finish = cut_at_output_limit(reply, output_limit(body, MODELS[body["model"]]))
         seconds = self.expected_audio_seconds(reply) if analysis.audio_out else 0.0
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         return _Plan(model=body["model"], reply=reply,
                      reasoning=reasoning_for(analysis) if analysis.thinking else "",
                      audio_samples=round(seconds * SAMPLE_RATE),
-                     include_usage=include_usage, analysis=analysis)
+                     include_usage=include_usage, analysis=analysis, finish=finish)
 
     @staticmethod
     def _abort(request: web.Request) -> None:

@@ -267,6 +267,16 @@ def test_thinking_stream(client: OpenAI) -> None:
     assert chunks[-1].usage.completion_tokens_details.reasoning_tokens > 0
 
 
+def test_a_reply_longer_than_max_tokens_is_cut_with_finish_reason_length(
+    client: OpenAI, fake: FakeDashScope
+) -> None:
+    fake.reply_text = "x" * 100
+    chunks = stream(client, max_tokens=10)
+    assert text_of(chunks) == "x" * 27  # 9 tokens of three characters, under 10 with the +1
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert [c.choices[0].finish_reason for c in stream(client) if c.choices][-1] == "stop"
+
+
 def test_reply_text_override(client: OpenAI, fake: FakeDashScope) -> None:
     fake.reply_text = "Fixed answer, always."
     assert text_of(stream(client)) == "Fixed answer, always."
