@@ -4,8 +4,8 @@
     .venv/bin/python bench/startup.py [--runs N]
 
 Each command runs N times (default 7) in a fresh process with a fresh SQLite database in a
-scratch folder; the median wall time is printed with its difference from the interpreter's
-own start. Goal: each command within 0.3 s.
+scratch folder (``prepare`` is given a small text file there); the median wall time is printed
+with its difference from the interpreter's own start. Goal: each command within 0.3 s.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ COMMANDS = (
     ["voices"],
     ["history", "bench"],
     ["reset", "bench"],
+    ["prepare", "note.txt"],
     ["db", "status"],
 )
 
@@ -45,18 +46,19 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="omnicord-startup-") as folder:
         cwd = Path(folder)
+        (cwd / "note.txt").write_text("A short note to prepare.\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNICORD_", "DASHSCOPE_"))}
         env.update(PYTHONPATH=str(ROOT), OMNICORD_DB=str(cwd / "bench.db"),
                    DASHSCOPE_API_KEY="sk-bench")
         baseline = median_seconds([sys.executable, "-c", "pass"], env, cwd, args.runs)
-        print(f"{'command':<22} {'median s':>9} {'over python':>12}")
-        print(f"{'python -c pass':<22} {baseline:>9.3f} {'':>12}")
+        print(f"{'command':<26} {'median s':>9} {'over python':>12}")
+        print(f"{'python -c pass':<26} {baseline:>9.3f} {'':>12}")
         slowest = 0.0
         for command in COMMANDS:
             seconds = median_seconds([sys.executable, "-m", "omnicord", *command], env, cwd,
                                      args.runs)
             slowest = max(slowest, seconds)
-            print(f"{'omnicord ' + ' '.join(command):<22} {seconds:>9.3f}"
+            print(f"{'omnicord ' + ' '.join(command):<26} {seconds:>9.3f}"
                   f" {seconds - baseline:>+11.3f}s")
     met = "met" if slowest <= GOAL_SECONDS else "not met"
     print(f"goal: every command within {GOAL_SECONDS} s: {met} (slowest {slowest:.3f} s)")

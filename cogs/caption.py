@@ -13,6 +13,8 @@ or attached as a text file when very long.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import logging
 import re
@@ -23,7 +25,8 @@ from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.utils.access import check_access, interaction_refused
 from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
-from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.errors import friendly, log_refusal
+from omnicord.cogs.utils.inflight import STOPPED_NOTE
 from omnicord.cogs.utils.languages import language_autocomplete
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key
@@ -31,19 +34,18 @@ from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.split import split_message
 from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.conversation.transcribe import Transcriber, Transcription
+from omnicord.errors import OmnicordError
 from omnicord.media.captions import caption_media
 from omnicord.media.types import MediaTarget
-from omnicord.policy.access import AccessRefused
 from omnicord.policy.languages import check_language, translation_language
 from omnicord.policy.preferences import Effective
-from omnicord.policy.throttle import Busy
-from omnicord.policy.usage import OverDailyCap
 from omnicord.store.base import CaptionMode
 
 log = logging.getLogger("omnicord.caption")
 LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"
 TRANSCRIPT_LABEL = "-# 🤖 Machine-generated transcript ({model})"
 MAX_CAPTION_MESSAGES = 3
+RESTARTING = "Omnicord is restarting; please try again in a moment."
 
 
 def labelled_sends(text: str, *, noun: str = "caption") -> list[dict[str, Any]]:
@@ -146,13 +148,16 @@ class Captions(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id or not message.flags.voice:
             return
+        if not self.runtime.reads_all_messages or self.runtime.inflight.stopping:
+            return  # without Message Content a voice message arrives without its file
         if message.guild is None or not await self.runtime.preferences.channel_role(
             str(message.channel.id), "auto_caption"
         ):
             return
         voice = next((a for a in message.attachments if a.is_voice_message()), None)
-        if voice is not None:
-            await self._auto_caption(message, voice)
+        if voice is not None and self.runtime.inflight.accepting:
+            with self.runtime.inflight.track():
+                await self._auto_caption(message, voice)
 
     async def _auto_caption(self, message: discord.Message, voice: discord.Attachment) -> None:
         """Transcribe or caption (the channel's mode) a voice message nobody asked about:
@@ -164,11 +169,12 @@ class Captions(commands.Cog):
             async with self.runtime.admission.admit(guild_key(message.guild), message.author.id,
                                           purpose="caption") as effective:
                 text = await self._auto_text(message, voice, mode, effective)
-        except (AccessRefused, Busy, OverDailyCap) as refusal:
-            log.info("auto-caption of %s not made: %s", message.id, refusal)
+        except OmnicordError as refusal:
+            log_refusal(f"auto-caption of {message.id} in channel:{message.channel.id} for "
+                        f"member {message.author.id}", refusal)
             return
         except Exception:
-            log.warning("auto-caption of %s failed", message.id, exc_info=True)
+            log.exception("auto-caption of %s failed", message.id)
             return
         await self._post(message, text,
                          noun="caption" if mode is CaptionMode.DESCRIPTION else "transcript")
@@ -219,8 +225,17 @@ class Captions(commands.Cog):
                       *, transcript: bool = False, language: str | None = None):
         """Caption (or transcribe, translating into ``language`` or the member's or server's
         choice) ``attachment`` for an interaction, answering with a follow-up."""
+        if self.runtime.inflight.stopping:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            return
         if await interaction_refused(self.runtime, interaction):
             return
+        with self.runtime.inflight.track():
+            await self._respond(interaction, attachment, transcript=transcript,
+                                language=language)
+
+    async def _respond(self, interaction: discord.Interaction, attachment: discord.Attachment,
+                       *, transcript: bool, language: str | None) -> None:
         await interaction.response.defer(thinking=True)
         runtime, user = self.runtime, interaction.user
         try:
@@ -234,7 +249,14 @@ class Captions(commands.Cog):
                     sends = caption_sends(await self.caption(
                         attachment, user=user, guild=interaction.guild,
                         channel_id=interaction.channel_id))
+        except asyncio.CancelledError:
+            if runtime.inflight.stopping:  # cut by a restart
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.followup.send(STOPPED_NOTE, allowed_mentions=NO_PINGS)
+            raise
         except Exception as error:
+            log_refusal(f"{'transcript' if transcript else 'caption'} for member {user.id}",
+                        error)
             name = error.name if isinstance(error, AttachmentError) else None
             await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
                                             allowed_mentions=NO_PINGS)

@@ -16,10 +16,11 @@ from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.utils.access import check_access
 from omnicord.cogs.utils.attachments import AttachmentError, prepare_all
-from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.utils.errors import friendly, log_refusal
+from omnicord.cogs.utils.inflight import STOPPED_NOTE
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key, is_group, scope_for
-from omnicord.cogs.utils.runtime import Runtime, release, setup_cog
+from omnicord.cogs.utils.runtime import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import (
     NO_PINGS,
     ReplyGone,
@@ -58,8 +59,11 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if await self.should_answer(message):
-            await self.answer(message)
+        work = self.runtime.inflight
+        # Checked again after the await: stopping may have begun meanwhile.
+        if work.accepting and await self.should_answer(message) and work.accepting:
+            with work.track():
+                await self.answer(message)
 
     async def should_answer(self, message: discord.Message) -> bool:
         """Whether a message is for Omnicord."""
@@ -70,6 +74,8 @@ class Chat(commands.Cog):
             return True
         if await self._replies_to_me(message):
             return True
+        if not self.runtime.reads_all_messages:
+            return False  # without Message Content other messages arrive empty
         channel = message.channel
         if isinstance(channel, discord.Thread) and channel.owner_id == me.id:
             return True
@@ -106,6 +112,8 @@ class Chat(commands.Cog):
         except ReplyGone:
             log.info("reply to %s abandoned: its message or channel is gone", message.id)
         except Exception as error:
+            log_refusal(f"reply to {message.id} in {scope_for(message.channel, message.author)}"
+                        f" for member {message.author.id}", error)
             name = error.name if isinstance(error, AttachmentError) else None
             await self._tell(message, friendly(error, attachment=name))
 
@@ -128,14 +136,20 @@ class Chat(commands.Cog):
                 voice = await self._deliver_speech(message, reply, streamer, speak)
                 return [str(m.id) for m in [*streamer.messages, *filter(None, [voice])]]
 
-            await runtime.services.conversations.respond(
-                scope_for(message.channel, author), speaker_id=str(author.id),
-                new=NewMessage(author.display_name, self._text_of(message), tuple(media),
-                               source_id=str(message.id)),
-                options=self._options(effective, speak, message.channel),
-                on_event=streamer.on_event, target=target, deliver=deliver,
-                payer=Payer(str(author.id), guild_key(message.guild), str(message.channel.id)),
-            )
+            try:
+                await runtime.services.conversations.respond(
+                    scope_for(message.channel, author), speaker_id=str(author.id),
+                    new=NewMessage(author.display_name, self._text_of(message), tuple(media),
+                                   source_id=str(message.id)),
+                    options=self._options(effective, speak, message.channel),
+                    on_event=streamer.on_event, target=target, deliver=deliver,
+                    payer=Payer(str(author.id), guild_key(message.guild),
+                                str(message.channel.id)),
+                )
+            except asyncio.CancelledError:
+                if runtime.inflight.stopping and not streamer.finished:  # cut by a restart
+                    await streamer.stop(STOPPED_NOTE)
+                raise
 
     async def _attachments(self, message: discord.Message) -> list[discord.Attachment]:
         """The member's attachments, or those of the message they reply to when they have none."""
@@ -204,6 +218,12 @@ async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME
     if not isinstance(channel, discord.TextChannel):
         await interaction.response.send_message(
             "Threads can be started in server text channels only.", ephemeral=True)
+        return
+    cog = cog_of(interaction, "Chat")
+    if isinstance(cog, Chat) and not cog.runtime.reads_all_messages:
+        await interaction.response.send_message(
+            NEEDS_CONTENT.format(what="A thread where every message is answered"),
+            ephemeral=True)
         return
     try:
         thread = await channel.create_thread(name=name[:100] or THREAD_NAME,

@@ -1,17 +1,25 @@
 """The standalone Omnicord bot: a ``commands.AutoShardedBot`` with every extension in
-``EXTENSIONS``, running the gateway shards its settings name."""
+``EXTENSIONS``, running the gateway shards its settings name, until SIGTERM or SIGINT stop it
+cleanly (replies under way finish within OMNICORD_SHUTDOWN_GRACE; a second signal cuts them)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable
+import signal
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
+from omnicord.cogs.utils.inflight import Drained
+from omnicord.cogs.utils.runtime import current, reads_all_messages
+from omnicord.cogs.utils.sync import sync_if_changed
 from omnicord.errors import ConfigError, UpstreamUnavailable
+from omnicord.logs import configure_logging
 from omnicord.settings import Settings
 
 log = logging.getLogger("omnicord")
@@ -29,13 +37,20 @@ REQUIRED_PERMISSIONS = discord.Permissions(
 )
 
 
-def intents() -> discord.Intents:
-    """Only what Omnicord needs: guild and DM messages, with their content."""
+#: Printed at start-up when the Message Content intent is not used.
+NO_CONTENT_NOTE = ("Without the Message Content intent (OMNICORD_MESSAGE_CONTENT=false), "
+                   "chat channels, Omnicord's threads and auto-captions are off; mentions, "
+                   "replies to the bot, DMs, slash commands and message menus work.")
+
+
+def intents(message_content: bool = True) -> discord.Intents:
+    """Only what Omnicord needs: guild and DM messages, with their content unless told not to
+    (mentions, replies to the bot and DMs carry their content anyway)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
-    wanted.message_content = True
+    wanted.message_content = message_content
     return wanted
 
 
@@ -70,7 +85,7 @@ class OmnicordBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             command_prefix=(),  # slash commands only: a mention is a question, not a command
-            intents=intents(),
+            intents=intents(settings.message_content),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             **shard_options(settings),
@@ -80,8 +95,8 @@ class OmnicordBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        synced = await self.tree.sync()
-        log.info("loaded %d extensions, synced %d commands", len(EXTENSIONS), len(synced))
+        log.info("loaded %d extensions", len(EXTENSIONS))
+        await sync_if_changed(self)  # logs whether it synced; a failure never stops the bot
 
     def served_shards(self) -> str:
         """The shards this process serves, such as ``shards 0-3 of 16``."""
@@ -103,6 +118,23 @@ class OmnicordBot(commands.AutoShardedBot):
         url = invite_url(self.application_id or self.user.id)
         print(f"Omnicord is online as {self.user}, serving {self.served_shards()}. "
               f"Invite it with:\n{url}", flush=True)
+        if not reads_all_messages(self, self.omnicord_settings):
+            print(NO_CONTENT_NOTE, flush=True)
+            log.warning("Message Content intent not used: chat channels, Omnicord's threads and "
+                        "auto-captions are off")
+
+    async def shutdown(self, now: asyncio.Event | None = None) -> Drained:
+        """Stop taking new work, let replies under way finish within OMNICORD_SHUTDOWN_GRACE
+        (or until ``now`` is set), cut the rest, then close (database and clients included)."""
+        runtime = current(self)
+        drained = Drained(0, 0)
+        if runtime is not None:
+            grace = self.omnicord_settings.shutdown_grace
+            log.info("stopping: %d replies under way, waiting up to %.1f s",
+                     runtime.inflight.count, grace)
+            drained = await runtime.inflight.drain(grace, now)
+        await self.close()
+        return drained
 
 
 def invite_url(application_id: int) -> str:
@@ -113,20 +145,83 @@ def invite_url(application_id: int) -> str:
 
 
 def run_bot(settings: Settings, token: str) -> None:
-    """Run the standalone bot until interrupted.
+    """Run the standalone bot until SIGTERM or SIGINT, then stop cleanly (see ``serve``).
 
     A token Discord refuses is a ConfigError naming DISCORD_TOKEN; Discord out of reach is an
     UpstreamUnavailable: each one line from the command line, never a traceback.
     """
-    discord.utils.setup_logging(level=logging.INFO)
+    configure_logging(settings.log_level, settings.log_file)
+    # Omnicord never joins voice channels (its spoken replies are voice messages): no warnings
+    # about voice-channel libraries.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     try:
-        OmnicordBot(settings).run(token, log_handler=None)
+        drained = asyncio.run(serve(OmnicordBot(settings), token))
     except discord.LoginFailure:
         raise ConfigError("DISCORD_TOKEN was refused by Discord: copy the bot token again from "
                           "the developer portal (Bot → Reset Token)") from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("Discord refused the Message Content intent: switch it on in the "
-                          "developer portal (Bot → Privileged Gateway Intents)") from None
+                          "developer portal (Bot → Privileged Gateway Intents), or set "
+                          "OMNICORD_MESSAGE_CONTENT=false") from None
     except (aiohttp.ClientError, discord.GatewayNotFound, OSError) as error:
         raise UpstreamUnavailable(f"Could not reach Discord ({type(error).__name__}); check "
                                   "the network and try again") from None
+    print(f"Omnicord stopped ({drained.summary()})", flush=True)
+
+
+class StopSignals:
+    """SIGTERM and SIGINT: the first asks for a clean stop, the second to stop now."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.now = asyncio.Event()
+
+    def received(self) -> None:
+        """One signal came."""
+        if self.requested.is_set():
+            log.warning("second stop signal: cutting the replies under way now")
+            self.now.set()
+        self.requested.set()
+
+    @contextlib.contextmanager
+    def installed(self, loop: asyncio.AbstractEventLoop) -> Iterator[StopSignals]:
+        """Handle the signals on ``loop`` within the block."""
+        handled = []
+        for signum in self.SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows: Ctrl-C only
+                loop.add_signal_handler(signum, self.received)
+                handled.append(signum)
+        try:
+            yield self
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+
+
+async def serve(bot: OmnicordBot, token: str) -> Drained:
+    """Log in and serve until a stop signal (or until discord.py ends on its own), then shut
+    down cleanly: errors of logging in or connecting propagate."""
+    stop = StopSignals()
+    with stop.installed(asyncio.get_running_loop()):
+        async with bot:
+            running = asyncio.create_task(bot.start(token), name="omnicord-gateway")
+            asked = asyncio.create_task(stop.requested.wait())
+            await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+            asked.cancel()
+            if running.done() and not stop.requested.is_set():
+                running.result()  # ended by itself: a refused login, say, raises here
+            drained = await bot.shutdown(stop.now)
+            await _finish(running)
+    return drained
+
+
+async def _finish(running: asyncio.Task[None], timeout: float = 5.0) -> None:
+    """Let the gateway task end after the bot closed; how it ended no longer matters."""
+    done, _ = await asyncio.wait({running}, timeout=timeout)
+    if not done:
+        running.cancel()
+        await asyncio.wait({running})
+    if not running.cancelled() and running.exception() is not None:
+        log.debug("gateway ended while stopping", exc_info=running.exception())

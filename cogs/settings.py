@@ -14,7 +14,7 @@ from discord.ext import commands
 from omnicord.cogs.utils.languages import language_autocomplete, member_language_autocomplete
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key, scope_for
-from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
+from omnicord.cogs.utils.runtime import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import NO_PINGS
 from omnicord.conversation.export import export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
@@ -35,6 +35,10 @@ CAPTION_MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode
 CAPTION_MODE_TEXT = {CaptionMode.TRANSCRIPT: "transcripts", CaptionMode.DESCRIPTION:
                      "descriptions", CaptionMode.BOTH: "transcripts and descriptions"}
 MAX_CHOICES = 25
+#: ``/omni status`` when the bot runs without the Message Content intent.
+NO_CONTENT_STATUS = ("Chat channels, Omnicord's threads and auto-captions are off (the bot only "
+                     "sees mentions, replies to it and DMs); set OMNICORD_MESSAGE_CONTENT=true "
+                     "to turn them on.")
 PERSONA_LIMIT = 1500
 #: Turns of a channel a member without Manage Messages may export (the newest).
 EXPORT_TURNS = 100
@@ -180,7 +184,8 @@ async def server_caption_channel(
         await say(interaction, f"Auto-captions **off** in <#{target.id}>.")
         return
     shown = CAPTION_MODE_TEXT[await preferences.caption_mode(str(target.id))]
-    await say(interaction, f"Auto-captions **on** in <#{target.id}>: {shown}.")
+    await say(interaction, f"Auto-captions **on** in <#{target.id}>: {shown}."
+              + _needs_content(interaction, "Auto-captioning"))
 
 
 @server_group.command(name="caption-language",
@@ -209,7 +214,16 @@ async def _channel_role(
     await runtime.preferences.set_channel_role(guild, str(target.id), role, enabled)
     what = "chat" if role == "chat" else "auto-captions"
     state = "on" if enabled else "off"
-    await say(interaction, f"{what.capitalize()} **{state}** in <#{target.id}>.")
+    warning = _needs_content(interaction, "A chat channel") if enabled else ""
+    await say(interaction, f"{what.capitalize()} **{state}** in <#{target.id}>.{warning}")
+
+
+def _needs_content(interaction: discord.Interaction, what: str) -> str:
+    """A warning to add when ``what`` cannot work because the bot does not read every
+    message (no Message Content intent); empty otherwise."""
+    if settings_cog(interaction).runtime.reads_all_messages:
+        return ""
+    return "\n⚠️ " + NEEDS_CONTENT.format(what=what)
 
 
 @server_group.command(name="allow-role", description="Open Omnicord to listed roles only "
@@ -326,6 +340,8 @@ async def status(interaction: discord.Interaction) -> None:
     ]
     if interaction.guild is not None:
         lines.append(f"**Open to:** {access_text(await runtime.preferences.access(guild))}")
+    if not runtime.reads_all_messages:
+        lines.append(f"**Message Content intent:** off. {NO_CONTENT_STATUS}")
     lines.append(runtime.services.data_statement())
     await say(interaction, "\n".join(lines))
 

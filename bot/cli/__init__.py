@@ -1,37 +1,42 @@
 """The ``omnicord`` command line: ask, caption, transcribe, prepare, history, reset, voices,
-run, db.
+run, db, forget, sync, usage, doctor.
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
-service failed. Every failure is one line on stderr, never a traceback.
+service failed (for ``doctor``: a check failed). Every failure is one line on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
+import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
 from omnicord.cli.parser import ASYNC_COMMANDS, build_parser, setting_overrides
 from omnicord.errors import InputError, UpstreamError
-from omnicord.model.catalog import find_model
-from omnicord.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # settings (pydantic) load after the arguments parse: --help never pays
+    from omnicord.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omnicord`` console script and ``python -m omnicord``."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "doctor":  # loads the settings itself: a bad one is a FAIL line
+            from omnicord.cli.doctor import run_doctor
+
+            return run_doctor(args)
+        from omnicord.settings import load_settings
+
         settings = load_settings(**setting_overrides(args))
+        if args.command == "voices":  # no media: ffmpeg (and asyncio) need not load
+            return _voices(settings, args.model)
         settings.configure_ffmpeg()
         if args.command == "run":
             return _run(settings)
-        if args.command == "voices":
-            return _voices(settings, args.model)
-        module, function = ASYNC_COMMANDS[args.command]
-        command = getattr(importlib.import_module(module), function)
-        status: int = asyncio.run(command(args, settings))
-        return status
+        return _run_async(args, settings)
     except InputError as error:
         return fail(str(error), EXIT_USAGE)
     except UpstreamError as error:
@@ -40,7 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("interrupted", EXIT_INTERRUPTED)
 
 
+def _run_async(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the command's coroutine (its module, and asyncio, load only now)."""
+    import asyncio
+    import importlib
+
+    module, function = ASYNC_COMMANDS[args.command]
+    command = getattr(importlib.import_module(module), function)
+    status: int = asyncio.run(command(args, settings))
+    return status
+
+
 def _voices(settings: Settings, model_name: str | None) -> int:
+    from omnicord.model.catalog import find_model
+
     model = find_model(model_name or settings.model, "chat")
     if not model.voices:
         note(f"{model.name} does not speak")

@@ -24,6 +24,8 @@ ASYNC_COMMANDS = {
     "reset": ("omnicord.cli.history", "run_reset"),
     "db": ("omnicord.cli.db", "run"),
     "forget": ("omnicord.cli.forget", "run"),
+    "sync": ("omnicord.cli.sync", "run"),
+    "usage": ("omnicord.cli.usage", "run"),
 }
 
 
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_db(commands)
     _add_forget(commands)
+    _add_doctor(commands)
+    _add_sync_and_usage(commands)
     return parser
 
 
@@ -98,6 +102,40 @@ def _add_db(commands: argparse._SubParsersAction) -> None:
     )
     prune.add_argument("--days", type=int, metavar="N",
                        help="keep the last N days (default: OMNICORD_RETENTION_DAYS)")
+
+
+def _add_sync_and_usage(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "sync", help="sync the slash commands with Discord now",
+        description="Sync Omnicord's slash commands with Discord now (needs DISCORD_TOKEN; "
+        "HTTP only, no gateway connection) and record them, whether they changed or not. "
+        "The bot itself syncs at start-up only when they changed.",
+    )
+    usage = commands.add_parser(
+        "usage", help="tokens and cost per day, for the whole bot or one server or member",
+        description="Print the tokens used each UTC day (in, out, and the cost where prices "
+        "are known) and their total, for the whole bot unless --guild or --member narrows it; "
+        "with --png, also draw them as a bar chart.",
+    )
+    usage.add_argument("--days", type=int, default=30, metavar="N",
+                       help="the last N days, today included (default: 30; at most 366)")
+    usage.add_argument("--guild", metavar="ID", help="only this server's usage (its id)")
+    usage.add_argument("--member", metavar="ID", help="only this member's usage (their id)")
+    usage.add_argument("--png", type=Path, metavar="PATH",
+                       help="also write the chart as a PNG image to PATH")
+
+
+def _add_doctor(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="check the settings, ffmpeg, database, model service and Discord",
+        description="Check everything Omnicord needs, one line per check with how to fix what "
+        "fails: settings, ffmpeg and its codecs, the database, then (unless --offline) the "
+        "model service with this key and base URL, and Discord: the token, the Message "
+        "Content intent and the bot's permissions in each server. Changes nothing. Exit "
+        "status 0 when no check failed, else 1.",
+    )
+    doctor.add_argument("--offline", action="store_true",
+                        help="check only the settings, ffmpeg and the database")
 
 
 def _add_forget(commands: argparse._SubParsersAction) -> None:

@@ -9,6 +9,8 @@ reply finished: an error or a cancellation leaves no half turn behind.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -25,12 +27,13 @@ from omnicord.conversation.reply import Reply
 from omnicord.media.cache import MediaCache
 from omnicord.media.types import MediaTarget, PreparedMedia
 from omnicord.model.catalog import ModelSpec
-from omnicord.model.events import ReplyEvent
+from omnicord.model.events import ReplyEvent, TextDelta, Transcript
 from omnicord.model.omni import OmniClient
 from omnicord.model.rules import ChatRequest
 from omnicord.policy.usage import usage_row
 from omnicord.store.base import ConversationStore, Turn, UsageRow
 
+log = logging.getLogger("omnicord.reply")
 EventSink = Callable[[ReplyEvent], Awaitable[None]]
 #: Stored turns read back per request; older ones could never fit anyway.
 HISTORY_WINDOW = 200
@@ -102,6 +105,7 @@ class Conversations:
         messages that showed the reply; they are kept with the turn. With a ``payer``, the reply's
         usage is stored in the same transaction as the turn.
         """
+        clock = _Clock()
         async with self.store.hold(scope):
             turns, persona = await self.store.recall(scope, limit=HISTORY_WINDOW)
             history = await self._history(turns, options, target)
@@ -119,6 +123,7 @@ class Conversations:
             reply = Reply()
             async with self._streams:
                 async for event in self.client.stream(request):
+                    clock.saw(event)
                     reply.add(event)
                     if on_event is not None:
                         await on_event(event)
@@ -132,6 +137,7 @@ class Conversations:
             )
             await self._remember(new.media, target)
             await self.store.add_turn(scope, turn, _usage(reply, options, payer))
+        log.info("%s", reply_line(scope, turn, new.media, clock))
         return Answer(reply=reply, composition=composition, turn=turn)
 
     async def _history(
@@ -163,3 +169,29 @@ def _usage(reply: Reply, options: ReplyOptions, payer: Payer | None) -> UsageRow
                      prompt_tokens=reply.usage.prompt_tokens,
                      completion_tokens=reply.usage.completion_tokens,
                      guild_id=payer.guild_id, channel_id=payer.channel_id)
+
+
+class _Clock:
+    """When a reply started and when its first text came (``time.monotonic``)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.first_text: float | None = None
+
+    def saw(self, event: ReplyEvent) -> None:
+        """Note the first event that carries reply text (spoken or written)."""
+        if self.first_text is None and isinstance(event, TextDelta | Transcript) and event.text:
+            self.first_text = time.monotonic()
+
+
+def reply_line(scope: str, turn: Turn, media: Sequence[PreparedMedia], clock: _Clock) -> str:
+    """The one log line of a stored reply: where, for whom, which model, what media, tokens
+    in/out and timings (``first_text`` from the request's start to its first text). Never
+    the member's words or the reply's."""
+    kinds = ",".join(dict.fromkeys(m.kind for m in media)) or "none"
+    usage = turn.usage or {}
+    tokens = f"{usage.get('prompt_tokens', 0)}/{usage.get('completion_tokens', 0)}"
+    first = (f"{clock.first_text - clock.started:.2f}s" if clock.first_text is not None
+             else "-")
+    return (f"reply scope={scope} member={turn.speaker_id} model={turn.model} media={kinds} "
+            f"tokens={tokens} first_text={first} total={time.monotonic() - clock.started:.2f}s")

@@ -24,7 +24,8 @@ from omnicord.errors import ConfigError, MediaError
 
 T = TypeVar("T")
 
-REQUIRED_ENCODERS = ("libopus", "libmp3lame")
+#: Encoders the pipeline uses that a build may lack (voice replies, MP3 audio, MP4 video).
+REQUIRED_ENCODERS = ("libopus", "libmp3lame", "libx264")
 _ENCODER_CHECK_TIMEOUT = 10
 #: What a member is told when ffmpeg fails and the caller gave no better sentence.
 CONVERSION_FAILED = "the file could not be converted; it may be damaged"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from omnicord.errors import InputError
@@ -64,6 +65,37 @@ class UsageTotals:
         """Input plus output tokens."""
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: UsageTotals) -> UsageTotals:
+        """Both usages together (cost None if either's is unknown)."""
+        cost = None if self.cost is None or other.cost is None else self.cost + other.cost
+        return UsageTotals(self.prompt_tokens + other.prompt_tokens,
+                           self.completion_tokens + other.completion_tokens, cost)
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    """One UTC day's usage."""
+
+    day: str  # YYYY-MM-DD
+    totals: UsageTotals
+
+
+#: The most days a daily report covers (a year and a day).
+MAX_DAYS = 366
+
+
+def last_days(count: int, until_day: str | None = None) -> list[str]:
+    """The ``count`` UTC days ending with ``until_day`` (default today), oldest first."""
+    if not 1 <= count <= MAX_DAYS:
+        raise InputError(f"days must be between 1 and {MAX_DAYS}, not {count}")
+    end = date.fromisoformat(until_day or today())
+    return [(end - timedelta(days=back)).isoformat() for back in range(count - 1, -1, -1)]
+
+
+def overall(days: Iterable[DayTotals]) -> UsageTotals:
+    """The sum of several days' usage (cost None if any day's is unknown)."""
+    return sum((day.totals for day in days), UsageTotals(cost=0.0))
+
 
 class UsageLedger:
     """Usage rows in the store (shared by every process using it)."""
@@ -87,6 +119,18 @@ class UsageLedger:
         rows = await self._store.usage_by_model(since_day=since_day, user_id=user_id,
                                                 guild_id=guild_id)
         return self._sum(rows)
+
+    async def daily(self, *, days: int, user_id: str | None = None,
+                    guild_id: str | None = None, until_day: str | None = None
+                    ) -> list[DayTotals]:
+        """Each of the last ``days`` UTC days' usage, oldest first, days without any at 0."""
+        wanted = last_days(days, until_day)
+        rows = await self._store.usage_by_day(since_day=wanted[0], until_day=wanted[-1],
+                                              user_id=user_id, guild_id=guild_id)
+        by_day: dict[str, list[tuple[str, int, int]]] = {}
+        for day, model, used_in, used_out in rows:
+            by_day.setdefault(day, []).append((model, used_in, used_out))
+        return [DayTotals(day, self._sum(by_day.get(day, []))) for day in wanted]
 
     def _sum(self, rows: Iterable[Any]) -> UsageTotals:
         prompt = completion = 0

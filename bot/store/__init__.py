@@ -1,15 +1,35 @@
-"""Storage: the interface callers use, and its SQLite and PostgreSQL implementations."""
+"""Storage: the interface callers use, and its SQLite and PostgreSQL implementations.
 
+The implementations load when first used (``omnicord.settings`` imports only
+``omnicord.store.urls``), so commands that never open the store start faster.
+"""
+
+from __future__ import annotations
+
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
-from omnicord.media.types import MediaRef
-from omnicord.store.base import ConversationStore, Store, Turn
-from omnicord.store.sqlite import SqliteStore
 from omnicord.store.urls import is_postgresql_url, sqlite_path
+
+if TYPE_CHECKING:
+    from omnicord.media.types import MediaRef
+    from omnicord.store.base import ConversationStore, Store, Turn
+    from omnicord.store.sqlite import SqliteStore
 
 __all__ = ["ConversationStore", "MediaRef", "SqliteStore", "Store", "Turn", "open_store",
            "store_for"]
+#: Names this package offers, by the module that defines them (imported on first use).
+_LAZY = {"ConversationStore": "omnicord.store.base", "Store": "omnicord.store.base",
+         "Turn": "omnicord.store.base", "MediaRef": "omnicord.media.types",
+         "SqliteStore": "omnicord.store.sqlite"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 def store_for(database: str, *, pool_size: int = 10) -> Store:
@@ -18,6 +38,8 @@ def store_for(database: str, *, pool_size: int = 10) -> Store:
         from omnicord.store.postgres import PostgresStore  # needs asyncpg, only installed for it
 
         return PostgresStore(database, pool_size=pool_size)
+    from omnicord.store.sqlite import SqliteStore
+
     return SqliteStore(sqlite_path(database))
 
 

@@ -326,6 +326,24 @@ def member_from_row(row: Sequence[Any] | None) -> MemberPreferences:
                              caption_language=row[2])
 
 
+#: (day, model, prompt tokens, completion tokens): one day's usage of one model.
+DailyUsage = tuple[str, str, int, int]
+
+#: How long a process's claim to sync the slash commands lasts if it never finishes.
+SYNC_CLAIM_SECONDS = 60.0
+
+
+def command_hash_key(application_id: str) -> str:
+    """The ``bot_state`` key of the hash of an application's slash commands last synced."""
+    return f"commands:{application_id}"
+
+
+def command_claim_key(application_id: str) -> str:
+    """The ``bot_state`` key of the claim to sync an application's slash commands: its value
+    is ``"<expiry> <token>"``, the expiry an ISO 8601 UTC time."""
+    return f"commands-sync:{application_id}"
+
+
 class Store(ConversationStore, Protocol):
     """Everything Omnicord keeps: conversations, usage, preferences and shared limits.
 
@@ -358,6 +376,30 @@ class Store(ConversationStore, Protocol):
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
+
+    async def usage_by_day(
+        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
+        guild_id: str | None = None,
+    ) -> list[DailyUsage]:
+        """(day, model, prompt tokens, completion tokens) for each day and model with usage
+        from ``since_day`` to ``until_day`` (inclusive), for a member and/or server; oldest
+        day first. Days without usage are not listed."""
+
+    async def command_tree_hash(self, application_id: str) -> str | None:
+        """The hash of the slash commands last synced for an application (None: never)."""
+
+    async def claim_command_sync(self, application_id: str, tree_hash: str, *,
+                                 seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
+        """Claim the sync of ``tree_hash`` for ``seconds``: a claim token when this caller
+        should sync, None when that tree is already synced or another caller's claim is live.
+        Atomic across processes: of processes starting together, one gets the claim."""
+
+    async def set_command_tree_hash(self, application_id: str, tree_hash: str, *,
+                                    claim: str | None = None) -> None:
+        """Record that ``tree_hash`` was synced, ending ``claim`` if given."""
+
+    async def release_command_sync(self, application_id: str, claim: str) -> None:
+        """End a claim without recording a sync (the sync failed): the next start retries."""
 
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""

@@ -15,6 +15,8 @@ from typing import Any
 
 from omnicord.store.base import (
     COPY_TABLES,
+    SYNC_CLAIM_SECONDS,
+    DailyUsage,
     Removed,
     Row,
     Turn,
@@ -30,6 +32,7 @@ from omnicord.store.pg_leases import LEASE_SECONDS, Leases, ScopeHolds
 from omnicord.store.pg_limits import PostgresLimits
 from omnicord.store.pg_migrations import apply_pending, load_migrations, schema_version
 from omnicord.store.pg_preferences import PostgresPreferences
+from omnicord.store.pg_state import PostgresBotState
 
 _RECALL = """
     SELECT c.system_prompt AS persona, t.* FROM conversations c
@@ -80,6 +83,7 @@ class PostgresStore:
         self.leases = Leases(self.database, seconds=lease_seconds)
         self.preferences = PostgresPreferences(self.database)
         self.limits = PostgresLimits(self.database, self.leases)
+        self.bot_state = PostgresBotState(self.database)
         self._holds = ScopeHolds(self.leases)
         # Turns added at once to one scope are stored in call order, as SQLite's one writer
         # does; the pool alone could commit them in any order.
@@ -163,6 +167,41 @@ class PostgresStore:
             "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
             f" WHERE {' AND '.join(where)} GROUP BY model", *params)
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+    async def usage_by_day(
+        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
+        guild_id: str | None = None,
+    ) -> list[DailyUsage]:
+        """(day, model, prompt, completion) per day and model, oldest day first."""
+        where, params = ["day >= $1"], [since_day]
+        for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
+                                    ("guild_id", "=", guild_id)):
+            if given is not None:
+                params.append(given)
+                where.append(f"{column} {test} ${len(params)}")
+        rows = await self.database.pool.fetch(
+            "SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
+            f" WHERE {' AND '.join(where)} GROUP BY day, model"
+            ' ORDER BY day, model COLLATE "C"', *params)  # byte order, as SQLite sorts
+        return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
+
+    async def command_tree_hash(self, application_id: str) -> str | None:
+        """The hash of the slash commands last synced for an application."""
+        return await self.bot_state.command_tree_hash(application_id)
+
+    async def claim_command_sync(self, application_id: str, tree_hash: str, *,
+                                 seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
+        """Claim the sync of ``tree_hash`` (one upsert: one process wins)."""
+        return await self.bot_state.claim(application_id, tree_hash, seconds)
+
+    async def set_command_tree_hash(self, application_id: str, tree_hash: str, *,
+                                    claim: str | None = None) -> None:
+        """Record that ``tree_hash`` was synced, ending ``claim`` if given."""
+        await self.bot_state.set_hash(application_id, tree_hash, claim)
+
+    async def release_command_sync(self, application_id: str, claim: str) -> None:
+        """End a claim without recording a sync."""
+        await self.bot_state.end_claim(application_id, claim)
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""

@@ -7,19 +7,24 @@ import functools
 import json
 import re
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from omnicord.store import state
 from omnicord.store.base import (
     COPY_TABLES,
+    SYNC_CLAIM_SECONDS,
+    DailyUsage,
     Removed,
     Row,
     Turn,
     UsageRow,
     check_table,
+    command_hash_key,
     media_hashes,
     turn_from_row,
     utc_now,
@@ -192,6 +197,42 @@ class SqliteStore:
                  f" WHERE {' AND '.join(where)} GROUP BY model")
         rows = await self.read(lambda db: db.execute(query, params).fetchall())
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+    async def usage_by_day(
+        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
+        guild_id: str | None = None,
+    ) -> list[DailyUsage]:
+        """(day, model, prompt, completion) per day and model, oldest day first."""
+        where, params = ["day >= ?"], [since_day]
+        for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
+                                    ("guild_id", "=", guild_id)):
+            if given is not None:
+                where.append(f"{column} {test} ?")
+                params.append(given)
+        query = ("SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
+                 f" WHERE {' AND '.join(where)} GROUP BY day, model ORDER BY day, model")
+        rows = await self.read(lambda db: db.execute(query, params).fetchall())
+        return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
+
+    async def command_tree_hash(self, application_id: str) -> str | None:
+        """The hash of the slash commands last synced for an application."""
+        return await self.read(lambda db: state.value(db, command_hash_key(application_id)))
+
+    async def claim_command_sync(self, application_id: str, tree_hash: str, *,
+                                 seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
+        """Claim the sync of ``tree_hash`` (one writer at a time: one process wins)."""
+        token = uuid.uuid4().hex
+        return await self.write(lambda db: state.claim_sync(db, application_id, tree_hash,
+                                                             seconds, token))
+
+    async def set_command_tree_hash(self, application_id: str, tree_hash: str, *,
+                                    claim: str | None = None) -> None:
+        """Record that ``tree_hash`` was synced, ending ``claim`` if given."""
+        await self.write(lambda db: state.set_hash(db, application_id, tree_hash, claim))
+
+    async def release_command_sync(self, application_id: str, claim: str) -> None:
+        """End a claim without recording a sync."""
+        await self.write(lambda db: state.end_claim(db, application_id, claim))
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""

@@ -11,6 +11,7 @@ from omnicord.errors import (
     InputError,
     MediaError,
     ModelNotAvailable,
+    OmnicordError,
     RateLimited,
     StreamCutOff,
     UpstreamError,
@@ -36,6 +37,14 @@ _UPSTREAM = (
 def friendly(error: BaseException, *, attachment: str | None = None) -> str:
     """A one-line explanation of ``error`` fit to show a member (secrets masked)."""
     return redact(_explain(error, attachment))
+
+
+def log_refusal(what: str, error: BaseException) -> None:
+    """One WARNING line for a request refused for a known reason (cooldown, cap, access, a
+    file that cannot be used, the model service refusing …): the reason, never the message.
+    Unexpected errors are logged with their traceback by ``friendly``."""
+    if isinstance(error, OmnicordError):
+        log.warning("refused %s: %s: %s", what, type(error).__name__, str(error).rstrip("."))
 
 
 def _explain(error: BaseException, attachment: str | None) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import discord
 from discord.ext import commands
+from omnicord.cogs.utils.inflight import InFlight
 from omnicord.cogs.utils.pacing import EditPacer
 from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger
@@ -32,6 +33,8 @@ class Runtime:
     http: aiohttp.ClientSession
     pacer: EditPacer = field(default_factory=EditPacer)
     url_rewrite: UrlRewrite | None = None
+    inflight: InFlight = field(default_factory=InFlight)
+    reads_all_messages: bool = True
     users: int = 0
     _exit: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -57,6 +60,23 @@ class Runtime:
 
 
 _KEY = "_omnicord_runtime"
+
+
+def current(bot: commands.Bot | commands.AutoShardedBot) -> Runtime | None:
+    """The bot's shared runtime, if a cog opened it."""
+    return getattr(bot, _KEY, None)
+
+
+#: Why a feature that answers every message cannot work without the Message Content intent.
+NEEDS_CONTENT = ("{what} needs the Message Content intent: it won't work until the bot runs "
+                 "with OMNICORD_MESSAGE_CONTENT=true. Mentions, replies and DMs still work.")
+
+
+def reads_all_messages(bot: discord.Client, settings: Settings) -> bool:
+    """Whether the bot sees every message's content: the Message Content intent is on and
+    OMNICORD_MESSAGE_CONTENT allows using it. Without it only mentions, replies to the bot
+    and DMs carry content, so chat channels and auto-captions cannot work."""
+    return settings.message_content and bot.intents.message_content
 
 
 async def acquire(bot: commands.Bot) -> Runtime:
@@ -91,7 +111,8 @@ async def _open(bot: commands.Bot) -> Runtime:
         await stack.aclose()
         raise
     return Runtime(services=services, http=http,
-                   url_rewrite=getattr(bot, "omnicord_url_rewrite", None), _exit=stack)
+                   url_rewrite=getattr(bot, "omnicord_url_rewrite", None),
+                   reads_all_messages=reads_all_messages(bot, settings), _exit=stack)
 
 
 async def setup_cog(

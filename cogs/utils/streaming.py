@@ -71,6 +71,7 @@ class StreamingReply:
         self.show_text = show_text
         self.text = ""
         self.messages: list[discord.Message] = []
+        self.finished = False  # the final edit was made: the member saw the whole reply
         self._shown: list[str] = []
         self._key = getattr(channel, "id", id(channel))
 
@@ -87,6 +88,7 @@ class StreamingReply:
         if self.show_text and self.text.strip():
             await asyncio.sleep(self.pacer.wait_time(self._key) if self.messages else 0)
             await self._sync()
+        self.finished = True
         return self.messages
 
     async def show(self, text: str) -> list[discord.Message]:
@@ -94,6 +96,17 @@ class StreamingReply:
         self.show_text = True
         self.text = text
         return await self.finish()
+
+    async def stop(self, note: str) -> None:
+        """Show ``note`` instead of a reply cut short (it is not kept, so it is not shown)."""
+        with contextlib.suppress(discord.HTTPException, ReplyGone):
+            if not self.messages:
+                await self._call(self._send(note, first=True))
+                return
+            first, *rest = self.messages
+            await self._call(first.edit(content=note, allowed_mentions=NO_PINGS))
+            for extra in rest:
+                await self._call(extra.delete())
 
     async def notify(self, notices: list[str]) -> None:
         """Show media notices briefly (they are not part of the answer)."""

@@ -290,7 +290,7 @@ def test_session_persona_is_kept(
 
 @pytest.mark.parametrize("argv", [["--help"], ["voices"], ["history", "s"], ["reset", "s"],
                                   ["prepare", "note.txt"], ["forget", "1", "--yes"],
-                                  ["db", "prune", "--days", "1"]])
+                                  ["db", "prune", "--days", "1"], ["usage", "--days", "3"]])
 def test_commands_that_send_nothing_never_load_the_model_sdk(
     argv: list[str], cli_env: dict[str, str], tmp_path: Path
 ) -> None:

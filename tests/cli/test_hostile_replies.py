@@ -195,7 +195,7 @@ def discord_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], No
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield point_at
-    root.handlers[:] = handlers  # run_bot installs discord.py's log handler on the root
+    root.handlers[:] = handlers  # run_bot installs its log handler on the root
     root.setLevel(level)
 
 

@@ -541,3 +541,97 @@ async def test_copy_moves_every_row_unchanged(source_backend: str, target_backen
     assert [t.text for t in await target.history("guild:1:channel:0")][-1] == "after"
     # The copied turns can be found from their messages: the target indexed them itself.
     assert (await target.forget_messages(["r3", "m6"])).turns == 2
+
+
+# --- daily usage ------------------------------------------------------------------------------
+
+async def test_daily_usage_is_summed_per_day_and_model_under_concurrent_writes(
+        store: Store) -> None:
+    writes = []
+    for n in range(40):  # turns with usage and plain usage rows, written all at once
+        day = f"2025-03-0{1 + n % 3}"
+        row = usage(str(7 + n % 2), 10, 1, guild=f"g{n % 2}", day=day,
+                    model=MODEL if n % 4 else "qwen-omni-turbo")
+        writes.append(store.add_turn(f"channel:{n % 5}", turn(str(n)), row) if n % 2
+                      else store.add_usage(row))
+    await asyncio.gather(*writes)
+    await store.add_usage(usage("7", 1000, 1000, day="2025-02-28"))  # before the range
+    await store.add_usage(usage("7", 1000, 1000, day="2025-03-04"))  # after it
+    daily = await store.usage_by_day(since_day="2025-03-01", until_day="2025-03-03")
+    assert sum(row[2] for row in daily) == 400 and sum(row[3] for row in daily) == 40
+    assert [row[:2] for row in daily] == sorted(row[:2] for row in daily)  # by day, then model
+    assert ("2025-03-01", "qwen-omni-turbo", 40, 4) in daily  # n = 0, 12, 24, 36
+    member = await store.usage_by_day(since_day="2025-03-01", until_day="2025-03-03",
+                                      user_id="8")
+    assert sum(row[2] for row in member) == 200 and {row[1] for row in member} == {MODEL}
+    server = await store.usage_by_day(since_day="2025-03-02", guild_id="g0", user_id="7")
+    assert [row[:2] for row in server] == [  # not 2025-03-04's: another server's
+        ("2025-03-02", "qwen-omni-turbo"), ("2025-03-02", MODEL),
+        ("2025-03-03", "qwen-omni-turbo"), ("2025-03-03", MODEL)]
+    assert await store.usage_by_day(since_day="2025-03-05") == []
+
+
+# --- slash-command sync state -----------------------------------------------------------------
+
+async def test_the_command_tree_hash_is_kept_per_application(store: Store) -> None:
+    assert await store.command_tree_hash("1") is None
+    claim = await store.claim_command_sync("1", "hash-a")
+    assert claim is not None
+    assert await store.claim_command_sync("1", "hash-a") is None  # claimed: one syncer
+    assert await store.claim_command_sync("1", "hash-b") is None
+    assert await store.command_tree_hash("1") is None  # nothing synced yet
+    await store.set_command_tree_hash("1", "hash-a", claim=claim)
+    assert await store.command_tree_hash("1") == "hash-a"
+    assert await store.claim_command_sync("1", "hash-a") is None  # synced already
+    assert await store.command_tree_hash("2") is None  # another application
+    changed = await store.claim_command_sync("1", "hash-b")
+    assert changed is not None
+    await store.release_command_sync("1", changed)  # the sync failed
+    assert await store.command_tree_hash("1") == "hash-a"
+    retry = await store.claim_command_sync("1", "hash-b")  # so the next start retries
+    assert retry is not None and retry != changed
+    await store.set_command_tree_hash("1", "hash-b", claim=retry)
+    assert await store.command_tree_hash("1") == "hash-b"
+    await store.set_command_tree_hash("1", "hash-c")  # forced, without a claim
+    assert await store.command_tree_hash("1") == "hash-c"
+
+
+async def test_an_abandoned_sync_claim_expires_and_a_late_release_spares_the_next(
+        store: Store) -> None:
+    stale = await store.claim_command_sync("1", "hash-a", seconds=0.05)
+    assert stale is not None
+    await asyncio.sleep(0.2)
+    fresh = await store.claim_command_sync("1", "hash-a", seconds=60)
+    assert fresh is not None and fresh != stale
+    await store.release_command_sync("1", stale)  # the first process, late: not its claim now
+    assert await store.claim_command_sync("1", "hash-a") is None
+
+
+async def test_of_processes_claiming_a_sync_together_exactly_one_wins(
+        store: Store, make_store: StoreFactory) -> None:
+    if isinstance(store, SqliteStore):
+        other: Store = SqliteStore(store.path)
+    else:
+        from omnicord.store.postgres import PostgresStore
+
+        other = PostgresStore(store.url)  # type: ignore[attr-defined]
+
+    async def start(process: Store, tree: str) -> bool:
+        """One process starting: claim the tree's sync, and record it at once if claimed."""
+        claim = await process.claim_command_sync("1", tree)
+        if claim is not None:
+            await process.set_command_tree_hash("1", tree, claim=claim)
+        return claim is not None
+
+    await other.open()
+    try:
+        claims = await asyncio.gather(*[
+            (store if n % 2 else other).claim_command_sync("1", "hash-a") for n in range(12)])
+        assert len([claim for claim in claims if claim is not None]) == 1
+        await store.set_command_tree_hash("1", "hash-a", claim=next(filter(None, claims)))
+        for release in range(8):  # each new tree: one syncs, even racing the one recording it
+            started = await asyncio.gather(*[start(store if n % 2 else other, f"r{release}")
+                                             for n in range(6)])
+            assert started.count(True) == 1, release
+    finally:
+        await other.close()

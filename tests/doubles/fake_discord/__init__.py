@@ -8,6 +8,8 @@
   and the pytest fixtures ``harness`` and ``discord_harness``.
 - ``gateway.py``: ``FakeGateway``, for sharding: bots connect their shards to it without a
   websocket (IDENTIFY and READY), and it routes each guild's events to the shard that owns it.
+- ``ws_gateway.py``: ``SocketGateway``, a real websocket gateway on the same server, for a bot
+  in another process (``omnicord run`` started by ``tests/doubles/run_omnicord.py``).
 
 Typical use::
 

@@ -43,7 +43,7 @@ from tests.doubles.fake_discord.payloads import (
     DEFAULT_EVERYONE_PERMISSIONS,
     JSONDict,
     dm_channel_payload,
-    iso,
+    guild_payload,
     member_payload,
     role_payload,
     snowflake_iso,
@@ -285,22 +285,9 @@ class DiscordHarness:
                    member_payload(owner, [])]
         channel_payloads = [text_channel_payload(self.fake.new_id(), guild_id, n, position=i)
                             for i, n in enumerate(channels)]
-        data = {
-            "id": str(guild_id), "name": name, "icon": None, "splash": None,
-            "discovery_splash": None, "owner_id": owner["id"], "afk_channel_id": None,
-            "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "roles": roles, "emojis": [], "stickers": [],
-            "features": [], "mfa_level": 0, "application_id": None,
-            "system_channel_id": channel_payloads[0]["id"] if channel_payloads else None,
-            "system_channel_flags": 0, "rules_channel_id": None, "max_members": 500_000,
-            "vanity_url_code": None, "description": None, "banner": None,
-            "premium_tier": premium_tier, "premium_subscription_count": 0,
-            "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-            "premium_progress_bar_enabled": False, "joined_at": iso(), "large": False,
-            "unavailable": False, "member_count": len(members), "voice_states": [],
-            "members": members, "channels": channel_payloads, "threads": [], "presences": [],
-            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
-        }
+        data = guild_payload(guild_id, name, owner_id=int(owner["id"]), roles=roles,
+                             members=members, channels=channel_payloads,
+                             premium_tier=premium_tier)
         self._remember_guild(guild_id, owner, members, channel_payloads)
         self.dispatch_gateway("GUILD_CREATE", data)
         guild = self.bot.get_guild(guild_id)

@@ -104,3 +104,25 @@ def dm_channel_payload(channel_id: int, recipient: JSONDict) -> JSONDict:
     """A DM channel object."""
     return {"id": str(channel_id), "type": 1, "last_message_id": None,
             "recipients": [recipient], "flags": 0}
+
+
+def guild_payload(guild_id: int, name: str, *, owner_id: int, roles: Sequence[JSONDict],
+                  members: Sequence[JSONDict], channels: Sequence[JSONDict],
+                  premium_tier: int = 0) -> JSONDict:
+    """A guild object as GUILD_CREATE carries it (available, with its members and channels)."""
+    return {
+        "id": str(guild_id), "name": name, "icon": None, "splash": None,
+        "discovery_splash": None, "owner_id": str(owner_id), "afk_channel_id": None,
+        "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
+        "explicit_content_filter": 0, "roles": list(roles), "emojis": [], "stickers": [],
+        "features": [], "mfa_level": 0, "application_id": None,
+        "system_channel_id": channels[0]["id"] if channels else None,
+        "system_channel_flags": 0, "rules_channel_id": None, "max_members": 500_000,
+        "vanity_url_code": None, "description": None, "banner": None,
+        "premium_tier": premium_tier, "premium_subscription_count": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
+        "premium_progress_bar_enabled": False, "joined_at": iso(), "large": False,
+        "unavailable": False, "member_count": len(members), "voice_states": [],
+        "members": list(members), "channels": list(channels), "threads": [], "presences": [],
+        "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+    }

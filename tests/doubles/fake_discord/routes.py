@@ -5,6 +5,10 @@ interactions and webhooks, application commands.
 handlers read and change (``messages``, ``channels``, ``users``, ``members``, ``interactions``,
 ``commands``) and runs them under its lock. A handler takes the ``CapturedRequest`` and the
 route's path parameters, and returns ``(status, body)`` or raises ``DiscordError``.
+
+What ``omnicord doctor`` reads is configurable: ``application_flags`` (``GET
+/applications/@me``), the bot's servers and its permissions there (``add_bot_guild``, listed by
+``GET /users/@me/guilds``), and ``token``: once set, any other token gets Discord's 401.
 """
 
 from __future__ import annotations
@@ -55,12 +59,16 @@ class DiscordRoutes:
     application_id: int
     upload_limit: int
     recommended_shards: int
+    port: int
     messages: dict[int, JSONDict]
     channels: dict[int, JSONDict]
     users: dict[int, JSONDict]
     members: dict[tuple[int, int], JSONDict]
     interactions: dict[str, JSONDict]
     commands: dict[int | None, dict[tuple[str, int], JSONDict]]
+    application_flags: int
+    bot_guilds: dict[int, JSONDict]
+    token: str | None
 
     def _route_table(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         chan = r"/channels/(?P<channel_id>\d+)"
@@ -69,6 +77,7 @@ class DiscordRoutes:
         cmds = r"/applications/(?P<app_id>\d+)(?:/guilds/(?P<guild_id>\d+))?/commands"
         table: list[tuple[str, str, Handler]] = [
             ("GET", r"/users/@me", lambda req: (200, self.bot_user)),
+            ("GET", r"/users/@me/guilds", self._my_guilds),
             ("GET", r"/users/(?P<user_id>\d+)", self._get_user),
             ("POST", r"/users/@me/channels", self._create_dm),
             ("GET", r"/oauth2/applications/@me", lambda req: (200, self._application())),
@@ -107,13 +116,37 @@ class DiscordRoutes:
             "id": str(self.application_id), "name": self.bot_user["username"], "icon": None,
             "description": "", "summary": "", "type": None, "bot_public": True,
             "bot_require_code_grant": False, "verify_key": "0" * 64, "owner": self.owner_user,
-            "team": None, "flags": 0, "interactions_endpoint_url": None, "bot": self.bot_user,
+            "team": None, "flags": self.application_flags, "interactions_endpoint_url": None,
+            "bot": self.bot_user,
             "rpc_origins": [], "tags": [], "redirect_uris": [],
         }
 
+    def check_token(self, req: CapturedRequest) -> None:
+        """Discord's 401 for a request without ``Bot <token>`` (only once ``token`` is set)."""
+        if self.token is not None and req.headers.get("Authorization") != f"Bot {self.token}":
+            raise DiscordError(401, 0, "401: Unauthorized")
+
+    def add_bot_guild(self, name: str, permissions: int, *, guild_id: int | None = None) -> int:
+        """A server the bot is in, as ``GET /users/@me/guilds`` lists it, with the bot's base
+        ``permissions`` there (a bit field); returns its id."""
+        guild_id = guild_id or self.new_id()
+        self.bot_guilds[guild_id] = {
+            "id": str(guild_id), "name": name, "icon": None, "banner": None, "owner": False,
+            "permissions": str(permissions), "features": [],
+        }
+        return guild_id
+
+    def _my_guilds(self, req: CapturedRequest) -> Reply:
+        """The bot's servers in id order, paged by ``after`` and ``limit`` (at most 200)."""
+        after = int(req.query.get("after", 0))
+        limit = min(int(req.query.get("limit", 200)), 200)
+        found = [self.bot_guilds[i] for i in sorted(self.bot_guilds) if i > after]
+        return 200, found[:limit]
+
     def _gateway(self) -> JSONDict:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return {"url": "ws://127.0.0.1:9", "shards": self.recommended_shards,
+        # The websocket gateway (ws_gateway.py) listens on this same server.
+        return {"url": f"ws://127.0.0.1:{self.port}/gateway", "shards": self.recommended_shards,
                 "session_start_limit": limit}
 
     def _get_user(self, req: CapturedRequest, user_id: str) -> Reply:

@@ -30,7 +30,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -167,6 +167,8 @@ class FakeDiscord(DiscordRoutes):
         self.owner_user: JSONDict = user_payload(self.new_id(), "app-owner")
         self.port = 0
         self.gateway_sink: Callable[[str, JSONDict], None] | None = None
+        #: Serves websocket connections to ``/gateway`` (a ``ws_gateway.SocketGateway``).
+        self.socket_gateway: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -203,6 +205,7 @@ class FakeDiscord(DiscordRoutes):
         assert self._loop is not None
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway_socket)  # see ws_gateway.py
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         self._loop.run_until_complete(self._runner.setup())
@@ -234,6 +237,10 @@ class FakeDiscord(DiscordRoutes):
             self.commands: dict[int | None, dict[tuple[str, int], JSONDict]] = {}
             self.cdn: dict[str, tuple[bytes, str]] = {}
             self.last_request_at = 0.0
+            # GET /applications/@me: 1 << 19 is GATEWAY_MESSAGE_CONTENT_LIMITED (intent on).
+            self.application_flags = 1 << 19
+            self.bot_guilds: dict[int, JSONDict] = {}  # GET /users/@me/guilds
+            self.token: str | None = None  # when set, other tokens get Discord's 401
 
     @property
     def base_url(self) -> str:
@@ -373,6 +380,11 @@ class FakeDiscord(DiscordRoutes):
 
     # ----------------------------------------------------------------- request plumbing
 
+    async def _gateway_socket(self, request: web.Request) -> web.StreamResponse:
+        if self.socket_gateway is None:
+            return web.Response(status=404, text="no websocket gateway")
+        return await self.socket_gateway(request)
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         captured = await self._capture(request)
         with self._lock:
@@ -431,6 +443,7 @@ class FakeDiscord(DiscordRoutes):
                     self.faults.remove(fault)
                 return fault.status, fault.body, dict(fault.headers)
             try:
+                self.check_token(req)
                 status, body = self._dispatch(req)
             except DiscordError as exc:
                 return exc.status, exc.body, {}

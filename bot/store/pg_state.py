@@ -1,0 +1,69 @@
+"""PostgreSQL's ``bot_state``: the hash of the slash commands last synced, and the claim of the
+process syncing them. Claiming and recording a sync take one transaction-level advisory lock per
+application, so they never interleave: of processes starting together (on any hosts) exactly
+one claims a tree, and none claims it once it is recorded. Claims expire on the database's
+clock."""
+
+from __future__ import annotations
+
+import uuid
+
+from omnicord.store.base import command_claim_key, command_hash_key
+from omnicord.store.pg_database import PostgresDatabase
+
+_ISO = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"  # utc_now's format
+_NOW = f"to_char(clock_timestamp() AT TIME ZONE 'UTC', {_ISO})"
+
+_PUT = f"""
+    INSERT INTO bot_state (key, value, updated_at) VALUES ($1, $2, {_NOW})
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"""
+
+# Inserted, or taken over from an expired claim; nothing while the tree is synced already.
+_CLAIM = f"""
+    INSERT INTO bot_state AS held (key, value, updated_at)
+    SELECT $1, to_char(clock_timestamp() AT TIME ZONE 'UTC' + make_interval(secs => $4),
+                       {_ISO}) || ' ' || $5, {_NOW}
+    WHERE NOT EXISTS (SELECT 1 FROM bot_state WHERE key = $2 AND value = $3)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+    WHERE split_part(held.value, ' ', 1) < excluded.updated_at
+    RETURNING true"""
+
+_END_CLAIM = "DELETE FROM bot_state WHERE key = $1 AND split_part(value, ' ', 2) = $2"
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+
+class PostgresBotState:
+    """The slash-command sync state of every application using the database."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self.database = database
+
+    async def command_tree_hash(self, application_id: str) -> str | None:
+        """The hash of the slash commands last synced for an application."""
+        found: str | None = await self.database.pool.fetchval(
+            "SELECT value FROM bot_state WHERE key = $1", command_hash_key(application_id))
+        return found
+
+    async def claim(self, application_id: str, tree_hash: str, seconds: float) -> str | None:
+        """A claim token if this caller should sync ``tree_hash`` now, else None."""
+        token = uuid.uuid4().hex
+        claim_key = command_claim_key(application_id)
+        async with self.database.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, claim_key)
+            taken = await conn.fetchval(_CLAIM, claim_key, command_hash_key(application_id),
+                                        tree_hash, float(seconds), token)
+        return token if taken else None
+
+    async def set_hash(self, application_id: str, tree_hash: str, claim: str | None) -> None:
+        """Record a sync of ``tree_hash`` and end ``claim``, in one transaction."""
+        claim_key = command_claim_key(application_id)
+        async with self.database.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, claim_key)
+            await conn.execute(_PUT, command_hash_key(application_id), tree_hash)
+            if claim is not None:
+                await conn.execute(_END_CLAIM, claim_key, claim)
+
+    async def end_claim(self, application_id: str, claim: str) -> None:
+        """Delete the application's claim if it is still ``claim``."""
+        await self.database.pool.execute(_END_CLAIM, command_claim_key(application_id), claim)

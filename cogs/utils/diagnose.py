@@ -1,0 +1,111 @@
+"""``omnicord doctor``'s Discord checks: the token, the Message Content intent, and the bot's
+permissions in every server it is in, read from Discord's REST API (no gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import discord
+from discord.http import HTTPClient, Route
+from omnicord.checks import FAIL, NOTE, OK, Check
+
+#: Application flags: the Message Content intent, approved (verified bots) or switched on.
+GATEWAY_MESSAGE_CONTENT = 1 << 18
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
+#: The longest the doctor waits for Discord, all requests together.
+DISCORD_TIMEOUT = 60.0
+GUILD_PAGE = 200
+#: At most this many servers are named one by one; the rest are counted.
+MAX_LISTED = 25
+REFUSED_FIX = "copy the bot token again from the developer portal (Bot → Reset Token)"
+
+
+async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
+    """Every Discord check for this token; failures are lines, never exceptions."""
+    http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=30.0)
+    try:
+        return await asyncio.wait_for(_diagnose(http, token, message_content), DISCORD_TIMEOUT)
+    except discord.LoginFailure:
+        return [Check(FAIL, "Discord token", "DISCORD_TOKEN was refused by Discord (HTTP 401)",
+                      REFUSED_FIX)]
+    except discord.HTTPException as error:
+        return [Check(FAIL, "Discord", f"Discord answered HTTP {error.status}",
+                      "try again later; https://discordstatus.com says whether Discord is down")]
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        return [Check(FAIL, "Discord", f"could not reach Discord ({type(error).__name__})",
+                      "check this machine's network and firewall")]
+    finally:
+        await http.close()
+
+
+async def _diagnose(http: HTTPClient, token: str, message_content: bool) -> list[Check]:
+    me = await http.static_login(token)
+    checks = [Check(OK, "Discord token", f"valid: the bot is {me['username']} ({me['id']})")]
+    application = await http.request(Route("GET", "/applications/@me"))
+    checks.append(intent_check(int(application.get("flags") or 0), message_content))
+    checks += permission_checks(await _guilds(http), int(application.get("id") or me["id"]))
+    return checks
+
+
+def intent_check(flags: int, message_content: bool) -> Check:
+    """Whether the application may use the Message Content intent, if Omnicord needs it."""
+    subject = "Message Content intent"
+    if not message_content:
+        return Check(OK, subject, "not needed (OMNICORD_MESSAGE_CONTENT=false)")
+    if flags & (GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED):
+        return Check(OK, subject, "enabled for this application")
+    return Check(FAIL, subject, "off for this application, so `omnicord run` is refused",
+                 "switch it on in the developer portal (Bot → Privileged Gateway Intents → "
+                 "Message Content Intent), or set OMNICORD_MESSAGE_CONTENT=false to run "
+                 "without it")
+
+
+async def _guilds(http: HTTPClient) -> list[dict[str, Any]]:
+    """Every server the bot is in (partial guilds, with the bot's ``permissions``)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        after = found[-1]["id"] if found else None
+        page = await http.get_guilds(GUILD_PAGE, after=after, with_counts=False)
+        found.extend(dict(guild) for guild in page)
+        if len(page) < GUILD_PAGE:
+            return found
+
+
+def missing_permissions(permissions: discord.Permissions) -> list[str]:
+    """The names of the permissions Omnicord needs that ``permissions`` lacks."""
+    from omnicord.cogs.runner import REQUIRED_PERMISSIONS
+
+    if permissions.administrator:
+        return []
+    return [_title(flag) for flag, needed in REQUIRED_PERMISSIONS
+            if needed and not getattr(permissions, flag)]
+
+
+def permission_checks(guilds: list[dict[str, Any]], application_id: int) -> list[Check]:
+    """One line per server missing a permission (and a summary), or one ``ok`` line."""
+    lacking = [(guild, missing) for guild in guilds
+               if (missing := missing_permissions(discord.Permissions(int(guild["permissions"]))))]
+    if not guilds:
+        from omnicord.cogs.runner import invite_url
+
+        return [Check(NOTE, "servers", "the bot is in no server yet",
+                      f"invite it with {invite_url(application_id)}")]
+    checks = [Check(FAIL, f"server \"{guild['name']}\" ({guild['id']})",
+                    f"missing {', '.join(missing)}",
+                    "give the Omnicord role these permissions")
+              for guild, missing in lacking[:MAX_LISTED]]
+    if len(lacking) > MAX_LISTED:
+        checks.append(Check(FAIL, "servers", f"{len(lacking) - MAX_LISTED} more servers miss "
+                            "permissions", "give the Omnicord role the permissions above"))
+    fine = len(guilds) - len(lacking)
+    if fine:
+        checks.append(Check(OK, "servers", f"{fine} of {len(guilds)} servers give the bot every "
+                            "permission it needs (channel overrides are not checked)"))
+    return checks
+
+
+def _title(flag: str) -> str:
+    """``send_messages_in_threads`` as Discord's settings name it: Send Messages in Threads."""
+    return flag.replace("_", " ").title().replace(" In ", " in ")

@@ -1,0 +1,79 @@
+"""What a running bot logs: one INFO line per reply (where, who, model, media, tokens,
+timings; never the words), one WARNING per refusal with its reason, an ERROR with its
+traceback for the unexpected."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.media import image
+from tests.doubles.omnicord_bot import World, running_world
+from tests.doubles.omnicord_bot import world as world
+
+LINE = re.compile(r"reply scope=(?P<scope>\S+) member=(?P<member>\d+) model=(?P<model>\S+) "
+                  r"media=(?P<media>\S+) tokens=(?P<input>\d+)/(?P<output>\d+) "
+                  r"first_text=(?P<first>\d+\.\d\d)s total=(?P<total>\d+\.\d\d)s")
+
+
+def reply_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match[str]]:
+    found = [r for r in caplog.records if r.getMessage().startswith("reply ")]
+    assert all(r.levelno == logging.INFO and r.name == "omnicord.reply" for r in found)
+    return [m for r in found if (m := LINE.fullmatch(r.getMessage())) is not None]
+
+
+async def test_one_info_line_per_reply_with_its_fields(
+    world: World, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.INFO, logger="omnicord")
+    png = image(tmp_path / "cat.png", 64, 48).read_bytes()
+    await world.ask("a secret question", attachments=[
+        world.h.attachment("cat.png", png, content_type="image/png")])
+    (line,) = reply_lines(caplog)
+    assert line["scope"] == f"channel:{world.channel.id}"
+    assert line["member"] == str(world.member.id)
+    assert line["model"] == "qwen3-omni-flash"
+    assert line["media"] == "image"
+    store = world.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
+    (turn,), _ = await store.recall(line["scope"], limit=5)
+    assert turn.usage and int(line["input"]) == turn.usage["prompt_tokens"] > 0
+    assert int(line["output"]) == turn.usage["completion_tokens"] > 0
+    assert 0 <= float(line["first"]) <= float(line["total"]) < 20
+    assert all("secret question" not in r.getMessage() for r in caplog.records)
+    await world.ask("and without a picture")
+    assert [m["media"] for m in reply_lines(caplog)] == ["image", "none"]
+
+
+async def test_a_refusal_is_one_warning_with_its_reason(
+    dashscope: FakeDashScope, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="omnicord")
+    async with running_world(dashscope, tmp_path, OMNICORD_COOLDOWN_SECONDS=60) as world:
+        await world.ask("first question")
+        await world.ask("too soon, my friend")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING
+                and r.name.startswith("omnicord")]
+    (warning,) = warnings
+    text = warning.getMessage()
+    assert text.startswith("refused reply to ") and ": Busy: please wait" in text
+    assert f"for member {world.member.id}" in text
+    assert "too soon" not in text and warning.exc_info is None
+    assert len(reply_lines(caplog)) == 1
+
+
+async def test_an_unexpected_error_is_logged_with_its_traceback(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something nobody planned for")
+
+    conversations = world.bot._omnicord_runtime.services.conversations  # type: ignore[attr-defined]
+    monkeypatch.setattr(conversations, "respond", broken)
+    await world.ask("hello")
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.exc_info is not None and "something nobody planned" in error.exc_text
+    assert world.texts()[-1].startswith("⚠️ Something went wrong on my side")
