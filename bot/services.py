@@ -7,6 +7,7 @@ the admission gate.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ from omnicord.model.omni import OmniClient
 from omnicord.policy.access import Access
 from omnicord.policy.admission import Admission
 from omnicord.policy.preferences import Defaults
-from omnicord.policy.throttle import ConcurrencyLimit, Cooldown, UpstreamPace
+from omnicord.policy.throttle import ConcurrencyLimit, Cooldown, UpstreamPace, forget_expired
 from omnicord.policy.usage import UsageLedger, default_prices, parse_prices
 from omnicord.settings import Settings
 from omnicord.store import Store, store_for
-from omnicord.store.base import PreferenceStore, ReplyMode
+from omnicord.store.base import Expired, PreferenceStore, ReplyMode
+
+log = logging.getLogger("omnicord.limits")
 
 
 @dataclass
@@ -54,6 +57,15 @@ class Services:
         return data_statement(DataFacts(
             base_url=self.settings.base_url, retention_days=self.settings.retention_days,
             backend=self.store.backend, cache_days=self.settings.cache_max_days))
+
+    async def forget_expired_limits(self) -> Expired:
+        """Forget cooldown times, leases and upstream requests that can no longer refuse
+        anything (run daily, whatever the retention); one INFO line when any went."""
+        expired = await forget_expired(self.store.limits, self.settings.cooldown_seconds)
+        if expired.total:
+            log.info("limits: forgot %d expired cooldowns, %d expired leases and %d old "
+                     "upstream requests", expired.cooldowns, expired.leases, expired.upstream)
+        return expired
 
     @property
     def describe_audio(self) -> AudioDescriber:

@@ -18,6 +18,7 @@ import contextlib
 import io
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -29,13 +30,14 @@ from omnicord.cogs.utils.errors import friendly, log_refusal
 from omnicord.cogs.utils.inflight import STOPPED_NOTE
 from omnicord.cogs.utils.languages import language_autocomplete
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
-from omnicord.cogs.utils.places import guild_key
+from omnicord.cogs.utils.places import guild_key, scope_for
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.split import split_message
 from omnicord.cogs.utils.streaming import NO_PINGS
-from omnicord.conversation.transcribe import Transcriber, Transcription
+from omnicord.conversation.captioning import Asked, describe, transcribe
+from omnicord.conversation.respond import Payer
+from omnicord.conversation.transcribe import Transcription
 from omnicord.errors import OmnicordError
-from omnicord.media.captions import caption_media
 from omnicord.media.types import MediaTarget
 from omnicord.policy.languages import check_language, translation_language
 from omnicord.policy.preferences import Effective
@@ -75,6 +77,23 @@ def transcript_text(transcription: Transcription) -> str:
     return text
 
 
+def asked(channel: discord.abc.Snowflake | None, user: discord.abc.User,
+          guild: discord.Guild | None) -> Asked:
+    """Where a caption or transcript was asked for, and whom it counts against."""
+    scope = scope_for(channel, user) if guild is not None else f"dm:{user.id}"
+    return Asked(scope=scope, payer=Payer(
+        user_id=str(user.id), guild_id=guild_key(guild),
+        channel_id=str(channel.id) if channel is not None else ""))
+
+
+def half_failed(message: discord.Message, noun: str, error: Exception) -> str:
+    """The line standing in for the half of a ``both`` auto-caption that failed (logged)."""
+    log_refusal(f"{noun} of auto-caption {message.id} in channel:{message.channel.id} for "
+                f"member {message.author.id}", error)
+    name = error.name if isinstance(error, AttachmentError) else None
+    return f"⚠️ No {noun} this time: {friendly(error, attachment=name)}"
+
+
 class Captions(commands.Cog):
     """Captions voice messages and audio with Qwen3-Omni-Captioner."""
 
@@ -98,42 +117,29 @@ class Captions(commands.Cog):
 
     async def caption(
         self, attachment: discord.Attachment, *, user: discord.abc.User,
-        guild: discord.Guild | None, channel_id: int | None,
+        channel: discord.abc.Snowflake | None, guild: discord.Guild | None,
     ) -> str:
         """The caption of one attachment's sound, its usage counted for ``user``."""
         captioner = self.runtime.services.captioner
         media = await prepare_attachment(
             self.runtime, attachment, MediaTarget(captioner.model, purpose="caption")
         )
-        caption = await caption_media(captioner, media)
-        if caption.usage is not None:
-            await self.runtime.usage.record(
-                user_id=str(user.id), model=captioner.model.name,
-                prompt_tokens=caption.usage.prompt_tokens,
-                completion_tokens=caption.usage.completion_tokens,
-                guild_id=guild_key(guild), channel_id=str(channel_id or ""),
-            )
+        caption = await describe(captioner, media, ledger=self.runtime.usage,
+                                 asked=asked(channel, user, guild))
         return caption.text or "(no caption)"
 
     async def transcribe(
         self, attachment: discord.Attachment, *, user: discord.abc.User,
-        guild: discord.Guild | None, channel_id: int | None, effective: Effective,
-        language: str | None,
+        channel: discord.abc.Snowflake | None, guild: discord.Guild | None,
+        effective: Effective, language: str | None,
     ) -> Transcription:
         """The transcript of one attachment's sound with the member's chat model (translated
         into ``language`` if given), its usage counted for ``user``."""
         target = MediaTarget(effective.model, purpose="transcript")
         media = await prepare_attachment(self.runtime, attachment, target)
-        transcriber = Transcriber(self.runtime.services.omni, effective.model_name)
-        transcription = await transcriber.transcribe(media, language=language)
-        if transcription.usage is not None:
-            await self.runtime.usage.record(
-                user_id=str(user.id), model=effective.model_name,
-                prompt_tokens=transcription.usage.prompt_tokens,
-                completion_tokens=transcription.usage.completion_tokens,
-                guild_id=guild_key(guild), channel_id=str(channel_id or ""),
-            )
-        return transcription
+        return await transcribe(self.runtime.services.omni, effective.model_name, media,
+                                language=language, ledger=self.runtime.usage,
+                                asked=asked(channel, user, guild))
 
     async def language_for(self, guild: str, user_id: str | None,
                            requested: str | None = None) -> str | None:
@@ -162,7 +168,7 @@ class Captions(commands.Cog):
     async def _auto_caption(self, message: discord.Message, voice: discord.Attachment) -> None:
         """Transcribe or caption (the channel's mode) a voice message nobody asked about:
         through the same gate and ledger as any request; refusals and failures are logged, not
-        shown."""
+        shown (except, in ``both`` mode, one line for a half that failed beside the other)."""
         mode = await self.runtime.preferences.caption_mode(str(message.channel.id))
         try:
             await check_access(self.runtime, message.guild, message.author, message.channel)
@@ -182,19 +188,40 @@ class Captions(commands.Cog):
     async def _auto_text(self, message: discord.Message, voice: discord.Attachment,
                          mode: CaptionMode, effective: Effective) -> str:
         """What an auto-caption posts: the transcript (translated into the server's language),
-        the caption, or the one above the other."""
-        sections = []
+        the caption, or the one above the other. In ``both`` each stands alone: one that fails
+        is one line and the other is posted all the same; if all fail, the first failure is
+        raised."""
+        halves: list[tuple[str, Callable[[], Awaitable[str]]]] = []
         if mode is not CaptionMode.DESCRIPTION:
-            language = await self.language_for(guild_key(message.guild), None)
-            transcription = await self.transcribe(
-                voice, user=message.author, guild=message.guild, channel_id=message.channel.id,
-                effective=effective, language=language)
-            sections.append(transcript_text(transcription))
+            halves.append(("transcript", lambda: self._auto_transcript(message, voice, effective)))
         if mode is not CaptionMode.TRANSCRIPT:
-            caption = await self.caption(voice, user=message.author, guild=message.guild,
-                                         channel_id=message.channel.id)
-            sections.append(f"{LABEL}\n{caption}")
-        return "\n\n".join(sections)
+            halves.append(("description", lambda: self._auto_description(message, voice)))
+        made: list[str | Exception] = []
+        for _, make in halves:
+            try:
+                made.append(await make())
+            except Exception as error:  # the other half still goes out
+                made.append(error)
+        failures = [item for item in made if isinstance(item, Exception)]
+        if len(failures) == len(made):
+            raise failures[0]
+        return "\n\n".join(
+            item if isinstance(item, str) else half_failed(message, noun, item)
+            for (noun, _), item in zip(halves, made, strict=True))
+
+    async def _auto_transcript(self, message: discord.Message, voice: discord.Attachment,
+                               effective: Effective) -> str:
+        language = await self.language_for(guild_key(message.guild), None)
+        transcription = await self.transcribe(
+            voice, user=message.author, channel=message.channel, guild=message.guild,
+            effective=effective, language=language)
+        return transcript_text(transcription)
+
+    async def _auto_description(self, message: discord.Message,
+                                voice: discord.Attachment) -> str:
+        caption = await self.caption(voice, user=message.author, channel=message.channel,
+                                     guild=message.guild)
+        return f"{LABEL}\n{caption}"
 
     async def _post(self, message: discord.Message, text: str, *, noun: str) -> None:
         first, *rest = labelled_sends(text, noun=noun)
@@ -247,8 +274,8 @@ class Captions(commands.Cog):
                                                          language)
                 else:
                     sends = caption_sends(await self.caption(
-                        attachment, user=user, guild=interaction.guild,
-                        channel_id=interaction.channel_id))
+                        attachment, user=user, channel=interaction.channel,
+                        guild=interaction.guild))
         except asyncio.CancelledError:
             if runtime.inflight.stopping:  # cut by a restart
                 with contextlib.suppress(discord.HTTPException):
@@ -272,8 +299,8 @@ class Captions(commands.Cog):
         chosen = await self.language_for(guild_key(interaction.guild),
                                          str(interaction.user.id), language)
         transcription = await self.transcribe(
-            attachment, user=interaction.user, guild=interaction.guild,
-            channel_id=interaction.channel_id, effective=effective, language=chosen)
+            attachment, user=interaction.user, channel=interaction.channel,
+            guild=interaction.guild, effective=effective, language=chosen)
         return labelled_sends(transcript_text(transcription), noun="transcript")
 
 

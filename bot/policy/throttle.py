@@ -11,8 +11,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from omnicord.errors import InputError, RateLimited
-from omnicord.store.base import Limits, SlotsFull
+from omnicord.store.base import Expired, Limits, SlotsFull
 from omnicord.store.limits import MemoryLimits
+
+#: Cooldown times are kept at least this long (longer if OMNICORD_COOLDOWN_SECONDS is): a
+#: margin over any cooldown, so a process started with a longer one still finds its times.
+COOLDOWN_KEEP_SECONDS = 24 * 3600.0
+
+
+async def forget_expired(limits: Limits, cooldown_seconds: float) -> Expired:
+    """Forget what can no longer refuse a request: cooldown times older than the cooldown
+    (and a day), expired leases, upstream requests outside the window. Not data retention:
+    done daily whatever OMNICORD_RETENTION_DAYS says."""
+    keep = max(COOLDOWN_KEEP_SECONDS, cooldown_seconds)
+    return await limits.prune(cooldowns_older_than=keep)
 
 
 class Busy(InputError):

@@ -223,6 +223,20 @@ class SlotsFull(Exception):
     """Every slot of a concurrency limit is taken."""
 
 
+@dataclass(frozen=True)
+class Expired:
+    """What ``Limits.prune`` forgot: entries that could no longer refuse anything."""
+
+    cooldowns: int = 0  # members' last request times, older than any cooldown
+    leases: int = 0  # conversation and slot leases past their expiry (PostgreSQL)
+    upstream: int = 0  # requests to the model service outside the last minute
+
+    @property
+    def total(self) -> int:
+        """Everything forgotten."""
+        return self.cooldowns + self.leases + self.upstream
+
+
 class Limits(Protocol):
     """Counters behind cooldowns, concurrency limits and the upstream request rate.
 
@@ -242,6 +256,11 @@ class Limits(Protocol):
     async def try_upstream(self, per_minute: int) -> float:
         """Record one request to the model service if fewer than ``per_minute`` were made in
         the last 60 s; returns 0 then, else the seconds until one is free."""
+
+    async def prune(self, *, cooldowns_older_than: float) -> Expired:
+        """Forget cooldown times older than ``cooldowns_older_than`` seconds, expired leases
+        and upstream requests outside the window: nothing that could still refuse a request.
+        Safe while other callers (and processes) use the limits."""
 
 
 #: The tables ``omnicord db copy`` moves, parents first, with the columns both backends share.

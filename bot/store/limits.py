@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from omnicord.store.base import SlotsFull
+from omnicord.store.base import Expired, SlotsFull
 
 Clock = Callable[[], float]
 WINDOW_SECONDS = 60.0
@@ -51,9 +51,25 @@ class MemoryLimits:
     async def try_upstream(self, per_minute: int) -> float:
         """Record a request if fewer than ``per_minute`` were made in the last minute."""
         now = self._clock()
-        while self._upstream and self._upstream[0] <= now - WINDOW_SECONDS:
-            self._upstream.popleft()
+        self._trim_upstream(now)
         if len(self._upstream) < per_minute:
             self._upstream.append(now)
             return 0.0
         return self._upstream[0] + WINDOW_SECONDS - now
+
+    async def prune(self, *, cooldowns_older_than: float) -> Expired:
+        """Forget cooldown times older than ``cooldowns_older_than`` seconds and upstream
+        requests outside the window (slots go as they are released)."""
+        now = self._clock()
+        old = [key for key, last in self._last.items() if now - last > cooldowns_older_than]
+        for key in old:
+            del self._last[key]
+        return Expired(cooldowns=len(old), upstream=self._trim_upstream(now))
+
+    def _trim_upstream(self, now: float) -> int:
+        """Drop requests that left the window; how many."""
+        count = 0
+        while self._upstream and self._upstream[0] <= now - WINDOW_SECONDS:
+            self._upstream.popleft()
+            count += 1
+        return count

@@ -7,6 +7,11 @@ clock).
   lock on the key, so two processes never both take the last slot.
 - The upstream window keeps the last minute's requests as rows, counted and added under one
   advisory lock.
+
+``prune`` deletes what can no longer refuse anything: old cooldown times, expired leases (a
+crashed process's), and request rows outside the window. Each delete re-checks its condition
+on rows another statement changes meanwhile (READ COMMITTED), so a cooldown just hit or a
+lease just taken or renewed is never deleted.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from omnicord.store.base import SlotsFull
+from omnicord.store.base import Expired, SlotsFull
 from omnicord.store.limits import WINDOW_SECONDS
 from omnicord.store.pg_database import PostgresDatabase
 from omnicord.store.pg_leases import Leases
@@ -54,6 +59,17 @@ _UPSTREAM = f"""
     SELECT EXISTS (SELECT FROM added),
            ({WINDOW_SECONDS:g} - extract(epoch FROM now.t - recent.oldest))::float8
     FROM now, recent"""
+
+
+_PRUNE_COOLDOWNS = """
+    DELETE FROM cooldowns WHERE last_at < clock_timestamp() - make_interval(secs => $1::float8)"""
+
+_PRUNE_LEASES = ("DELETE FROM scope_leases WHERE expires_at < clock_timestamp()",
+                 "DELETE FROM slot_leases WHERE expires_at < clock_timestamp()")
+
+_PRUNE_UPSTREAM = f"""
+    DELETE FROM upstream_requests
+    WHERE at <= clock_timestamp() - interval '{WINDOW_SECONDS:g} seconds'"""
 
 
 class PostgresLimits:
@@ -110,3 +126,17 @@ class PostgresLimits:
         if added:
             return 0.0
         return WINDOW_SECONDS if wait is None else max(float(wait), _MIN_WAIT)
+
+    async def prune(self, *, cooldowns_older_than: float) -> Expired:
+        """Delete cooldown times older than ``cooldowns_older_than`` seconds, expired leases
+        and request rows outside the window, each by one statement of its own."""
+        pool = self._database.pool
+        cooldowns = _count(await pool.execute(_PRUNE_COOLDOWNS, float(cooldowns_older_than)))
+        leases = sum([_count(await pool.execute(statement)) for statement in _PRUNE_LEASES])
+        upstream = _count(await pool.execute(_PRUNE_UPSTREAM))
+        return Expired(cooldowns=cooldowns, leases=leases, upstream=upstream)
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``DELETE 3``."""
+    return int(status.split()[-1])

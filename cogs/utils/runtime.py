@@ -7,13 +7,16 @@ before loading the cogs; otherwise settings come from the environment and ``.env
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 from omnicord.cogs.utils.inflight import InFlight
 from omnicord.cogs.utils.pacing import EditPacer
 from omnicord.policy.admission import Admission
@@ -23,6 +26,7 @@ from omnicord.settings import Settings, load_settings
 from omnicord.store.base import PreferenceStore
 
 UrlRewrite = Callable[[str], str]
+log = logging.getLogger("omnicord.limits")
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Runtime:
     url_rewrite: UrlRewrite | None = None
     inflight: InFlight = field(default_factory=InFlight)
     reads_all_messages: bool = True
+    housekeeping: tasks.Loop[Any] | None = None  # the daily forgetting of expired limits
     users: int = 0
     _exit: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -110,9 +115,34 @@ async def _open(bot: commands.Bot) -> Runtime:
     except BaseException:
         await stack.aclose()
         raise
+    housekeeping = daily_housekeeping(services)
+    housekeeping.start()
+    stack.push_async_callback(_stop, housekeeping)
     return Runtime(services=services, http=http,
                    url_rewrite=getattr(bot, "omnicord_url_rewrite", None),
-                   reads_all_messages=reads_all_messages(bot, settings), _exit=stack)
+                   reads_all_messages=reads_all_messages(bot, settings),
+                   housekeeping=housekeeping, _exit=stack)
+
+
+def daily_housekeeping(services: Services) -> tasks.Loop[Any]:
+    """At start-up and then daily, forget expired cooldowns, leases and upstream requests:
+    whatever the cogs loaded and whatever OMNICORD_RETENTION_DAYS says."""
+
+    async def forget_expired_limits() -> None:
+        try:
+            await services.forget_expired_limits()
+        except Exception:  # tomorrow's run tries again; nothing is refused meanwhile
+            log.warning("forgetting expired limits failed", exc_info=True)
+
+    return tasks.loop(hours=24)(forget_expired_limits)
+
+
+async def _stop(loop: tasks.Loop[Any]) -> None:
+    """Cancel a loop and wait for it, so it never outlives the store it uses."""
+    loop.cancel()
+    task = loop.get_task()
+    if task is not None:
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def setup_cog(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,7 @@ from tests.doubles.fake_discord import DEFAULT_EVERYONE_PERMISSIONS
 from tests.doubles.media import image
 from tests.doubles.omnicord_bot import World, ogg_voice_note, running_world
 from tests.doubles.omnicord_bot import world as world
+from tests.store.conftest import fresh_database
 
 
 def loaded(name: str) -> ModuleType:
@@ -352,6 +354,40 @@ async def test_retention_prunes_old_turns_and_their_media_at_start_up(
         assert cached_hashes(tmp_path / "cache") == {new_hash}
         status = answer(world, await command(world, world.member, "omni status"))
         assert "for 30 days" in status
+
+
+async def test_expired_cooldowns_and_leases_go_daily_without_retention(
+        dashscope: FakeDashScope, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="omnicord")
+    url, drop = await asyncio.to_thread(fresh_database)  # skips without PostgreSQL
+    from omnicord.store.postgres import PostgresStore
+
+    try:
+        async with PostgresStore(url) as data:
+            await data.database.pool.execute(
+                "INSERT INTO cooldowns (key, last_at) VALUES"
+                " ('cooldown:chat:1', clock_timestamp() - interval '25 hours'),"
+                " ('cooldown:chat:2', clock_timestamp() - interval '1 hour');"
+                " INSERT INTO scope_leases (scope, holder, expires_at) VALUES"
+                " ('channel:1', 'dead:1/1', clock_timestamp() - interval '1 minute')")
+        async with running_world(dashscope, tmp_path, OMNICORD_DB=url) as world:
+            runtime = world.bot._omnicord_runtime  # type: ignore[attr-defined]
+            housekeeping = runtime.housekeeping
+            assert housekeeping.is_running() and housekeeping.hours == 24
+            pool = runtime.services.store.database.pool
+            for _ in range(200):  # it runs beside start-up: wait for it to finish
+                if not await pool.fetchval("SELECT count(*) FROM scope_leases"):
+                    break
+                await asyncio.sleep(0.02)
+            keys = [r["key"] for r in await pool.fetch("SELECT key FROM cooldowns")]
+            assert keys == ["cooldown:chat:2"]
+            assert await pool.fetchval("SELECT count(*) FROM scope_leases") == 0
+        assert not housekeeping.is_running()
+    finally:
+        await asyncio.to_thread(drop)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "omnicord.limits"]
+    assert line == ("limits: forgot 1 expired cooldowns, 1 expired leases and 0 old upstream "
+                    "requests")
 
 
 async def test_status_states_what_is_kept_where_and_who_else_sees_it(world: World) -> None:

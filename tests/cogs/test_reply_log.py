@@ -12,7 +12,7 @@ import pytest
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.media import image
-from tests.doubles.omnicord_bot import World, running_world
+from tests.doubles.omnicord_bot import World, ogg_voice_note, running_world
 from tests.doubles.omnicord_bot import world as world
 
 LINE = re.compile(r"reply scope=(?P<scope>\S+) member=(?P<member>\d+) model=(?P<model>\S+) "
@@ -77,3 +77,51 @@ async def test_an_unexpected_error_is_logged_with_its_traceback(
     (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert error.exc_info is not None and "something nobody planned" in error.exc_text
     assert world.texts()[-1].startswith("⚠️ Something went wrong on my side")
+
+
+CAPTION_LINE = re.compile(
+    r"caption scope=(?P<scope>\S+) member=(?P<member>\d+) model=(?P<model>\S+) "
+    r"mode=(?P<mode>transcript|description) seconds=(?P<seconds>\d+\.\d) "
+    r"tokens=(?P<input>\d+)/(?P<output>\d+) total=(?P<total>\d+\.\d\d)s")
+
+
+def caption_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match[str]]:
+    found = [r for r in caplog.records if r.getMessage().startswith("caption ")]
+    assert all(r.levelno == logging.INFO and r.name == "omnicord.caption" for r in found)
+    matched = [m for r in found if (m := CAPTION_LINE.fullmatch(r.getMessage())) is not None]
+    assert len(matched) == len(found)
+    return matched
+
+
+async def test_one_info_line_per_caption_and_per_transcript(
+    world: World, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.INFO, logger="omnicord")
+    interaction = world.h.slash(world.channel, world.admin, "omni server caption-channel",
+                                {"enabled": True, "mode": "both"})
+    await world.h.settle()
+    assert world.fake.interaction_responses(interaction["token"])
+    world.h.voice_message(world.channel, world.member, ogg_voice_note(tmp_path, 3),
+                          duration=3.0)
+    await world.h.settle(timeout=30)
+    transcript, description = caption_lines(caplog)
+    assert [transcript["mode"], description["mode"]] == ["transcript", "description"]
+    assert transcript["model"] == "qwen3-omni-flash"
+    assert description["model"] == "qwen3-omni-30b-a3b-captioner"
+    store = world.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
+    usage = {model: (p, c) for model, p, c in await store.usage_by_model(
+        since_day="2000-01-01", user_id=str(world.member.id))}
+    for line in (transcript, description):
+        assert line["scope"] == f"channel:{world.channel.id}"
+        assert line["member"] == str(world.member.id)
+        assert float(line["seconds"]) == pytest.approx(3.0, abs=0.1)
+        assert (int(line["input"]), int(line["output"])) == usage[line["model"]]
+        assert int(line["input"]) > 0 and 0 <= float(line["total"]) < 20
+    assert not any("Hello, this is a recording" in r.getMessage() or "steady tone" in
+                   r.getMessage() for r in caplog.records)  # never the words
+    upload = world.h.attachment("memo.ogg", ogg_voice_note(tmp_path, 2), content_type="audio/ogg")
+    world.h.slash(world.channel, world.member, "omni transcribe", {"file": upload})
+    await world.h.settle(timeout=20)
+    *_, asked = caption_lines(caplog)
+    assert (asked["mode"], asked["seconds"]) == ("transcript", "2.0")
+    assert len(caption_lines(caplog)) == 3 and not reply_lines(caplog)

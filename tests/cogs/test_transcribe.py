@@ -11,7 +11,7 @@ import pytest
 from discord.ext import commands
 from omnicord.cogs.runner import intents
 
-from tests.doubles.fake_dashscope import FakeDashScope
+from tests.doubles.fake_dashscope import FakeDashScope, Fault
 from tests.doubles.fake_discord import DiscordHarness
 from tests.doubles.media import ffmpeg
 from tests.doubles.omnicord_bot import World, make_settings, ogg_voice_note
@@ -83,6 +83,47 @@ async def test_each_caption_channel_mode_posts_what_it_says(
         assert_transcript_request(request)
     status = await command(world, world.member, "omni status", {})
     assert f"auto-captions on ({mode or 'transcript'})" in status
+
+
+@pytest.mark.parametrize("failing", ["transcript", "description"])
+async def test_in_both_mode_a_failed_half_is_one_line_and_the_other_is_posted(
+    world: World, tmp_path: Path, failing: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await command(world, world.admin, "omni server caption-channel",
+                  {"enabled": True, "mode": "both"})
+    model = "qwen3-omni-flash" if failing == "transcript" else CAPTIONER
+    world.model.add_fault(Fault(status=400, code="DataInspectionFailed", model=model))
+    world.h.voice_message(world.channel, world.member, ogg_voice_note(tmp_path, 3), duration=3.0)
+    await world.h.settle(timeout=30)
+    (reply,) = world.replies()
+    transcript = f"{TRANSCRIPT_LABEL}\nHello, this is a recording of 3.0 seconds."
+    caption = f"{CAPTION_LABEL}\nThe audio contains a steady tone lasting about 3.0 seconds."
+    failed = (f"⚠️ No {failing} this time: The model service's content filter declined this "
+              "message.")
+    expected = (f"{failed}\n\n{caption}" if failing == "transcript"
+                else f"{transcript}\n\n{failed}")
+    assert reply.content == expected
+    assert reply.payload["allowed_mentions"]["parse"] == []
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"refused {failing} of auto-caption ")
+    store = world.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
+    usage = await store.usage_by_model(since_day="2000-01-01", user_id=str(world.member.id))
+    assert [row[0] for row in usage] == [  # only the half that was made is counted
+        CAPTIONER if failing == "transcript" else "qwen3-omni-flash"]
+
+
+async def test_in_both_mode_nothing_is_posted_when_both_halves_fail(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await command(world, world.admin, "omni server caption-channel",
+                  {"enabled": True, "mode": "both"})
+    world.model.add_fault(Fault(status=400, code="DataInspectionFailed", times=2))
+    world.h.voice_message(world.channel, world.member, ogg_voice_note(tmp_path, 2), duration=2.0)
+    await world.h.settle(timeout=30)
+    assert world.replies() == []
+    assert len(world.model.rejections) == 2  # both were tried
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("refused auto-caption of ")
 
 
 async def test_auto_transcripts_use_the_servers_language_and_silence_is_one_line(

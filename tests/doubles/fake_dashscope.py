@@ -31,8 +31,9 @@ system message asking to translate "into <Language>" gets ``"[<Language>] <user 
 its marker when the language is English (the only language this fake hears).
 
 Faults (``Fault``) inject HTTP errors, mid-stream connection cuts, slow first tokens and
-SSE error events. Check order: API key (401), body size (``max_body_bytes``, 400), status
-faults, JSON, model (404), then the rules (400). Being offline, the fake refuses media given
+SSE error events, into any request or (``model=``) only into requests for one model. Check
+order: API key (401), body size (``max_body_bytes``, 400), status faults, JSON, model (404),
+then the rules (400). Being offline, the fake refuses media given
 by remote URL: inline data URLs only. ``input_audio.format`` may be omitted (the seeds' curl
 samples do); the sniffed container must then be one the model takes.
 """
@@ -164,6 +165,7 @@ class Fault:
     error_event: bool = False
     garbage_at_chunk: int | None = None  # this chunk's data line is not JSON
     trickle_every: float | None = None  # after the first chunk, one more every N s, for ever
+    model: str | None = None  # only requests for this model (None: any request)
 
 
 class Rejection(Exception):
@@ -1008,9 +1010,11 @@ class FakeDashScope:
         seconds = min(len(text) * AUDIO_SECONDS_PER_CHAR, MAX_AUDIO_SECONDS)
         return round(seconds * SAMPLE_RATE) / SAMPLE_RATE
 
-    def _take_fault(self, *, status: bool) -> Fault | None:
+    def _take_fault(self, *, status: bool, model: object = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
+                if fault.model is not None and fault.model != model:
+                    continue
                 if (fault.status is not None) == status and fault.times != 0:
                     if fault.times > 0:
                         fault.times -= 1
@@ -1048,7 +1052,7 @@ class FakeDashScope:
         self._check_auth(request)
         if len(raw) > self.max_body_bytes:
             raise _bad(f"max bytes to request body : {self.max_body_bytes}")
-        fault = self._take_fault(status=True)
+        fault = self._take_fault(status=True, model=(body or {}).get("model"))
         if fault is not None:
             await asyncio.sleep(fault.first_token_delay)
             default_code, default_message = DEFAULT_FAULT_CODES.get(
@@ -1081,7 +1085,7 @@ class FakeDashScope:
         with self._lock:
             self.accepted.append(body)
         plan = self._plan(body, analysis)
-        fault = self._take_fault(status=False)
+        fault = self._take_fault(status=False, model=body.get("model"))
         if body.get("stream") is True:
             return await self._stream(request, plan, fault)
         return await self._complete(request, plan, fault)

@@ -613,6 +613,19 @@ def test_persistent_fault(client: OpenAI, fake: FakeDashScope) -> None:
     assert text_of(stream(client)) == "Echo: hi"
 
 
+def test_a_fault_for_one_model_spares_requests_for_others(
+        client: OpenAI, fake: FakeDashScope) -> None:
+    fake.add_fault(Fault(status=400, code="DataInspectionFailed", model=TURBO))
+    fake.add_fault(Fault(cut_after_chunks=1, model=TURBO))
+    assert text_of(stream(client, FLASH)) == "Echo: hi"  # neither fault is spent on flash
+    with pytest.raises(openai.BadRequestError) as info:
+        stream(client, TURBO)
+    assert info.value.code == "DataInspectionFailed"
+    with pytest.raises(openai.APIConnectionError):
+        stream(client, TURBO)
+    assert text_of(stream(client, TURBO)) == "Echo: hi"
+
+
 def test_cut_after_chunks(client: OpenAI, fake: FakeDashScope) -> None:
     fake.add_fault(Fault(cut_after_chunks=2))
     received: list[Any] = []

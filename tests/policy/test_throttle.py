@@ -9,7 +9,7 @@ from omnicord.errors import RateLimited
 from omnicord.model.omni import OmniClient
 from omnicord.model.parts import text_part
 from omnicord.model.rules import ChatRequest
-from omnicord.policy.throttle import UpstreamPace
+from omnicord.policy.throttle import UpstreamPace, forget_expired
 from omnicord.store.limits import MemoryLimits
 
 from tests.doubles.fake_dashscope import FakeDashScope
@@ -65,3 +65,19 @@ async def test_the_client_paces_every_request(dashscope: FakeDashScope) -> None:
         await client.aclose()
     assert sorted(outcomes) == ["answered"] * 2 + ["refused"] * 3
     assert len(dashscope.requests) == 2  # refused requests never reached the service
+
+
+async def test_expired_limits_go_after_a_day_or_the_cooldown_if_longer() -> None:
+    now = [0.0]
+    limits = MemoryLimits(clock=lambda: now[0])
+    assert await limits.try_cooldown("cooldown:chat:1", 3) == 0
+    assert await limits.try_upstream(5) == 0
+    now[0] = 23 * 3600.0
+    assert await limits.try_cooldown("cooldown:chat:2", 3) == 0
+    expired = await forget_expired(limits, cooldown_seconds=3)
+    assert (expired.cooldowns, expired.upstream) == (0, 1)  # a day's margin over any cooldown
+    now[0] = 25 * 3600.0
+    assert (await forget_expired(limits, cooldown_seconds=2 * 86_400)).cooldowns == 0
+    assert (await forget_expired(limits, cooldown_seconds=3)).cooldowns == 1
+    assert await limits.try_cooldown("cooldown:chat:2", 3 * 3600) > 0  # 2 h ago: kept
+    assert await limits.try_cooldown("cooldown:chat:1", 3 * 3600) == 0  # forgotten

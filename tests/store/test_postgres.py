@@ -407,6 +407,75 @@ async def test_forgetting_a_member_forgets_their_cooldowns(postgres_url: str) ->
     assert keys == ["chat:420", "chat:7"]
 
 
+async def test_pruning_limits_deletes_expired_rows_and_spares_live_ones(
+    postgres_url: str
+) -> None:
+    from omnicord.store.postgres import PostgresStore
+
+    async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
+        limits, pool = store.limits, store.database.pool
+        await pool.execute(
+            "INSERT INTO cooldowns (key, last_at) VALUES"
+            " ('cooldown:chat:1', clock_timestamp() - interval '2 days'),"
+            " ('cooldown:chat:2', clock_timestamp() - interval '23 hours')")
+        await pool.execute(
+            "INSERT INTO scope_leases (scope, holder, expires_at) VALUES"
+            " ('channel:1', 'dead:1/1', clock_timestamp() - interval '1 second'),"
+            " ('channel:2', 'alive:1/1', clock_timestamp() + interval '1 minute')")
+        await pool.execute(
+            "INSERT INTO slot_leases (holder, key, expires_at) VALUES"
+            " ('dead:1/2', 'slots:gone', clock_timestamp() - interval '1 second')")
+        await pool.execute("INSERT INTO upstream_requests (at) VALUES"
+                           " (clock_timestamp() - interval '61 seconds'), (clock_timestamp())")
+        async with store.hold("channel:3"), limits.slot("slots:g", 1):
+            expired = await limits.prune(cooldowns_older_than=86_400)
+            assert (expired.cooldowns, expired.leases, expired.upstream) == (1, 2, 1)
+            with pytest.raises(SlotsFull):  # the live slot still counts
+                async with limits.slot("slots:g", 1):
+                    pass
+            scopes = sorted(row["scope"] for row in await pool.fetch(
+                "SELECT scope FROM scope_leases"))
+            assert scopes == ["channel:2", "channel:3"]
+        assert [row["key"] for row in await pool.fetch("SELECT key FROM cooldowns")] == [
+            "cooldown:chat:2"]
+        assert await pool.fetchval("SELECT count(*) FROM upstream_requests") == 1
+        assert await limits.try_cooldown("cooldown:chat:2", 86_400) > 0
+
+
+async def test_pruning_spares_leases_taken_and_renewed_meanwhile(postgres_url: str) -> None:
+    from omnicord.store.postgres import PostgresStore
+
+    async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
+        limits = store.limits
+        stop = asyncio.Event()
+
+        async def prune_until_stopped() -> int:
+            rounds = 0
+            while not stop.is_set():
+                await limits.prune(cooldowns_older_than=0)
+                rounds += 1
+            return rounds
+
+        async def reply(n: int) -> None:
+            async with store.hold(f"channel:{n % 3}"), limits.slot("slots:r", 30):
+                await asyncio.sleep(0.01)
+
+        pruner = asyncio.create_task(prune_until_stopped())
+        try:
+            async with limits.slot("slots:g", 1), store.hold("channel:held"):
+                await asyncio.gather(*[reply(n) for n in range(30)])
+                await asyncio.sleep(LEASE_SECONDS * 1.5)  # renewed while pruned
+                count = await store.database.pool.fetchval(
+                    "SELECT count(*) FROM scope_leases WHERE scope = 'channel:held'")
+                assert count == 1
+                with pytest.raises(SlotsFull):  # the held slot was never pruned
+                    async with limits.slot("slots:g", 1):
+                        pass
+        finally:
+            stop.set()
+            assert await pruner > 0
+
+
 async def test_a_crashed_slot_frees_itself_after_its_lease(postgres_url: str) -> None:
     from omnicord.store.postgres import PostgresStore
 

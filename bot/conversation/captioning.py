@@ -1,0 +1,73 @@
+"""Captions and transcripts made for a member: the model's work, its tokens in the usage
+ledger, and one INFO log line each (where, for whom, which model, what it was asked for, how
+long the sound, tokens in/out, time taken; never the words)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from omnicord.conversation.respond import Payer
+from omnicord.conversation.transcribe import Transcriber, Transcription
+from omnicord.media.captions import caption_media
+from omnicord.media.types import PreparedMedia
+from omnicord.model.captioner import Caption, CaptionerClient
+from omnicord.model.events import Usage
+from omnicord.model.omni import OmniClient
+from omnicord.policy.usage import UsageLedger
+
+log = logging.getLogger("omnicord.caption")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Where a caption or transcript was asked for, and whom its tokens count against."""
+
+    scope: str
+    payer: Payer
+
+
+async def describe(captioner: CaptionerClient, media: PreparedMedia, *, ledger: UsageLedger,
+                   asked: Asked) -> Caption:
+    """The captioner's account of ``media``, its usage recorded and its line logged."""
+    started = time.monotonic()
+    caption = await caption_media(captioner, media)
+    model = captioner.model.name
+    await _record(ledger, asked, model, caption.usage)
+    log.info("%s", caption_line(asked, model=model, mode="description", media=media,
+                                usage=caption.usage, started=started))
+    return caption
+
+
+async def transcribe(client: OmniClient, model_name: str, media: PreparedMedia, *,
+                     language: str | None, ledger: UsageLedger, asked: Asked) -> Transcription:
+    """The words of ``media`` (translated into ``language`` when given) by a chat model, its
+    usage (transcript and translation together) recorded and its line logged."""
+    started = time.monotonic()
+    transcription = await Transcriber(client, model_name).transcribe(media, language=language)
+    await _record(ledger, asked, model_name, transcription.usage)
+    log.info("%s", caption_line(asked, model=model_name, mode="transcript", media=media,
+                                usage=transcription.usage, started=started))
+    return transcription
+
+
+async def _record(ledger: UsageLedger, asked: Asked, model: str, usage: Usage | None) -> None:
+    if usage is None:
+        return
+    await ledger.record(user_id=asked.payer.user_id, model=model,
+                        prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens,
+                        guild_id=asked.payer.guild_id, channel_id=asked.payer.channel_id)
+
+
+def caption_line(asked: Asked, *, model: str, mode: str, media: PreparedMedia,
+                 usage: Usage | None, started: float) -> str:
+    """The one log line of a finished caption (``mode=description``) or transcript
+    (``mode=transcript``): ``seconds`` is the sound's length, ``total`` the time taken from
+    ``started`` (``time.monotonic``)."""
+    seconds = sum(part.seconds or 0 for part in media.parts)
+    tokens = f"{usage.prompt_tokens}/{usage.completion_tokens}" if usage else "0/0"
+    return (f"caption scope={asked.scope} member={asked.payer.user_id} model={model} "
+            f"mode={mode} seconds={seconds:.1f} tokens={tokens} "
+            f"total={time.monotonic() - started:.2f}s")
