@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -53,3 +54,28 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
         [sys.executable, "-m", "omnicord", *args],
         env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
     )
+
+
+@pytest.fixture(autouse=True)
+def _ffmpeg_search_restored() -> Iterator[None]:
+    """Commands run in-process (``omnicord.cli.main``) configure OMNICORD_FFMPEG for the whole
+    process; a test that pointed it at a stand-in must not hand that to the next test."""
+    yield
+    from omnicord.media.ffmpeg import configure_ffmpeg
+
+    configure_ffmpeg(None)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """``omnicord run`` in-process (and ``configure_logging``) installs handlers and levels for
+    the whole process; each test gets back the logging it started with."""
+    root, ours = logging.getLogger(), logging.getLogger("omnicord")
+    handlers, level, our_level = list(root.handlers), root.level, ours.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    ours.setLevel(our_level)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ from tests.conftest import run_cli
 
 KEY = "sk-logs-test-key-0123456789"
 TOKEN = "MTIz.discord-token-for-logs.XYZ"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root, ours = logging.getLogger(), logging.getLogger("omnicord")
-    handlers, level, our_level = list(root.handlers), root.level, ours.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    ours.setLevel(our_level)
 
 
 def test_levels_for_omnicord_and_the_libraries_underneath() -> None:

@@ -16,6 +16,9 @@ from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_U
 from omnicord.cli.parser import ASYNC_COMMANDS, build_parser, setting_overrides
 from omnicord.errors import InputError, UpstreamError
 
+#: Commands that convert media, so need OMNICORD_FFMPEG checked first.
+MEDIA_COMMANDS = frozenset({"ask", "caption", "transcribe", "prepare", "run"})
+
 if TYPE_CHECKING:  # settings (pydantic) load after the arguments parse: --help never pays
     from omnicord.settings import Settings
 
@@ -33,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**setting_overrides(args))
         if args.command == "voices":  # no media: ffmpeg (and asyncio) need not load
             return _voices(settings, args.model)
-        settings.configure_ffmpeg()
+        if args.command in MEDIA_COMMANDS:  # the others never run ffmpeg
+            settings.configure_ffmpeg()
         if args.command == "run":
             return _run(settings)
         return _run_async(args, settings)

@@ -28,7 +28,7 @@ from omnicord.conversation.budget import (
 )
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE
 from omnicord.media.tokens import text_tokens
-from omnicord.media.types import MediaRef, PreparedMedia
+from omnicord.media.types import PreparedMedia, describe_media
 from omnicord.model.catalog import ModelSpec
 from omnicord.model.parts import Message, Modality, Part, part_modality, text_part
 from omnicord.store.base import Turn
@@ -104,14 +104,6 @@ def split_by_modality(text: str, media: Sequence[Part]) -> list[Message]:
     if text:
         messages[0]["content"].append(text_part(text))
     return messages
-
-
-def describe_media(media: Sequence[MediaRef]) -> str:
-    """A short text stand-in for media that is not sent again."""
-    return " ".join(
-        f"[{ref.kind}: {ref.name}{' — ' + ref.description if ref.description else ''}]"
-        for ref in media
-    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from omnicord.conversation.compose import describe_media
+from omnicord.media.types import describe_media
 from omnicord.store.base import Turn
 
 EXPORT_VERSION = 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +34,14 @@ class MediaRef:
         """Inverse of ``to_dict``; unknown keys are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def describe_media(media: Sequence[MediaRef]) -> str:
+    """A short text stand-in for media that is not sent again."""
+    return " ".join(
+        f"[{ref.kind}: {ref.name}{' — ' + ref.description if ref.description else ''}]"
+        for ref in media
+    )
 
 
 
