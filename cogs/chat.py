@@ -31,7 +31,7 @@ from omnicord.cogs.utils.streaming import (
 from omnicord.cogs.utils.voice_message import send_voice_or_file
 from omnicord.cogs.utils.waveform import waveform_from_pcm
 from omnicord.conversation.compose import Instructions, NewMessage
-from omnicord.conversation.reply import Reply
+from omnicord.conversation.reply import CUT_SHORT_NOTE, Reply
 from omnicord.conversation.respond import Payer, ReplyOptions
 from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
@@ -132,7 +132,10 @@ class Chat(commands.Cog):
 
 
             async def deliver(reply: Reply) -> list[str]:
-                await streamer.finish()
+                if reply.cut_short and streamer.show_text and streamer.text.strip():
+                    await streamer.show(f"{streamer.text.rstrip()}\n{CUT_SHORT_NOTE}")
+                else:
+                    await streamer.finish()
                 voice = await self._deliver_speech(message, reply, streamer, speak)
                 return [str(m.id) for m in [*streamer.messages, *filter(None, [voice])]]
 

@@ -137,6 +137,8 @@ def _finish_line(reply: Reply) -> None:
     elif reply.transcript:
         print(reply.transcript)
     sys.stdout.flush()
+    if reply.cut_short:
+        note("the reply was cut short: it reached the model's length limit")
 
 
 async def _save_speech(reply: Reply, out: Path) -> None:

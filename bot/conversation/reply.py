@@ -14,6 +14,9 @@ from omnicord.model.events import (
     Usage,
 )
 
+#: Shown under a reply the model stopped at its output limit (it is not stored with the turn).
+CUT_SHORT_NOTE = "-# (cut short: the reply reached the model's length limit)"
+
 
 @dataclass
 class Reply:
@@ -25,6 +28,11 @@ class Reply:
     transcript: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the model stopped at its output limit rather than where it meant to."""
+        return self.finish_reason == "length"
 
     @property
     def text(self) -> str:

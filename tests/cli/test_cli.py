@@ -33,6 +33,20 @@ def test_ask_streams_text_and_writes_a_voice_reply(
     assert sent["messages"][0]["role"] == "system"
 
 
+def test_a_reply_cut_at_the_length_limit_is_noted_on_stderr(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    dashscope.reply_text = "word " * 2000  # 10,000 characters: over turbo's 2,048 tokens
+    result = run_cli(["ask", "everything", "--text-only", "--model", "qwen-omni-turbo"],
+                     cli_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout) < 7000
+    assert "cut short: it reached the model's length limit" in result.stderr
+    dashscope.reply_text = "short"
+    result = run_cli(["ask", "briefly", "--text-only"], cli_env, tmp_path)
+    assert "cut short" not in result.stderr
+
+
 @pytest.mark.parametrize("suffix", [".wav", ".mp3"])
 def test_out_format_follows_extension(
     dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path, suffix: str

@@ -155,6 +155,23 @@ async def test_long_answer_is_split_on_boundaries(world: World) -> None:
     assert all(c.rstrip().endswith("ipsum") for c in contents)
 
 
+async def test_a_reply_cut_at_the_models_length_limit_says_so(world: World) -> None:
+    world.h.slash(world.channel, world.admin, "omni server model", {"model": "qwen-omni-turbo"})
+    await world.h.settle()
+    world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(9))
+    assert len(world.model.reply_text) > 3 * 2048  # over turbo's 2,048 output tokens
+    await world.ask("tell me everything")
+    contents = world.texts()
+    assert contents[-1].endswith("\n-# (cut short: the reply reached the model's length limit)")
+    assert all(len(c) <= 2000 for c in contents)
+    (turn,) = await world.bot._omnicord_runtime.services.store.history(
+        f"channel:{world.channel.id}")
+    assert "cut short" not in turn.reply_text  # the note is not the model's words
+    world.model.reply_text = None
+    await world.ask("and briefly?")
+    assert "cut short" not in world.texts()[-1]
+
+
 async def test_bad_attachment_is_explained_and_the_next_message_served(world: World) -> None:
     junk = world.h.attachment("song.mp3", b"\x00\x01 definitely not audio" * 50,
                               content_type="audio/mpeg")
