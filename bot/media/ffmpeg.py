@@ -131,6 +131,7 @@ async def ffmpeg_process(
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C in a terminal stops the bot, not its conversions
         )
         out, err = await communicate_or_kill(process, stdin, timeout, doing="Converting")
     return process.returncode or 0, out, err

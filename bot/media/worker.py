@@ -44,6 +44,7 @@ async def run_in_process(function: Callable[..., T], *args: Any, timeout: float)
             sys.executable, "-m", "omnicord.media.worker",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_child_env(),
+            start_new_session=True,  # Ctrl-C in a terminal stops the bot, not its workers
         )
         out, _ = await communicate_or_kill(process, payload, timeout, doing="Processing")
     if process.returncode != 0 or not out:

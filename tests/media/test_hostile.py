@@ -9,10 +9,12 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 from pathlib import Path
 
@@ -399,3 +401,34 @@ def test_ffmpeg_setting_in_dot_env_is_used(cli_env: dict[str, str], tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "wav" in done.stdout.lower()
     assert log.read_text().count("called") >= 1  # the configured binary did the work
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+CONVERT_UNDER_CTRL_C = textwrap.dedent("""
+    import asyncio, signal
+    signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))
+    from omnicord.media.ffmpeg import ffmpeg_process
+
+    async def main():
+        print("converting", flush=True)
+        code, out, _ = await ffmpeg_process(
+            ["-re", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "2", "-f", "s16le",
+             "-"], timeout=30)
+        print(code, len(out), flush=True)
+
+    asyncio.run(main())
+""")
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_bot_but_not_its_conversions() -> None:
+    """A terminal sends SIGINT to its whole foreground process group; ffmpeg must not get it,
+    so a reply still converting media when the bot is asked to stop can finish."""
+    child = subprocess.Popen([sys.executable, "-c", CONVERT_UNDER_CTRL_C], text=True,
+                             stdout=subprocess.PIPE, start_new_session=True)  # its own group
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "converting"
+    time.sleep(0.8)  # ffmpeg is under way (2 s of sound at real-time speed)
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C does to the group
+    out, _ = child.communicate(timeout=30)
+    assert out.split() == ["interrupted", "0", str(2 * 8000 * 2)]  # the whole 2 s, exit 0
