@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from omnicord.conversation.cache_sweep import MIN_IDLE_SECONDS, CacheSweep
 from omnicord.conversation.privacy import DataFacts, Privacy, data_statement
 from omnicord.conversation.respond import Conversations
 from omnicord.media.cache import MediaCache
@@ -46,6 +47,12 @@ class Services:
     usage: UsageLedger
     admission: Admission
     privacy: Privacy
+    sweeper: CacheSweep = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Never sweep media a reply under way may still store (see MIN_IDLE_SECONDS).
+        idle = max(MIN_IDLE_SECONDS, self.omni.total_timeout)
+        self.sweeper = CacheSweep(self.store, self.cache, idle_seconds=idle)
 
     @property
     def access(self) -> Access:
@@ -66,6 +73,11 @@ class Services:
             log.info("limits: forgot %d expired cooldowns, %d expired leases and %d old "
                      "upstream requests", expired.cooldowns, expired.leases, expired.upstream)
         return expired
+
+    async def sweep_cache(self) -> int:
+        """Drop this process's cached media that no stored turn refers to any more (run
+        every ``SWEEP_INTERVAL_SECONDS``); how many files went."""
+        return await self.sweeper.run()
 
     @property
     def describe_audio(self) -> AudioDescriber:

@@ -224,11 +224,15 @@ class Captions(commands.Cog):
         return f"{LABEL}\n{caption}"
 
     async def _post(self, message: discord.Message, text: str, *, noun: str) -> None:
+        """Post an auto-caption as replies to the voice message, remembered (in memory) so
+        they go if it is deleted."""
         first, *rest = labelled_sends(text, noun=noun)
-        await message.channel.send(**first,
-                                   reference=message.to_reference(fail_if_not_exists=False))
+        posted = [await message.channel.send(
+            **first, reference=message.to_reference(fail_if_not_exists=False))]
         for send in rest:
-            await message.channel.send(**send)
+            posted.append(await message.channel.send(**send))
+        await self.runtime.services.privacy.captions_posted(
+            str(message.id), str(message.channel.id), [str(m.id) for m in posted])
 
     async def caption_menu(self, interaction: discord.Interaction, message: discord.Message):
         """Context menu: caption a message's audio or video sound."""

@@ -3,14 +3,17 @@ everywhere after a confirmation button, and turns older than OMNICORD_RETENTION_
 pruned at start-up and daily.
 
 Deletions arrive as raw gateway events, so messages discord.py never cached count too, and a
-bulk delete (a moderator purging a channel) erases every turn it touched.
+bulk delete (a moderator purging a channel) erases every turn it touched. When the deleted
+message was a member's, Omnicord's replies to it (and captions of it) are deleted in Discord
+too, one by one (the bot may always delete its own messages; discord.py keeps to the rate
+limits); replies already gone are skipped quietly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import discord
 from discord import app_commands
@@ -18,7 +21,7 @@ from discord.ext import commands, tasks
 from omnicord.cogs.utils.errors import friendly
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.utils.streaming import NO_PINGS, is_gone
 from omnicord.conversation.privacy import Privacy as Erasures
 from omnicord.store.base import Removed
 
@@ -52,33 +55,56 @@ class Privacy(commands.Cog):
 
     async def cog_load(self) -> None:
         add_commands(self.bot, forget_group)
+        self.erasures.delete_messages = self.delete_own
         if self.runtime.settings.retention_days > 0:
             self.prune_daily.start()
 
     async def cog_unload(self) -> None:
         self.prune_daily.cancel()
+        self.erasures.delete_messages = None
         remove_commands(self.bot, forget_group)
         await release(self.bot)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.erase([payload.message_id])
+        await self.erase([payload.message_id], payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(
         self, payload: discord.RawBulkMessageDeleteEvent
     ) -> None:
-        await self.erase(payload.message_ids)
+        await self.erase(payload.message_ids, payload.channel_id)
 
-    async def erase(self, message_ids: Iterable[int]) -> None:
-        """Erase the turns deleted messages made or answered (failures are logged)."""
+    async def erase(self, message_ids: Iterable[int], channel_id: int) -> None:
+        """Erase the turns deleted messages made or answered, and delete Omnicord's replies to
+        the members' ones (failures are logged)."""
         try:
-            removed = await self.erasures.messages_deleted([str(i) for i in sorted(message_ids)])
+            removed = await self.erasures.messages_deleted(
+                [str(i) for i in sorted(message_ids)], channel_id=str(channel_id))
         except Exception:
             log.warning("could not erase the turns of deleted messages", exc_info=True)
             return
         if removed.turns:
             log.info("erased %d turns whose messages were deleted", removed.turns)
+
+    async def delete_own(self, channel_id: str, message_ids: Sequence[str]) -> None:
+        """Delete Omnicord's own messages in a channel, thread or DM, one by one; those already
+        gone are skipped quietly, other failures logged."""
+        channel = self.bot.get_partial_messageable(int(channel_id))
+        deleted = 0
+        for message_id in message_ids:
+            try:
+                await channel.get_partial_message(int(message_id)).delete()
+                deleted += 1
+            except discord.HTTPException as error:
+                if not is_gone(error):
+                    log.warning("could not delete reply %s in channel %s: %s", message_id,
+                                channel_id, error)
+            except Exception:  # never fails the erasure, or the reply, that asked for it
+                log.warning("could not delete reply %s in channel %s", message_id, channel_id,
+                            exc_info=True)
+        if deleted:
+            log.info("deleted %d reply messages whose question was deleted", deleted)
 
     @tasks.loop(hours=24)
     async def prune_daily(self) -> None:

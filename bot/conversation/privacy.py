@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -18,6 +18,10 @@ from omnicord.store.base import Removed, Store
 #: by default), so a reply finishing after its message was deleted is erased too.
 ERASURE_MEMORY_SECONDS = 15 * 60
 _MAX_REMEMBERED = 10_000
+
+#: Deletes Omnicord's own messages in Discord: called with a channel (or thread, or DM
+#: channel) id and the message ids. Set by the Discord side; it never raises.
+MessageDeleter = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 def dm_scope(user_id: int | str) -> str:
@@ -32,11 +36,18 @@ class RecentErasures:
         self.keep_seconds = keep_seconds
         self._messages: OrderedDict[str, float] = OrderedDict()
         self._members: OrderedDict[str, float] = OrderedDict()
+        self._channels: dict[str, str] = {}  # where each remembered message was
 
-    def note_messages(self, message_ids: Sequence[str]) -> None:
-        """Remember that these messages were deleted now."""
+    def note_messages(self, message_ids: Sequence[str], channel_id: str = "") -> None:
+        """Remember that these messages (in ``channel_id``, if known) were deleted now."""
         for message_id in message_ids:
             self._remember(self._messages, message_id)
+            if channel_id:
+                self._channels[message_id] = channel_id
+
+    def channel_of(self, message_id: str) -> str:
+        """The channel of a message deleted lately ("" if unknown or not deleted)."""
+        return self._channels.get(message_id, "")
 
     def note_member(self, user_id: str) -> None:
         """Remember that this member asked to be forgotten now."""
@@ -53,7 +64,27 @@ class RecentErasures:
         book.move_to_end(key)
         while book and (len(book) > _MAX_REMEMBERED
                         or next(iter(book.values())) < now - self.keep_seconds):
-            book.popitem(last=False)
+            self._channels.pop(book.popitem(last=False)[0], None)
+
+
+class PostedCaptions:
+    """The caption and transcript messages this process posted lately for voice messages
+    (kept in memory only, the newest ``limit``), so they can go when a voice message does."""
+
+    def __init__(self, limit: int = _MAX_REMEMBERED) -> None:
+        self.limit = limit
+        self._posted: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+
+    def note(self, message_id: str, caption_ids: Sequence[str]) -> None:
+        """Remember the messages posted for ``message_id`` (added to any posted before)."""
+        self._posted[message_id] = (*self._posted.pop(message_id, ()), *caption_ids)
+        while len(self._posted) > self.limit:
+            self._posted.popitem(last=False)
+
+    def take(self, message_ids: Sequence[str]) -> list[str]:
+        """Forget, and return, the messages posted for these messages."""
+        return [caption for message_id in message_ids
+                for caption in self._posted.pop(message_id, ())]
 
 
 class Privacy:
@@ -65,11 +96,29 @@ class Privacy:
         self.cache = cache
         self.retention_days = retention_days
         self.erasures = RecentErasures()
+        self.captions = PostedCaptions()
+        #: Deletes the replies (and captions) left to deleted messages; None: they stay.
+        self.delete_messages: MessageDeleter | None = None
 
-    async def messages_deleted(self, message_ids: Sequence[str]) -> Removed:
-        """Erase the turns these messages made or answered, and their media once unused."""
-        self.erasures.note_messages(message_ids)
-        return await self._released(await self.store.forget_messages(message_ids))
+    async def messages_deleted(self, message_ids: Sequence[str], *,
+                               channel_id: str = "") -> Removed:
+        """Erase the turns these messages (in ``channel_id``) made or answered, and their media
+        once unused; then delete, in that channel, Omnicord's replies (and captions) to those
+        that were members' messages."""
+        self.erasures.note_messages(message_ids, channel_id)
+        removed = await self._released(await self.store.forget_messages(message_ids))
+        captions = self.captions.take(message_ids)
+        await self._delete(channel_id, [*removed.orphaned_replies, *captions])
+        return removed
+
+    async def captions_posted(self, message_id: str, channel_id: str,
+                              caption_ids: Sequence[str]) -> None:
+        """Remember the captions posted for a voice message, to delete with it; if it was
+        deleted meanwhile, delete them now."""
+        if self.erasures.channel_of(message_id):
+            await self._delete(channel_id, caption_ids)
+        else:
+            self.captions.note(message_id, caption_ids)
 
     async def forget_member(self, user_id: str) -> Removed:
         """Erase every turn a member spoke (and the replies to them), their DMs, preferences
@@ -82,7 +131,9 @@ class Privacy:
         """Call after a reply to ``message_id`` was stored, with the ``time.monotonic()`` from
         before it began: a deletion or forget-me that came meanwhile erases it now."""
         if self.erasures.erased_since(since, message_id=message_id, user_id=user_id):
-            await self._released(await self.store.forget_messages([message_id]))
+            removed = await self._released(await self.store.forget_messages([message_id]))
+            # Its replies go only if the message was deleted (not for a forget-me).
+            await self._delete(self.erasures.channel_of(message_id), removed.orphaned_replies)
 
     async def prune_expired(self, *, days: int | None = None,
                             now: datetime | None = None) -> Removed | None:
@@ -94,6 +145,10 @@ class Privacy:
         turns_before, usage_before = retention_cutoffs(days, now or datetime.now(UTC))
         return await self._released(await self.store.prune(turns_before=turns_before,
                                                            usage_before=usage_before))
+
+    async def _delete(self, channel_id: str, message_ids: Sequence[str]) -> None:
+        if channel_id and message_ids and self.delete_messages is not None:
+            await self.delete_messages(channel_id, message_ids)
 
     async def _released(self, removed: Removed) -> Removed:
         if self.cache is not None and removed.released_media:
@@ -159,6 +214,7 @@ def data_statement(facts: DataFacts) -> str:
         f"{database} run by this bot's operator, {kept}; also your preferences and daily token "
         f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days.",
         f"**Sent to:** {model_service(facts.base_url)}, to make each reply.",
-        "**Deleting:** delete your message and its turn goes; `/omni forget me` erases "
-        "everything about you; `/omni export` shows what is kept here.",
+        "**Deleting:** delete your message and its turn goes, with Omnicord's reply to it; "
+        "`/omni forget me` erases everything kept about you (messages in Discord stay); "
+        "`/omni export` shows what is kept here.",
     ])

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -102,6 +103,19 @@ class MediaCache:
             return 0
         return await asyncio.to_thread(self._drop, wanted)
 
+    async def idle_hashes(self, unused_for: float) -> list[str]:
+        """Content hashes (sorted) none of whose entries was written or read in the last
+        ``unused_for`` seconds."""
+        return await asyncio.to_thread(self._idle_hashes, time.time() - unused_for)
+
+    async def drop_idle(self, content_hashes: Iterable[str], unused_for: float) -> int:
+        """Remove these contents' entries that are still unused for ``unused_for`` seconds (an
+        entry written or read meanwhile stays); return how many files went."""
+        wanted = {h for h in content_hashes if _CONTENT_HASH.match(h)}
+        if not wanted:
+            return 0
+        return await asyncio.to_thread(self._drop, wanted, time.time() - unused_for)
+
     async def prune(self) -> int:
         """Drop expired entries and the least recently used past the size cap; return count."""
         return await asyncio.to_thread(self._prune)
@@ -153,13 +167,20 @@ class MediaCache:
                 continue
         return found
 
-    def _drop(self, content_hashes: set[str]) -> int:
+    def _drop(self, content_hashes: set[str], used_before: float = math.inf) -> int:
         removed = 0
-        for path, _ in self._entries():
-            if path.name.partition("-")[0] in content_hashes:
+        for path, info in self._entries():
+            if path.name.partition("-")[0] in content_hashes and info.st_mtime < used_before:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+    def _idle_hashes(self, used_before: float) -> list[str]:
+        last_used: dict[str, float] = {}
+        for path, info in self._entries():
+            content_hash = path.name.partition("-")[0]
+            last_used[content_hash] = max(info.st_mtime, last_used.get(content_hash, 0.0))
+        return sorted(h for h, when in last_used.items() if when < used_before)
 
     def _prune(self) -> int:
         entries = self._entries()

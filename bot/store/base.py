@@ -89,6 +89,9 @@ class Removed:
     released_media: tuple[str, ...] = ()
     preferences: int = 0  # member preference rows
     usage: int = 0  # usage rows
+    #: Ids of the messages that showed Omnicord's replies to erased turns whose member's
+    #: message was deleted (``forget_messages`` only; the deleted ids themselves left out).
+    orphaned_replies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,14 @@ def media_hashes(media_json: Iterable[str]) -> set[str]:
     """The content hashes named in turns' stored ``media_json`` lists."""
     return {item["content_hash"] for text in media_json for item in json.loads(text)
             if item.get("content_hash")}
+
+
+def orphaned_replies(rows: Iterable[Record], deleted: Sequence[str]) -> tuple[str, ...]:
+    """The reply message ids, still in Discord, of erased turns (rows of ``source_message_id``
+    and ``reply_message_ids``) whose member's message is among the ``deleted`` messages."""
+    gone = set(deleted)
+    return tuple(reply for row in rows if row["source_message_id"] in gone
+                 for reply in json.loads(row["reply_message_ids"]) if reply not in gone)
 
 
 ACCESS_KINDS = ("role", "channel")
@@ -441,3 +452,7 @@ class Store(ConversationStore, Protocol):
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
         """Delete turns created before a timestamp and usage of days before a day."""
+
+    async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
+        """Which of these content hashes a stored turn refers to (one query; keep batches to
+        a few hundred)."""

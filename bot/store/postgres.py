@@ -23,6 +23,7 @@ from omnicord.store.base import (
     UsageRow,
     check_table,
     media_hashes,
+    orphaned_replies,
     turn_from_row,
     utc_now,
 )
@@ -230,22 +231,23 @@ class PostgresStore:
                 f"SELECT EXISTS (SELECT 1 FROM turns WHERE {_BY_MESSAGE})", ids):
             return Removed()
         async with self.database.pool.acquire() as conn, conn.transaction():
-            turns, released = await _delete_turns(conn, _BY_MESSAGE, ids)
-        return Removed(turns=turns, released_media=released)
+            rows, released = await _delete_turns(conn, _BY_MESSAGE, ids)
+        return Removed(turns=len(rows), released_media=released,
+                       orphaned_replies=orphaned_replies(rows, ids))
 
     async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
         """Delete a member's turns, own conversations, preferences and usage, in one
         transaction."""
         scopes = list(own_scopes)
         async with self.database.pool.acquire() as conn, conn.transaction():
-            turns, released = await _delete_turns(conn, _BY_SPEAKER, user_id, scopes)
+            rows, released = await _delete_turns(conn, _BY_SPEAKER, user_id, scopes)
             await conn.execute("DELETE FROM conversations WHERE scope = ANY($1::text[])", scopes)
             preferences = _count(await conn.execute(
                 "DELETE FROM member_settings WHERE user_id = $1", user_id))
             usage = _count(await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id))
             # Cooldown keys end in the member's id ("chat:<id>"): their last request time goes too.
             await conn.execute("DELETE FROM cooldowns WHERE key LIKE '%:' || $1", user_id)
-        return Removed(turns, released, preferences, usage)
+        return Removed(len(rows), released, preferences, usage)
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
         """Delete turns created before ``turns_before`` and usage of days before
@@ -253,7 +255,8 @@ class PostgresStore:
         turns, released = 0, set[str]()
         while True:
             async with self.database.pool.acquire() as conn, conn.transaction():
-                count, freed = await _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH)
+                rows, freed = await _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH)
+            count = len(rows)
             turns += count
             released.update(freed)
             if count < PRUNE_BATCH:
@@ -261,6 +264,13 @@ class PostgresStore:
         usage = _count(await self.database.pool.execute(
             "DELETE FROM usage WHERE day < $1", usage_before))
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
+
+    async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
+        """Which of these content hashes a stored turn refers to, in one query."""
+        if not content_hashes:
+            return set()
+        rows = await self.database.pool.fetch(_REFERENCED_MEDIA, list(content_hashes))
+        return {row[0] for row in rows}
 
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""
@@ -304,19 +314,24 @@ _BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
 _BY_SPEAKER = ("speaker_id = $1 OR conversation_id IN (SELECT id FROM conversations"
                " WHERE scope = ANY($2::text[]))")
 _OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < $1 LIMIT $2)"
+_DELETED = "media_json, source_message_id, reply_message_ids"
+_REFERENCED_MEDIA = ("SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
+                     " AND ref = ANY($1::text[])")
 
 
-async def _delete_turns(conn: Any, where: str, *params: object) -> tuple[int, tuple[str, ...]]:
-    """Delete the turns matching ``where`` (their refs go with them): how many, and the
-    content hashes of their media that no remaining turn refers to."""
-    rows = await conn.fetch(f"DELETE FROM turns WHERE {where} RETURNING media_json", *params)
-    hashes = media_hashes(row[0] for row in rows)
+async def _delete_turns(conn: Any, where: str, *params: object
+                        ) -> tuple[list[Any], tuple[str, ...]]:
+    """Delete the turns matching ``where`` (their refs go with them): their rows (media and
+    message ids), and the content hashes of their media that no remaining turn refers to."""
+    rows: list[Any] = await conn.fetch(
+        f"DELETE FROM turns WHERE {where} RETURNING {_DELETED}", *params)
+    hashes = media_hashes(row["media_json"] for row in rows)
     if not hashes:
-        return len(rows), ()
+        return rows, ()
     still_used = {row[0] for row in await conn.fetch(
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media' AND ref = ANY($1::text[])",
         sorted(hashes))}
-    return len(rows), tuple(sorted(hashes - still_used))
+    return rows, tuple(sorted(hashes - still_used))
 
 
 def _count(status: str) -> int:

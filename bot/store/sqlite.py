@@ -26,6 +26,7 @@ from omnicord.store.base import (
     check_table,
     command_hash_key,
     media_hashes,
+    orphaned_replies,
     turn_from_row,
     utc_now,
 )
@@ -249,8 +250,9 @@ class SqliteStore:
         ids = json.dumps(list(message_ids))
 
         def forget(db: sqlite3.Connection) -> Removed:
-            turns, released = _delete_turns(db, _BY_MESSAGE, (ids,))
-            return Removed(turns=turns, released_media=released)
+            rows, released = _delete_turns(db, _BY_MESSAGE, (ids,))
+            return Removed(turns=len(rows), released_media=released,
+                           orphaned_replies=orphaned_replies(rows, message_ids))
 
         # Most deleted messages never reached Omnicord: a read (which never waits on a write)
         # finds that out without taking the write lock.
@@ -265,13 +267,13 @@ class SqliteStore:
         scopes = json.dumps(list(own_scopes))
 
         def forget(db: sqlite3.Connection) -> Removed:
-            turns, released = _delete_turns(db, _BY_SPEAKER, (user_id, scopes))
+            rows, released = _delete_turns(db, _BY_SPEAKER, (user_id, scopes))
             db.execute("DELETE FROM conversations WHERE scope IN (SELECT value FROM json_each(?))",
                        (scopes,))
             preferences = db.execute("DELETE FROM member_settings WHERE user_id = ?",
                                      (user_id,)).rowcount
             usage = db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,)).rowcount
-            return Removed(turns, released, preferences, usage)
+            return Removed(len(rows), released, preferences, usage)
 
         return await self.write(forget)
 
@@ -282,13 +284,21 @@ class SqliteStore:
         while True:
             batch = await self.write(functools.partial(
                 _delete_turns, where=_OLDER_THAN, params=(turns_before, PRUNE_BATCH)))
-            turns += batch[0]
+            turns += len(batch[0])
             released.update(batch[1])
-            if batch[0] < PRUNE_BATCH:
+            if len(batch[0]) < PRUNE_BATCH:
                 break
         usage = await self.write(lambda db: db.execute(
             "DELETE FROM usage WHERE day < ?", (usage_before,)).rowcount)
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
+
+    async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
+        """Which of these content hashes a stored turn refers to, in one read."""
+        if not content_hashes:
+            return set()
+        hashes = json.dumps(list(content_hashes))
+        rows = await self.read(lambda db: db.execute(_REFERENCED_MEDIA, (hashes,)).fetchall())
+        return {row[0] for row in rows}
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
@@ -320,20 +330,24 @@ _BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
 _BY_SPEAKER = ("speaker_id = ? OR conversation_id IN (SELECT id FROM conversations"
                " WHERE scope IN (SELECT value FROM json_each(?)))")
 _OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < ? LIMIT ?)"
+_DELETED = "media_json, source_message_id, reply_message_ids"
+_REFERENCED_MEDIA = ("SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
+                     " AND ref IN (SELECT value FROM json_each(?))")
 
 
 def _delete_turns(db: sqlite3.Connection, where: str, params: Sequence[object]
-                  ) -> tuple[int, tuple[str, ...]]:
-    """Delete the turns matching ``where`` (their refs go with them): how many, and the
-    content hashes of their media that no remaining turn refers to."""
-    rows = db.execute(f"DELETE FROM turns WHERE {where} RETURNING media_json", params).fetchall()
-    hashes = media_hashes(row[0] for row in rows)
+                  ) -> tuple[list[sqlite3.Row], tuple[str, ...]]:
+    """Delete the turns matching ``where`` (their refs go with them): their rows (media and
+    message ids), and the content hashes of their media that no remaining turn refers to."""
+    rows = db.execute(f"DELETE FROM turns WHERE {where} RETURNING {_DELETED}",
+                      params).fetchall()
+    hashes = media_hashes(row["media_json"] for row in rows)
     if not hashes:
-        return len(rows), ()
+        return rows, ()
     still_used = {row[0] for row in db.execute(
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
         " AND ref IN (SELECT value FROM json_each(?))", (json.dumps(sorted(hashes)),))}
-    return len(rows), tuple(sorted(hashes - still_used))
+    return rows, tuple(sorted(hashes - still_used))
 
 
 def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:

@@ -19,6 +19,7 @@ import discord
 from discord.ext import commands, tasks
 from omnicord.cogs.utils.inflight import InFlight
 from omnicord.cogs.utils.pacing import EditPacer
+from omnicord.conversation.cache_sweep import SWEEP_INTERVAL_SECONDS
 from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger
 from omnicord.services import Services, open_services
@@ -40,6 +41,7 @@ class Runtime:
     inflight: InFlight = field(default_factory=InFlight)
     reads_all_messages: bool = True
     housekeeping: tasks.Loop[Any] | None = None  # the daily forgetting of expired limits
+    cache_sweep: tasks.Loop[Any] | None = None  # dropping cached media no turn refers to
     users: int = 0
     _exit: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -118,10 +120,13 @@ async def _open(bot: commands.Bot) -> Runtime:
     housekeeping = daily_housekeeping(services)
     housekeeping.start()
     stack.push_async_callback(_stop, housekeeping)
+    cache_sweep = cache_sweeping(services)
+    cache_sweep.start()
+    stack.push_async_callback(_stop, cache_sweep)
     return Runtime(services=services, http=http,
                    url_rewrite=getattr(bot, "omnicord_url_rewrite", None),
                    reads_all_messages=reads_all_messages(bot, settings),
-                   housekeeping=housekeeping, _exit=stack)
+                   housekeeping=housekeeping, cache_sweep=cache_sweep, _exit=stack)
 
 
 def daily_housekeeping(services: Services) -> tasks.Loop[Any]:
@@ -135,6 +140,19 @@ def daily_housekeeping(services: Services) -> tasks.Loop[Any]:
             log.warning("forgetting expired limits failed", exc_info=True)
 
     return tasks.loop(hours=24)(forget_expired_limits)
+
+
+def cache_sweeping(services: Services) -> tasks.Loop[Any]:
+    """At start-up and then every ``SWEEP_INTERVAL_SECONDS``, drop this process's cached
+    media that no stored turn refers to (a deletion another process saw, say)."""
+
+    async def sweep_cache() -> None:
+        try:
+            await services.sweep_cache()
+        except Exception:  # the next sweep tries again; the cache only waits longer
+            log.warning("sweeping the media cache failed", exc_info=True)
+
+    return tasks.loop(seconds=SWEEP_INTERVAL_SECONDS)(sweep_cache)
 
 
 async def _stop(loop: tasks.Loop[Any]) -> None:

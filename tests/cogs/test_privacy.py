@@ -72,6 +72,18 @@ def forget_cache(world: World) -> None:
     world.bot._connection._messages.clear()  # type: ignore[union-attr]
 
 
+def deleted_by_bot(world: World, channel_id: int | None = None) -> list[int]:
+    """The messages the bot asked Discord to delete (successfully or not), in order."""
+    chan = channel_id or world.channel.id
+    return [int(r.path.rsplit("/", 1)[1])
+            for r in world.fake.find("DELETE", rf"/channels/{chan}/messages/\d+")]
+
+
+def reply_ids(world: World) -> list[int]:
+    """Every message the bot sent to the world's channel, oldest first."""
+    return [int(r.response["id"]) for r in world.replies()]
+
+
 # --- deleted messages -------------------------------------------------------------------------
 
 async def test_a_deleted_message_leaves_history_export_and_later_requests(
@@ -98,12 +110,66 @@ async def test_a_deleted_message_leaves_history_export_and_later_requests(
     assert "1234" not in sent_history(world) and "weather" in sent_history(world)
 
 
+async def test_a_deleted_question_takes_the_bots_reply_messages_with_it(
+        world: World) -> None:
+    await command(world, world.admin, "omni server replies", {"mode": "both"})
+    world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(4))
+    question = await world.ask("a long one, spoken too")
+    answer_ids = reply_ids(world)
+    assert len(answer_ids) >= 3  # text, its continuation, the voice message
+    assert any(r.flags & 8192 for r in world.replies())  # IS_VOICE_MESSAGE
+    kept = await world.ask("another question")
+    kept_ids = reply_ids(world)[len(answer_ids):]
+    forget_cache(world)
+    world.h.message_delete(world.channel, question.id)
+    await world.h.settle()
+    assert sorted(deleted_by_bot(world)) == sorted(answer_ids)
+    assert all(world.fake.message(i) is None for i in answer_ids)
+    assert kept_ids and all(world.fake.message(i) is not None for i in [kept.id, *kept_ids])
+    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    assert texts == ["another question"]
+
+
+async def test_a_bulk_delete_takes_the_replies_to_the_questions_it_purged(
+        world: World) -> None:
+    asked = [await world.ask(f"question {n}") for n in range(4)]
+    replies = reply_ids(world)
+    forget_cache(world)
+    world.h.message_delete(world.channel, asked[0].id, replies[1], asked[2].id, 424242)
+    await world.h.settle()
+    assert sorted(deleted_by_bot(world)) == [replies[0], replies[2]]
+    assert world.fake.message(asked[1].id) is not None  # a reply's deletion keeps the question
+    assert world.fake.message(replies[3]) is not None
+    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    assert texts == ["question 3"]
+
+
+async def test_a_reply_a_moderator_deleted_already_is_skipped_quietly(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(4))
+    question = await world.ask("long please")
+    first, *rest = reply_ids(world)
+    assert rest
+    world.fake.delete_message(first)  # gone from Discord, its event never seen
+    caplog.set_level(logging.INFO)
+    world.h.message_delete(world.channel, question.id)
+    await world.h.settle()
+    assert deleted_by_bot(world) == [first, *rest]
+    assert [r.status for r in world.fake.find("DELETE", rf"/channels/\d+/messages/{first}")] \
+        == [404]
+    assert world.texts() == []
+    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any(f"deleted {len(rest)} reply messages" in r.getMessage() for r in caplog.records)
+
+
 async def test_deleting_the_bots_reply_erases_its_turn(world: World) -> None:
-    await world.ask("keep this?")
+    question = await world.ask("keep this?")
     reply_id = int(world.replies()[0].response["id"])
     world.h.message_delete(world.channel, reply_id)
     await world.h.settle()
     assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert deleted_by_bot(world) == [] and world.fake.message(question.id) is not None
     await world.ask("anything before?")
     assert "keep this?" not in sent_history(world)
 
@@ -132,8 +198,27 @@ async def test_a_message_deleted_while_its_reply_streams_is_erased_too(world: Wo
         await asyncio.sleep(0.02)
     world.h.message_delete(world.channel, question.id)
     await world.h.settle(timeout=20)
-    assert world.texts(), "the reply still went out"
+    sent = reply_ids(world)
+    assert sent, "the reply still went out"
     assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert deleted_by_bot(world) == sent and world.texts() == []  # then went with its question
+
+
+async def test_a_deleted_voice_message_takes_its_auto_caption_with_it(
+        world: World, tmp_path: Path) -> None:
+    await command(world, world.admin, "omni server caption-channel", {"enabled": True})
+    note = ogg_voice_note(tmp_path, 3)
+    spoken = world.h.voice_message(world.channel, world.member, note, duration=3.0)
+    await world.h.settle(timeout=20)
+    kept = world.h.voice_message(world.channel, world.member, note, duration=3.0)
+    await world.h.settle(timeout=20)
+    first, second = reply_ids(world)
+    assert world.fake.message(first)["content"].startswith("-# 🤖 Machine-generated transcript")
+    forget_cache(world)
+    world.h.message_delete(world.channel, spoken.id)
+    await world.h.settle()
+    assert deleted_by_bot(world) == [first]
+    assert world.fake.message(second) is not None and world.fake.message(kept.id) is not None
 
 
 # --- forget me --------------------------------------------------------------------------------
@@ -206,6 +291,7 @@ async def test_forget_me_erases_a_member_from_every_server_and_dm(world: World) 
     assert note.startswith("0 turns") and mine["turns"] == []
     usage = answer(world, await command(world, member, "omni usage"))
     assert "**You today:** 0 tokens" in usage
+    assert world.fake.find("DELETE", r"/channels/\d+/messages/\d+") == []  # Discord's stay
     await world.ask("admin again", author=world.admin)
     assert "1111" not in sent_history(world)
 

@@ -3,12 +3,14 @@ and the data statement's account of where messages go."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from omnicord.conversation.privacy import (
     DataFacts,
+    PostedCaptions,
     Privacy,
     RecentErasures,
     data_statement,
@@ -60,6 +62,7 @@ def test_the_data_statement_says_how_long_where_and_how_to_delete() -> None:
                                     retention_days=0, backend="sqlite", cache_days=7))
     assert "until deleted" in kept and "a SQLite file" in kept and "7 days" in kept
     assert "Singapore" in kept and "/omni forget me" in kept and "/omni export" in kept
+    assert "with Omnicord's reply to it" in kept and "messages in Discord stay" in kept
     pruned = data_statement(DataFacts("https://dashscope.aliyuncs.com/compatible-mode/v1",
                                       retention_days=90, backend="postgresql", cache_days=1.5))
     assert "for 90 days" in pruned and "PostgreSQL" in pruned and "Beijing" in pruned
@@ -121,6 +124,46 @@ async def test_a_reply_stored_after_its_erasure_is_erased(tmp_path: Path) -> Non
         assert len(await store.history("channel:1")) == 2
         await privacy.reply_stored(started, message_id="m1", user_id="7")
         assert [t.text for t in await store.history("channel:1")] == ["kept"]
+
+
+async def test_replies_and_captions_to_deleted_messages_are_deleted_where_they_were(
+        tmp_path: Path) -> None:
+    deleted: list[tuple[str, list[str]]] = []
+
+    async def delete(channel_id: str, message_ids: Sequence[str]) -> None:
+        deleted.append((channel_id, list(message_ids)))
+
+    async with SqliteStore(tmp_path / "db.sqlite") as store:
+        privacy = Privacy(store)
+        privacy.delete_messages = delete
+        await store.add_turn("channel:1", turn("q", source_message_id="m1",
+                                               reply_message_ids=("r1", "r2")))
+        await privacy.captions_posted("v1", "c1", ["cap1", "cap2"])
+        await privacy.messages_deleted(["m1", "v1", "r2"], channel_id="c1")
+        assert deleted == [("c1", ["r1", "cap1", "cap2"])]
+        await privacy.messages_deleted(["v1"], channel_id="c1")  # captions go once
+        await privacy.captions_posted("v1", "c1", ["late"])  # posted after its deletion
+        assert deleted[1:] == [("c1", ["late"])]
+        # A reply stored after its question was deleted goes with it; forget-me keeps them.
+        await privacy.messages_deleted(["m2"], channel_id="c2")
+        await privacy.forget_member("8")
+        await store.add_turn("channel:2", turn("q2", source_message_id="m2",
+                                               reply_message_ids=("r3",)))
+        await store.add_turn("channel:2", turn("q3", speaker="8", source_message_id="m3",
+                                               reply_message_ids=("r4",)))
+        await privacy.reply_stored(0.0, message_id="m2", user_id="7")
+        await privacy.reply_stored(0.0, message_id="m3", user_id="8")
+        assert deleted[2:] == [("c2", ["r3"])]
+        assert await store.history("channel:2") == []
+
+
+def test_posted_captions_keep_the_newest_only() -> None:
+    captions = PostedCaptions(limit=2)
+    for n in range(3):
+        captions.note(f"v{n}", [f"c{n}"])
+    captions.note("v2", ["c2b"])
+    assert captions.take(["v0", "v1", "v2"]) == ["c1", "c2", "c2b"]
+    assert captions.take(["v1"]) == []
 
 
 async def test_pruning_needs_a_retention_period(tmp_path: Path) -> None:

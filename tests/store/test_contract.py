@@ -305,6 +305,38 @@ async def test_a_deleted_message_takes_its_turn_and_unshared_media(store: Store)
     assert (await store.forget_messages(["r2"])).turns == 0  # gone with its turn
 
 
+async def test_a_deleted_question_names_the_reply_messages_left_in_discord(
+        store: Store) -> None:
+    await store.add_turn("channel:1", turn("a", source_message_id="m1",
+                                           reply_message_ids=("r1", "r2", "v1")))
+    await store.add_turn("channel:1", turn("b", source_message_id="m2",
+                                           reply_message_ids=("r3", "r4")))
+    await store.add_turn("channel:1", turn("c", source_message_id="m3",
+                                           reply_message_ids=("r5",)))
+    # A purge of one question and of one of another turn's replies (r4 stays in Discord,
+    # but a reply's deletion never takes the member's question or its other replies).
+    removed = await store.forget_messages(["m1", "r2", "r3"])
+    assert (removed.turns, removed.orphaned_replies) == (2, ("r1", "v1"))
+    removed = await store.forget_messages(["m3"])
+    assert removed.orphaned_replies == ("r5",)
+    await store.add_turn("channel:1", turn("d", speaker="8", source_message_id="m4",
+                                           reply_message_ids=("r6",)))
+    assert (await store.forget_member("8")).orphaned_replies == ()  # forget-me: none
+
+
+async def test_referenced_media_names_the_hashes_some_turn_still_uses(store: Store) -> None:
+    await store.add_turn("channel:1", turn("a", media=(media("aa"), media("shared")),
+                                           source_message_id="m1"))
+    await store.add_turn("channel:2", turn("b", media=(media("shared"),), source_message_id="m2"))
+    asked = ["aa", "shared", "never", "aa"]
+    assert await store.referenced_media(asked) == {"aa", "shared"}
+    assert await store.referenced_media([]) == set()
+    await store.forget_messages(["m1"])
+    assert await store.referenced_media(asked) == {"shared"}
+    await store.forget_messages(["m2"])
+    assert await store.referenced_media(asked) == set()
+
+
 async def test_forgetting_a_member_leaves_nothing_of_them_and_all_of_others(
         store: Store) -> None:
     for scope, guild in (("channel:a", "g1"), ("channel:b", "g2")):
