@@ -236,21 +236,21 @@ class Captions(commands.Cog):
 
     async def caption_menu(self, interaction: discord.Interaction, message: discord.Message):
         """Context menu: caption a message's audio or video sound."""
-        target = next((a for a in message.attachments if is_audio_or_video(a)), None)
-        if target is None:
-            await interaction.response.send_message(
-                "That message has no audio or video to caption.", ephemeral=True)
-            return
-        await self.respond(interaction, target)
+        await self._menu(interaction, message, transcript=False)
 
     async def transcribe_menu(self, interaction: discord.Interaction, message: discord.Message):
         """Context menu: write down the words of a message's audio or video sound."""
+        await self._menu(interaction, message, transcript=True)
+
+    async def _menu(self, interaction: discord.Interaction, message: discord.Message, *,
+                    transcript: bool) -> None:
         target = next((a for a in message.attachments if is_audio_or_video(a)), None)
         if target is None:
+            verb = "transcribe" if transcript else "caption"
             await interaction.response.send_message(
-                "That message has no audio or video to transcribe.", ephemeral=True)
+                f"That message has no audio or video to {verb}.", ephemeral=True)
             return
-        await self.respond(interaction, target, transcript=True)
+        await self.respond(interaction, target, transcript=transcript)
 
     async def respond(self, interaction: discord.Interaction, attachment: discord.Attachment,
                       *, transcript: bool = False, language: str | None = None):

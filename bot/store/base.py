@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -298,6 +298,21 @@ class Record(Protocol):
     """A result row read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
 
     def __getitem__(self, key: str, /) -> Any: ...
+
+
+def usage_filter(
+    mark: Callable[[int], str], since_day: str, *, until_day: str | None = None,
+    user_id: str | None = None, guild_id: str | None = None,
+) -> tuple[str, list[str]]:
+    """The WHERE condition choosing usage rows (from a day, up to a day, for a member and/or
+    server) and its parameters; ``mark(n)`` spells the n-th placeholder (``?`` or ``$n``)."""
+    where, params = [f"day >= {mark(1)}"], [since_day]
+    for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
+                                ("guild_id", "=", guild_id)):
+        if given is not None:
+            params.append(given)
+            where.append(f"{column} {test} {mark(len(params))}")
+    return " AND ".join(where), params
 
 
 def check_table(table: str) -> str:

@@ -25,6 +25,7 @@ from omnicord.store.base import (
     media_hashes,
     orphaned_replies,
     turn_from_row,
+    usage_filter,
     utc_now,
 )
 from omnicord.store.locks import ScopeLocks
@@ -159,14 +160,10 @@ class PostgresStore:
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
-        where, params = ["day >= $1"], [since_day]
-        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
-            if value is not None:
-                params.append(value)
-                where.append(f"{column} = ${len(params)}")
+        where, params = usage_filter(_dollar, since_day, user_id=user_id, guild_id=guild_id)
         rows = await self.database.pool.fetch(
             "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-            f" WHERE {' AND '.join(where)} GROUP BY model", *params)
+            f" WHERE {where} GROUP BY model", *params)
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
     async def usage_by_day(
@@ -174,15 +171,11 @@ class PostgresStore:
         guild_id: str | None = None,
     ) -> list[DailyUsage]:
         """(day, model, prompt, completion) per day and model, oldest day first."""
-        where, params = ["day >= $1"], [since_day]
-        for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
-                                    ("guild_id", "=", guild_id)):
-            if given is not None:
-                params.append(given)
-                where.append(f"{column} {test} ${len(params)}")
+        where, params = usage_filter(_dollar, since_day, until_day=until_day, user_id=user_id,
+                                     guild_id=guild_id)
         rows = await self.database.pool.fetch(
             "SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-            f" WHERE {' AND '.join(where)} GROUP BY day, model"
+            f" WHERE {where} GROUP BY day, model"
             ' ORDER BY day, model COLLATE "C"', *params)  # byte order, as SQLite sorts
         return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
@@ -346,3 +339,6 @@ def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
             usage.prompt_tokens, usage.completion_tokens)
 
 
+def _dollar(n: int) -> str:
+    """The n-th query placeholder, as asyncpg's driver spells it."""
+    return f"${n}"

@@ -28,6 +28,7 @@ from omnicord.store.base import (
     media_hashes,
     orphaned_replies,
     turn_from_row,
+    usage_filter,
     utc_now,
 )
 from omnicord.store.database import (
@@ -189,13 +190,9 @@ class SqliteStore:
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
-        where, params = ["day >= ?"], [since_day]
-        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = usage_filter(_question, since_day, user_id=user_id, guild_id=guild_id)
         query = ("SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-                 f" WHERE {' AND '.join(where)} GROUP BY model")
+                 f" WHERE {where} GROUP BY model")
         rows = await self.read(lambda db: db.execute(query, params).fetchall())
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
@@ -204,14 +201,10 @@ class SqliteStore:
         guild_id: str | None = None,
     ) -> list[DailyUsage]:
         """(day, model, prompt, completion) per day and model, oldest day first."""
-        where, params = ["day >= ?"], [since_day]
-        for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
-                                    ("guild_id", "=", guild_id)):
-            if given is not None:
-                where.append(f"{column} {test} ?")
-                params.append(given)
+        where, params = usage_filter(_question, since_day, until_day=until_day, user_id=user_id,
+                                     guild_id=guild_id)
         query = ("SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-                 f" WHERE {' AND '.join(where)} GROUP BY day, model ORDER BY day, model")
+                 f" WHERE {where} GROUP BY day, model ORDER BY day, model")
         rows = await self.read(lambda db: db.execute(query, params).fetchall())
         return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
@@ -448,3 +441,6 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
+def _question(n: int) -> str:
+    """The n-th query placeholder, as sqlite3's driver spells it."""
+    return "?"

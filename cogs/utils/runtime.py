@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,42 +117,36 @@ async def _open(bot: commands.Bot) -> Runtime:
     except BaseException:
         await stack.aclose()
         raise
-    housekeeping = daily_housekeeping(services)
-    housekeeping.start()
-    stack.push_async_callback(_stop, housekeeping)
-    cache_sweep = cache_sweeping(services)
-    cache_sweep.start()
-    stack.push_async_callback(_stop, cache_sweep)
+    # Whatever cogs are loaded and whatever OMNICORD_RETENTION_DAYS says: expired cooldowns,
+    # leases and upstream requests go daily; cached media no stored turn refers to (a deletion
+    # another process saw, say) goes at every sweep.
+    housekeeping = _periodic(stack, services.forget_expired_limits, "forgetting expired limits",
+                             hours=24)
+    cache_sweep = _periodic(stack, services.sweep_cache, "sweeping the media cache",
+                            seconds=SWEEP_INTERVAL_SECONDS)
     return Runtime(services=services, http=http,
                    url_rewrite=getattr(bot, "omnicord_url_rewrite", None),
                    reads_all_messages=reads_all_messages(bot, settings),
                    housekeeping=housekeeping, cache_sweep=cache_sweep, _exit=stack)
 
 
-def daily_housekeeping(services: Services) -> tasks.Loop[Any]:
-    """At start-up and then daily, forget expired cooldowns, leases and upstream requests:
-    whatever the cogs loaded and whatever OMNICORD_RETENTION_DAYS says."""
+def _periodic(
+    stack: contextlib.AsyncExitStack, job: Callable[[], Awaitable[object]], doing: str, *,
+    hours: float = 0, seconds: float = 0,
+) -> tasks.Loop[Any]:
+    """Run ``job`` now and then every ``hours`` and ``seconds`` until ``stack`` closes; a
+    failure is one warning, and the next run tries again."""
 
-    async def forget_expired_limits() -> None:
+    async def run() -> None:
         try:
-            await services.forget_expired_limits()
-        except Exception:  # tomorrow's run tries again; nothing is refused meanwhile
-            log.warning("forgetting expired limits failed", exc_info=True)
+            await job()
+        except Exception:
+            log.warning("%s failed", doing, exc_info=True)
 
-    return tasks.loop(hours=24)(forget_expired_limits)
-
-
-def cache_sweeping(services: Services) -> tasks.Loop[Any]:
-    """At start-up and then every ``SWEEP_INTERVAL_SECONDS``, drop this process's cached
-    media that no stored turn refers to (a deletion another process saw, say)."""
-
-    async def sweep_cache() -> None:
-        try:
-            await services.sweep_cache()
-        except Exception:  # the next sweep tries again; the cache only waits longer
-            log.warning("sweeping the media cache failed", exc_info=True)
-
-    return tasks.loop(seconds=SWEEP_INTERVAL_SECONDS)(sweep_cache)
+    loop = tasks.loop(hours=hours, seconds=seconds)(run)
+    loop.start()
+    stack.push_async_callback(_stop, loop)
+    return loop
 
 
 async def _stop(loop: tasks.Loop[Any]) -> None:
