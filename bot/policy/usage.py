@@ -13,7 +13,7 @@ from typing import Any
 
 from omnicord.errors import InputError
 from omnicord.model.catalog import MODELS, Price, find_model
-from omnicord.store.base import Store, UsageRow, utc_today
+from omnicord.store.base import Store, UsageRow, utc_now, utc_today
 
 
 class OverDailyCap(InputError):
@@ -44,12 +44,13 @@ def default_prices(region: str = "intl") -> dict[str, Price]:
 
 def usage_row(
     *, user_id: str, model: str, prompt_tokens: int, completion_tokens: int,
-    guild_id: str = "", channel_id: str = "",
+    guild_id: str = "", channel_id: str = "", began_at: str | None = None,
 ) -> UsageRow:
-    """A usage row, its model named canonically so snapshots and aliases add up."""
+    """A usage row, its model named canonically so snapshots and aliases add up; ``began_at``
+    (default now) is when the work it paid for began."""
     return UsageRow(user_id=user_id, model=find_model(model).name, prompt_tokens=prompt_tokens,
                     completion_tokens=completion_tokens, guild_id=guild_id,
-                    channel_id=channel_id)
+                    channel_id=channel_id, began_at=began_at or utc_now())
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,14 @@ class UsageLedger:
 
     async def record(
         self, *, user_id: str, model: str, prompt_tokens: int, completion_tokens: int,
-        guild_id: str = "", channel_id: str = "",
-    ) -> None:
-        """Add one request's usage (a chat turn stores its usage with the turn instead)."""
-        await self._store.add_usage(usage_row(
+        guild_id: str = "", channel_id: str = "", began_at: str | None = None,
+    ) -> bool:
+        """Add one request's usage (a chat turn stores its usage with the turn instead), begun
+        at ``began_at`` (default now); False (nothing kept) if the member was erased since."""
+        return await self._store.add_usage(usage_row(
             user_id=user_id, model=model, prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, guild_id=guild_id, channel_id=channel_id))
+            completion_tokens=completion_tokens, guild_id=guild_id, channel_id=channel_id,
+            began_at=began_at))
 
     async def totals(self, *, since_day: str, user_id: str | None = None,
                      guild_id: str | None = None) -> UsageTotals:

@@ -65,7 +65,11 @@ class MemberPreferences:
 
 @dataclass(frozen=True)
 class Turn:
-    """One member message and the assistant's reply to it."""
+    """One member message and the assistant's reply to it.
+
+    ``created_at`` is when the member's message came in (before the reply began): an erasure
+    of the member at or after it keeps the turn out of the store.
+    """
 
     speaker_id: str
     speaker_name: str
@@ -147,6 +151,34 @@ class UsageRow:
     guild_id: str = ""
     channel_id: str = ""
     day: str = field(default_factory=utc_today)
+    #: When the work these tokens paid for began: a row for a member erased at or after it
+    #: is not kept.
+    began_at: str = field(default_factory=utc_now)
+
+
+class Kept(StrEnum):
+    """What became of a turn handed to the store."""
+
+    STORED = "stored"
+    FORGOTTEN = "forgotten"  # its member was erased after the message came in
+    DELETED = "deleted"  # its member's message was deleted meanwhile
+    EDITED = "edited"  # its member's message was edited meanwhile
+
+
+#: Tombstone kinds: an erased member (subject: a user id), a deleted or edited message
+#: (subject: a message id). The message kinds' values are ``Kept`` values.
+MEMBER_ERASED = "member"
+MESSAGE_ERASURES = (Kept.DELETED.value, Kept.EDITED.value)
+#: How long tombstones are kept: far longer than any reply can take to be stored.
+ERASURE_KEEP_SECONDS = 24 * 3600
+#: Which tombstone decides a turn's fate when several apply.
+VERDICT_ORDER = ("CASE kind WHEN 'deleted' THEN 0 WHEN 'edited' THEN 1 ELSE 2 END")
+
+
+def without_nul(text: str) -> str:
+    """``text`` without NUL characters: PostgreSQL's text cannot hold them, so both backends
+    store text without them (nothing a member could mean is lost)."""
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 class ConversationStore(Protocol):
@@ -168,8 +200,11 @@ class ConversationStore(Protocol):
                      ) -> tuple[list[Turn], str | None]:
         """The scope's turns (as ``history``) and its persona, in one read."""
 
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
-        """Store a completed turn and its usage atomically: both or neither."""
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
+        """Store a completed turn and its usage atomically: both or neither. Neither is kept
+        (and the verdict says why) if the turn's message was deleted or edited, or its member
+        (or the usage's) erased at or after ``turn.created_at``: across processes, atomic
+        with the erasures. Written once even if retried after a lost connection."""
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many were removed."""
@@ -414,8 +449,9 @@ class Store(ConversationStore, Protocol):
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""
 
-    async def add_usage(self, usage: UsageRow) -> None:
-        """Record one request's usage (requests that make no turn, such as captions)."""
+    async def add_usage(self, usage: UsageRow) -> bool:
+        """Record one request's usage (requests that make no turn, such as captions); False
+        (nothing kept) if its member was erased at or after ``usage.began_at``."""
 
     async def usage_by_model(
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
@@ -456,14 +492,25 @@ class Store(ConversationStore, Protocol):
     async def import_rows(self, table: str, rows: list[Row]) -> None:
         """Insert rows exported by ``export_rows`` (of any backend), keeping their ids."""
 
-    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
-        """Delete every turn made from, or answered by, one of these messages (one
-        transaction)."""
+    async def forget_messages(self, message_ids: Sequence[str], *,
+                              why: Kept = Kept.DELETED) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages, and leave a
+        tombstone (``why``: deleted or edited) so a turn from them stored later is not kept
+        (one transaction)."""
 
     async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
         """Delete, in one transaction, every turn the member spoke (the replies to them are in
         the same rows), the conversations in ``own_scopes`` (their DMs) whole, their
-        preferences in every server and their usage."""
+        preferences in every server and their usage; and leave a tombstone so nothing of
+        theirs begun before now is stored later, by any process."""
+
+    async def prune_erasures(self, *, older_than: str) -> int:
+        """Forget tombstones from before ``older_than`` (no reply takes that long)."""
+
+    async def scrub(self) -> None:
+        """Make rows erased so far physically gone from the database's files (SQLite: the
+        write-ahead log truncated; PostgreSQL: the touched tables vacuumed). Erasures do this
+        by themselves (PostgreSQL within ``SCRUB_DELAY`` seconds); this does it now."""
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
         """Delete turns created before a timestamp and usage of days before a day."""

@@ -59,19 +59,6 @@ class Combinable:
     run_all: Callable[[sqlite3.Connection, list[Any]], list[Any]]
 
 
-def insert_rows(into: str) -> Callable[[sqlite3.Connection, list[tuple[Any, ...]]], list[None]]:
-    """``run_all`` for rows of ``INSERT INTO {into} VALUES …``: one multi-row statement, atomic
-    on its own (triggers included)."""
-
-    def run_all(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[None]:
-        row = f"({', '.join('?' * len(rows[0]))})"
-        conn.execute(f"INSERT INTO {into} VALUES {', '.join([row] * len(rows))}",
-                     [value for values in rows for value in values])
-        return [None] * len(rows)
-
-    return run_all
-
-
 @dataclass
 class _Job:
     work: Work[Any] | None
@@ -178,6 +165,11 @@ class _Connection:
                 conn.execute("PRAGMA foreign_keys = ON")
                 if self._read_only:
                     conn.execute("PRAGMA query_only = ON")
+                else:
+                    # Deleted rows are overwritten with zeros, not merely unlinked: an
+                    # erasure leaves no text in the file's free pages (builds differ in the
+                    # default, so it is set, not assumed).
+                    conn.execute("PRAGMA secure_delete = ON")
             except BaseException:
                 conn.close()
                 raise
@@ -218,6 +210,11 @@ def _deliver(jobs: list[_Job]) -> None:
             job.future.set_result(value)
         else:
             job.future.set_exception(value)
+
+
+def in_transaction(conn: sqlite3.Connection, work: Work[T]) -> T:
+    """Run ``work`` in one immediate transaction on ``conn`` (the writer's thread)."""
+    return _transaction(work)(conn)
 
 
 def _transaction(work: Work[T]) -> Work[T]:
@@ -288,10 +285,17 @@ class SqliteDatabase:
         """Run ``work`` in one immediate transaction: committed if it returns, else rolled back."""
         return await self._require(self._writer).call(_transaction(work))
 
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it to nothing, so
+        pages that held erased rows are gone from the ``-wal`` file too. Waits (up to the busy
+        timeout) for readers of other processes to move past the old pages."""
+        if not self.in_memory:
+            await self._require(self._writer).call(_truncate_wal)
+
     async def write_combined(self, call: Combinable) -> Any:
-        """Run ``call`` on the writer, outside a transaction: its ``run_all`` must be one
-        statement (atomic on its own). Calls queued while the writer was busy share that
-        statement, so a burst of turns costs one commit, not one each."""
+        """Run ``call`` on the writer: its ``run_all`` must be atomic on its own (one statement,
+        or its own transaction). Calls queued while the writer was busy share it, so a burst
+        of turns costs one commit, not one each."""
         return await self._require(self._writer).combine(call)
 
     async def read_combined(self, call: Combinable) -> Any:
@@ -314,6 +318,13 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     # WAL with NORMAL sync never corrupts; only a power cut can lose the last commits.
     conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _truncate_wal(conn: sqlite3.Connection) -> None:
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        raise sqlite3.OperationalError("the write-ahead log could not be truncated: a reader "
+                                       "held it past the busy timeout")
 
 
 def backup_sqlite(source: Path, target: Path) -> int:

@@ -7,6 +7,7 @@ raises ConfigError saying what to install.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable
@@ -23,8 +24,13 @@ except ImportError:
     raise ConfigError(
         "OMNICORD_DB is a PostgreSQL URL: install omnicord[postgresql] (asyncpg)") from None
 
+log = logging.getLogger(__name__)
+
 CONNECT_TIMEOUT = 15.0
 CLOSE_TIMEOUT = 10.0
+#: Pauses before each new try of work whose connection was lost (a server restart, a killed
+#: backend, a failover): about 3 s in all, then StoreUnavailable.
+RETRY_PAUSES = (0.05, 0.2, 0.6, 2.0)
 
 T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]  # given an asyncpg connection
@@ -32,6 +38,19 @@ Work = Callable[[Any], Awaitable[T]]  # given an asyncpg connection
 #: What reaching or preparing the database can raise: the driver's errors, the socket's, and
 #: ValueError for a URL it cannot parse.
 _FAILURES = (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+#: What a lost connection (or a transaction the server rolled back to break a deadlock)
+#: raises: the work was not done, or done exactly as a retry would do it again.
+_LOST = (
+    OSError,  # reset, refused while the server restarts
+    asyncpg.PostgresConnectionError,  # 08…
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_terminate_backend, fast shutdown
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TransactionRollbackError,  # 40…: deadlock, serialization
+    asyncpg.exceptions.InternalClientError,  # the protocol state broken by a dying socket
+    asyncpg.InterfaceError,  # "connection is closed"
+)
 
 
 class PostgresDatabase:
@@ -73,13 +92,66 @@ class PostgresDatabase:
             raise
 
     async def run(self, work: Work[T], failing: str = "cannot use") -> T:
-        """Run ``work`` (such as migrating) on one connection; a failure is one
-        StoreUnavailable line: "OMNICORD_DB: {failing} {url}: {why}"."""
+        """Run ``work`` (such as migrating) on one connection, again on a new one if the
+        connection is lost; a failure is one StoreUnavailable line:
+        "OMNICORD_DB: {failing} {url}: {why}"."""
         try:
-            async with self.pool.acquire() as conn:
-                return await work(conn)
+            return await self.retrying(work)
         except _FAILURES as error:
             raise StoreUnavailable(self._unavailable(failing, error)) from None
+
+    async def retrying(self, work: Work[T]) -> T:
+        """Run ``work`` on a pooled connection; if the connection is lost, on a fresh one after
+        a pause (``RETRY_PAUSES``). ``work`` must be idempotent: it may have been done before
+        the connection died. StoreUnavailable once every try lost its connection."""
+        for pause in (*RETRY_PAUSES, None):
+            try:
+                return await self._once(work)
+            except _LOST as error:
+                if pause is None:
+                    raise StoreUnavailable(self._unavailable(
+                        f"lost the connection {len(RETRY_PAUSES) + 1} times to", error)
+                    ) from None
+                log.warning("database connection lost (%s); trying again in %.2fs",
+                            type(error).__name__, pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    async def _once(self, work: Work[T]) -> T:
+        async with self.pool.acquire() as conn:
+            try:
+                return await work(conn)
+            except _LOST:
+                conn.terminate()  # broken: the pool opens a new one instead
+                raise
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        """The rows of an idempotent query, retried on a lost connection."""
+        rows: list[Any] = await self.retrying(lambda conn: conn.fetch(query, *args))
+        return rows
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        """The first row (or None) of an idempotent query, retried on a lost connection."""
+        return await self.retrying(lambda conn: conn.fetchrow(query, *args))
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """The first value (or None) of an idempotent query, retried on a lost connection."""
+        return await self.retrying(lambda conn: conn.fetchval(query, *args))
+
+    async def execute(self, query: str, *args: Any) -> str:
+        """Run an idempotent statement, retried on a lost connection; its status."""
+        status: str = await self.retrying(lambda conn: conn.execute(query, *args))
+        return status
+
+    async def transaction(self, work: Work[T]) -> T:
+        """Run ``work`` in one transaction, all of it again on a new connection if the
+        connection is lost (so ``work`` must be idempotent as a whole)."""
+
+        async def run(conn: Any) -> T:
+            async with conn.transaction():
+                return await work(conn)
+
+        return await self.retrying(run)
 
     async def close(self) -> None:
         """Close every connection of the pool: gracefully, or at once if a query is still

@@ -31,11 +31,14 @@ POLL_START, POLL_MAX = 0.005, 0.1
 
 LeaseTable = Literal["scope_leases", "slot_leases"]
 
+# Free, expired, already ours (a retry after a lost connection), or left by this process
+# (whose own lock in memory says nobody here holds it: a release that failed) — then taken.
 _TAKE_SCOPE = """
     INSERT INTO scope_leases AS lease (scope, holder, expires_at)
     VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
     ON CONFLICT (scope) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-    WHERE lease.expires_at < clock_timestamp()
+    WHERE lease.expires_at < clock_timestamp() OR lease.holder = excluded.holder
+       OR starts_with(lease.holder, $4)
     RETURNING true"""
 
 
@@ -49,6 +52,11 @@ class Leases:
         self._counter = itertools.count(1)
         self._held: dict[str, LeaseTable] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def prefix(self) -> str:
+        """What every token of this store begins with."""
+        return self._prefix
 
     def token(self) -> str:
         """A new acquisition's token: which process took it, unique in the database."""
@@ -65,7 +73,7 @@ class Leases:
         await _finish(self._delete(table, token), f"releasing lease {token}")
 
     async def _delete(self, table: LeaseTable, token: str) -> None:
-        await self.database.pool.execute(f"DELETE FROM {table} WHERE holder = $1", token)
+        await self.database.execute(f"DELETE FROM {table} WHERE holder = $1", token)
 
     def start(self) -> None:
         """Start renewing held leases (every third of their time to live)."""
@@ -94,7 +102,7 @@ class Leases:
         for table in ("scope_leases", "slot_leases"):
             tokens = [token for token, held in self._held.items() if held == table]
             if tokens:
-                await self.database.pool.execute(
+                await self.database.execute(
                     f"UPDATE {table} SET expires_at = clock_timestamp() + make_interval(secs"
                     " => $2) WHERE holder = ANY($1::text[])", tokens, self.seconds)
 
@@ -123,8 +131,8 @@ class ScopeHolds:
         delay = POLL_START
         while True:
             try:
-                taken = await leases.database.pool.fetchval(
-                    _TAKE_SCOPE, scope, token, leases.seconds)
+                taken = await leases.database.fetchval(
+                    _TAKE_SCOPE, scope, token, leases.seconds, leases.prefix)
             except BaseException:
                 # Cancelled mid-statement, the lease may be ours without our knowing.
                 await leases.release("scope_leases", token)

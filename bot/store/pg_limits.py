@@ -16,8 +16,10 @@ lease just taken or renewed is never deleted.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from omnicord.store.base import Expired, SlotsFull
 from omnicord.store.limits import WINDOW_SECONDS
@@ -29,23 +31,30 @@ _SLOTS_LOCK = 0x4F4D4E01
 _UPSTREAM_LOCK = 0x4F4D4E02
 _MIN_WAIT = 0.001  # a refusal never says 0, which means "recorded"
 
+# ``hit`` is the request's own token: recorded twice (retried), it still counts once.
 _COOLDOWN_HIT = """
-    INSERT INTO cooldowns AS c (key, last_at) VALUES ($1, clock_timestamp())
-    ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at
+    INSERT INTO cooldowns AS c (key, last_at, hit) VALUES ($1, clock_timestamp(), $3)
+    ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, hit = excluded.hit
     WHERE c.last_at <= excluded.last_at - make_interval(secs => $2::float8)
+       OR c.hit = excluded.hit
     RETURNING true"""
 
 _COOLDOWN_LEFT = """
     SELECT $2::float8 - extract(epoch FROM clock_timestamp() - last_at)::float8
     FROM cooldowns WHERE key = $1"""
 
+# Taking a slot already taken with this token (a retry) finds it taken.
 _TAKE_SLOT = """
-    WITH expired AS (DELETE FROM slot_leases WHERE key = $1 AND expires_at < clock_timestamp())
-    INSERT INTO slot_leases (holder, key, expires_at)
-    SELECT $2, $1, clock_timestamp() + make_interval(secs => $4)
-    WHERE (SELECT count(*) FROM slot_leases
-           WHERE key = $1 AND expires_at >= clock_timestamp()) < $3
-    RETURNING true"""
+    WITH expired AS (DELETE FROM slot_leases WHERE key = $1 AND expires_at < clock_timestamp()),
+    mine AS (SELECT true AS taken FROM slot_leases WHERE holder = $2),
+    added AS (
+        INSERT INTO slot_leases (holder, key, expires_at)
+        SELECT $2, $1, clock_timestamp() + make_interval(secs => $4)
+        WHERE NOT EXISTS (SELECT FROM mine)
+          AND (SELECT count(*) FROM slot_leases
+               WHERE key = $1 AND expires_at >= clock_timestamp()) < $3
+        RETURNING true AS taken)
+    SELECT taken FROM mine UNION ALL SELECT taken FROM added"""
 
 _UPSTREAM = f"""
     WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
@@ -82,11 +91,12 @@ class PostgresLimits:
     async def try_cooldown(self, key: str, seconds: float) -> float:
         """Record a request under ``key`` unless the last came under ``seconds`` ago; 0 when
         recorded, else the seconds left."""
-        pool = self._database.pool
+        database = self._database
+        hit = uuid.uuid4().hex
         while True:
-            if await pool.fetchval(_COOLDOWN_HIT, key, float(seconds)):
+            if await database.fetchval(_COOLDOWN_HIT, key, float(seconds), hit):
                 return 0.0
-            left = await pool.fetchval(_COOLDOWN_LEFT, key, float(seconds))
+            left = await database.fetchval(_COOLDOWN_LEFT, key, float(seconds))
             if left is not None and left > 0:
                 return float(min(left, seconds))
             # The last hit aged out between the two statements: try again.
@@ -102,13 +112,17 @@ class PostgresLimits:
 
     async def _take_slot(self, key: str, limit: int) -> str:
         token = self._leases.token()
+
+        async def take(conn: Any) -> bool:
+            # Serializes check-and-take per key; the count below sees every slot committed
+            # before this lock was granted (each statement reads afresh).
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                               _SLOTS_LOCK, key)
+            return bool(await conn.fetchval(_TAKE_SLOT, key, token, limit,
+                                            self._leases.seconds))
+
         try:
-            async with self._database.pool.acquire() as conn, conn.transaction():
-                # Serializes check-and-take per key; the count below sees every slot committed
-                # before this lock was granted (each statement reads afresh).
-                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                                   _SLOTS_LOCK, key)
-                taken = await conn.fetchval(_TAKE_SLOT, key, token, limit, self._leases.seconds)
+            taken = await self._database.transaction(take)
         except BaseException:
             await self._leases.release("slot_leases", token)  # it may have committed
             raise
@@ -120,9 +134,14 @@ class PostgresLimits:
     async def try_upstream(self, per_minute: int) -> float:
         """Record one request to the model service if fewer than ``per_minute`` were made in
         the last 60 s (by any process); 0 then, else the seconds until one is free."""
-        async with self._database.pool.acquire() as conn, conn.transaction():
+
+        async def record(conn: Any) -> Any:
             await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _UPSTREAM_LOCK)
-            added, wait = await conn.fetchrow(_UPSTREAM, per_minute)
+            return await conn.fetchrow(_UPSTREAM, per_minute)
+
+        # A retry after a lost commit may count one request twice: the window then admits
+        # one request fewer for a minute, never one more.
+        added, wait = await self._database.transaction(record)
         if added:
             return 0.0
         return WINDOW_SECONDS if wait is None else max(float(wait), _MIN_WAIT)
@@ -130,10 +149,11 @@ class PostgresLimits:
     async def prune(self, *, cooldowns_older_than: float) -> Expired:
         """Delete cooldown times older than ``cooldowns_older_than`` seconds, expired leases
         and request rows outside the window, each by one statement of its own."""
-        pool = self._database.pool
-        cooldowns = _count(await pool.execute(_PRUNE_COOLDOWNS, float(cooldowns_older_than)))
-        leases = sum([_count(await pool.execute(statement)) for statement in _PRUNE_LEASES])
-        upstream = _count(await pool.execute(_PRUNE_UPSTREAM))
+        database = self._database
+        cooldowns = _count(await database.execute(_PRUNE_COOLDOWNS,
+                                                  float(cooldowns_older_than)))
+        leases = sum([_count(await database.execute(statement)) for statement in _PRUNE_LEASES])
+        upstream = _count(await database.execute(_PRUNE_UPSTREAM))
         return Expired(cooldowns=cooldowns, leases=leases, upstream=upstream)
 
 

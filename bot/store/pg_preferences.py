@@ -27,7 +27,7 @@ class PostgresPreferences:
 
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
-        row = await self._database.pool.fetchrow(
+        row = await self._database.fetchrow(
             f"SELECT {', '.join(GUILD_FIELDS)} FROM guild_settings WHERE guild_id = $1",
             guild_id)
         return guild_from_row(row)
@@ -36,7 +36,7 @@ class PostgresPreferences:
         """Replace a server's preferences."""
         values = guild_values(prefs)
         placeholders = ", ".join(f"${n}" for n in range(1, len(GUILD_FIELDS) + 3))
-        await self._database.pool.execute(
+        await self._database.execute(
             f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
             f" VALUES ({placeholders}) ON CONFLICT (guild_id) DO UPDATE SET "
             + ", ".join(f"{f} = excluded.{f}" for f in (*GUILD_FIELDS, "updated_at")),
@@ -44,14 +44,14 @@ class PostgresPreferences:
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
-        row = await self._database.pool.fetchrow(
+        row = await self._database.fetchrow(
             "SELECT voice, reply_mode, caption_language FROM member_settings"
             " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
         return member_from_row(row)
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
-        await self._database.pool.execute(
+        await self._database.execute(
             "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
             " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
@@ -64,7 +64,7 @@ class PostgresPreferences:
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
         column = channel_role_column(role)
-        value = await self._database.pool.fetchval(
+        value = await self._database.fetchval(
             f"SELECT {column} FROM channel_settings WHERE channel_id = $1", channel_id)
         return bool(value)
 
@@ -73,7 +73,7 @@ class PostgresPreferences:
     ) -> None:
         """Open or close a channel for chat or auto-captioning."""
         column = channel_role_column(role)
-        await self._database.pool.execute(
+        await self._database.execute(
             f"INSERT INTO channel_settings (channel_id, guild_id, {column}, updated_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
             f" {column} = excluded.{column}, updated_at = excluded.updated_at",
@@ -82,20 +82,20 @@ class PostgresPreferences:
     async def channels_with(self, guild_id: str, role: str) -> list[str]:
         """Ids of the server's channels with a role switched on."""
         column = channel_role_column(role)
-        rows = await self._database.pool.fetch(
+        rows = await self._database.fetch(
             f"SELECT channel_id FROM channel_settings WHERE guild_id = $1 AND {column} = 1"
             " ORDER BY channel_id", guild_id)
         return [row[0] for row in rows]
 
     async def caption_mode(self, channel_id: str) -> CaptionMode:
         """What the channel's auto-captions post (``transcript`` for a channel never set)."""
-        value = await self._database.pool.fetchval(
+        value = await self._database.fetchval(
             "SELECT caption_mode FROM channel_settings WHERE channel_id = $1", channel_id)
         return CaptionMode(value) if value else CaptionMode.TRANSCRIPT
 
     async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
         """Choose what the channel's auto-captions post (kept while captions are off)."""
-        await self._database.pool.execute(
+        await self._database.execute(
             "INSERT INTO channel_settings (channel_id, guild_id, caption_mode, updated_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
             " caption_mode = excluded.caption_mode, updated_at = excluded.updated_at",
@@ -103,7 +103,7 @@ class PostgresPreferences:
 
     async def access(self, guild_id: str) -> AccessList:
         """The server's allow lists (empty: everyone, everywhere)."""
-        rows = await self._database.pool.fetch(
+        rows = await self._database.fetch(
             "SELECT target FROM guild_access WHERE guild_id = $1", guild_id)
         return access_list([row[0] for row in rows])
 
@@ -111,10 +111,10 @@ class PostgresPreferences:
         """Add a role or channel to the server's allow list, or remove it."""
         target = access_target(kind, target_id)
         if allowed:
-            await self._database.pool.execute(
+            await self._database.execute(
                 "INSERT INTO guild_access (guild_id, target, updated_at) VALUES ($1, $2, $3)"
                 " ON CONFLICT (guild_id, target) DO UPDATE SET updated_at = excluded.updated_at",
                 guild_id, target, utc_now())
         else:
-            await self._database.pool.execute(
+            await self._database.execute(
                 "DELETE FROM guild_access WHERE guild_id = $1 AND target = $2", guild_id, target)

@@ -7,6 +7,7 @@ clock."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from omnicord.store.base import command_claim_key, command_hash_key
 from omnicord.store.pg_database import PostgresDatabase
@@ -19,6 +20,7 @@ _PUT = f"""
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"""
 
 # Inserted, or taken over from an expired claim; nothing while the tree is synced already.
+# (Claims, recordings and ends are idempotent: the store retries them on a lost connection.)
 _CLAIM = f"""
     INSERT INTO bot_state AS held (key, value, updated_at)
     SELECT $1, to_char(clock_timestamp() AT TIME ZONE 'UTC' + make_interval(secs => $4),
@@ -26,6 +28,7 @@ _CLAIM = f"""
     WHERE NOT EXISTS (SELECT 1 FROM bot_state WHERE key = $2 AND value = $3)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
     WHERE split_part(held.value, ' ', 1) < excluded.updated_at
+       OR split_part(held.value, ' ', 2) = $5  -- ours already: a retried claim
     RETURNING true"""
 
 _END_CLAIM = "DELETE FROM bot_state WHERE key = $1 AND split_part(value, ' ', 2) = $2"
@@ -41,7 +44,7 @@ class PostgresBotState:
 
     async def command_tree_hash(self, application_id: str) -> str | None:
         """The hash of the slash commands last synced for an application."""
-        found: str | None = await self.database.pool.fetchval(
+        found: str | None = await self.database.fetchval(
             "SELECT value FROM bot_state WHERE key = $1", command_hash_key(application_id))
         return found
 
@@ -49,21 +52,26 @@ class PostgresBotState:
         """A claim token if this caller should sync ``tree_hash`` now, else None."""
         token = uuid.uuid4().hex
         claim_key = command_claim_key(application_id)
-        async with self.database.pool.acquire() as conn, conn.transaction():
+
+        async def claim(conn: Any) -> bool:
             await conn.execute(_LOCK, claim_key)
-            taken = await conn.fetchval(_CLAIM, claim_key, command_hash_key(application_id),
-                                        tree_hash, float(seconds), token)
-        return token if taken else None
+            return bool(await conn.fetchval(_CLAIM, claim_key, command_hash_key(application_id),
+                                            tree_hash, float(seconds), token))
+
+        return token if await self.database.transaction(claim) else None
 
     async def set_hash(self, application_id: str, tree_hash: str, claim: str | None) -> None:
         """Record a sync of ``tree_hash`` and end ``claim``, in one transaction."""
         claim_key = command_claim_key(application_id)
-        async with self.database.pool.acquire() as conn, conn.transaction():
+
+        async def record(conn: Any) -> None:
             await conn.execute(_LOCK, claim_key)
             await conn.execute(_PUT, command_hash_key(application_id), tree_hash)
             if claim is not None:
                 await conn.execute(_END_CLAIM, claim_key, claim)
 
+        await self.database.transaction(record)
+
     async def end_claim(self, application_id: str, claim: str) -> None:
         """Delete the application's claim if it is still ``claim``."""
-        await self.database.pool.execute(_END_CLAIM, command_claim_key(application_id), claim)
+        await self.database.execute(_END_CLAIM, command_claim_key(application_id), claim)

@@ -9,14 +9,18 @@ upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncp
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from omnicord.store.base import (
     COPY_TABLES,
+    MEMBER_ERASED,
     SYNC_CLAIM_SECONDS,
+    VERDICT_ORDER,
     DailyUsage,
+    Kept,
     Removed,
     Row,
     Turn,
@@ -27,6 +31,7 @@ from omnicord.store.base import (
     turn_from_row,
     usage_filter,
     utc_now,
+    without_nul,
 )
 from omnicord.store.locks import ScopeLocks
 from omnicord.store.pg_database import CONNECT_TIMEOUT, PostgresDatabase
@@ -34,6 +39,7 @@ from omnicord.store.pg_leases import LEASE_SECONDS, Leases, ScopeHolds
 from omnicord.store.pg_limits import PostgresLimits
 from omnicord.store.pg_migrations import apply_pending, load_migrations, schema_version
 from omnicord.store.pg_preferences import PostgresPreferences
+from omnicord.store.pg_scrub import Scrubber
 from omnicord.store.pg_state import PostgresBotState
 
 _RECALL = """
@@ -42,29 +48,71 @@ _RECALL = """
                        ORDER BY id DESC LIMIT $2) t ON true
     WHERE c.scope = $1 ORDER BY t.id"""
 
-# The turn, its conversation and its usage in one statement: atomic on its own, one round trip.
-_ADD_TURN = """
-    WITH conversation AS (
-        INSERT INTO conversations (scope, updated_at) VALUES ($1, $10)
+# Erasures and writes of turns and usage exclude each other per member and per message with
+# transaction-level advisory locks (writes share them, erasures take them alone), and a write
+# checks the tombstones in a statement of its own after its locks: so a write either commits
+# before an erasure begins (and the erasure deletes it) or sees the erasure's tombstone.
+_LOCK_SHARED = """
+    SELECT pg_advisory_xact_lock_shared(key) FROM (
+        SELECT DISTINCT hashtextextended('omnicord-erasure:' || k, 0) AS key
+        FROM unnest($1::text[]) k ORDER BY 1) keys"""
+_LOCK_ALONE = _LOCK_SHARED.replace("_shared", "")
+
+_BLOCKED = f"""
+    blocked AS (
+        SELECT kind FROM erasures
+        WHERE (kind = 'member' AND subject = ANY($1::text[]) AND erased_at >= $2::text)
+           OR (kind IN ('deleted', 'edited') AND subject = $3::text)
+        ORDER BY {VERDICT_ORDER} LIMIT 1)"""
+
+# The turn, its conversation and its usage in one statement, unless a tombstone forbids them
+# (the statement returns its kind then); written once per write key however often retried.
+_ADD_TURN = f"""
+    WITH {_BLOCKED},
+    conversation AS (
+        INSERT INTO conversations (scope, updated_at)
+        SELECT $4::text, $13::text WHERE NOT EXISTS (SELECT 1 FROM blocked)
         ON CONFLICT (scope) DO UPDATE SET updated_at = excluded.updated_at
         RETURNING id),
     turn AS (
         INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,
                            reply_text, model, usage_json, created_at, replied_at,
-                           source_message_id, reply_message_ids)
-        SELECT id, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
-               $9::text, $10::text, $11::text, $12::text
-        FROM conversation)
-    INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
-                       completion_tokens, created_at)
-    SELECT $13::text, $14::text, $15::text, $16::text, $17::text, $18::bigint, $19::bigint,
-           $10::text
-    WHERE $16::text IS NOT NULL"""
+                           source_message_id, reply_message_ids, write_key)
+        SELECT id, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text,
+               $12::text, $13::text, $3::text, $14::text, $22::text
+        FROM conversation
+        ON CONFLICT (write_key) DO NOTHING
+        RETURNING id),
+    used AS (
+        INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
+                           completion_tokens, created_at, write_key)
+        SELECT $15::text, $16::text, $17::text, $18::text, $19::text, $20::bigint,
+               $21::bigint, $13::text, $22::text
+        WHERE $18::text IS NOT NULL AND EXISTS (SELECT 1 FROM turn))
+    SELECT (SELECT kind FROM blocked)"""
 
-_ADD_USAGE = """
+_ADD_USAGE = f"""
+    WITH {_BLOCKED}
     INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
-                       completion_tokens, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+                       completion_tokens, created_at, write_key)
+    SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE NOT EXISTS (SELECT 1 FROM blocked)
+    ON CONFLICT (write_key) DO NOTHING"""
+
+_TOMBSTONES = """
+    INSERT INTO erasures (kind, subject, erased_at) SELECT $1, s, $3 FROM unnest($2::text[]) s
+    ON CONFLICT (kind, subject) DO UPDATE SET erased_at = excluded.erased_at"""
+
+#: The tables an erasure leaves dead rows in, to vacuum.
+_TURN_TABLES = ("turns", "turn_refs")
+_MEMBER_TABLES = (*_TURN_TABLES, "conversations", "member_settings", "usage", "cooldowns")
+
+
+def _member_key(user_id: str) -> str:
+    return f"member:{user_id}"
+
+
+def _message_key(message_id: str) -> str:
+    return f"message:{message_id}"
 
 
 class PostgresStore:
@@ -86,6 +134,7 @@ class PostgresStore:
         self.preferences = PostgresPreferences(self.database)
         self.limits = PostgresLimits(self.database, self.leases)
         self.bot_state = PostgresBotState(self.database)
+        self.scrubber = Scrubber(url)
         self._holds = ScopeHolds(self.leases)
         # Turns added at once to one scope are stored in call order, as SQLite's one writer
         # does; the pool alone could commit them in any order.
@@ -105,7 +154,8 @@ class PostgresStore:
         self.leases.start()
 
     async def close(self) -> None:
-        """Release held leases and close the pool."""
+        """Vacuum what erasures left, release held leases and close the pool."""
+        await self.scrubber.close()
         await self.leases.stop()
         await self.database.close()
 
@@ -134,34 +184,53 @@ class PostgresStore:
     async def recall(self, scope: str, *, limit: int | None = None
                      ) -> tuple[list[Turn], str | None]:
         """The scope's turns (as ``history``) and its persona, in one query."""
-        rows = await self.database.pool.fetch(_RECALL, scope, limit)
+        rows = await self.database.fetch(_RECALL, scope, limit)
         if not rows:
             return [], None
         return [turn_from_row(row) for row in rows if row["id"] is not None], rows[0]["persona"]
 
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
-        """Store a completed turn, and the usage it cost, in one statement: both or neither."""
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
+        """Store a completed turn, and the usage it cost, unless an erasure forbids it: both
+        or neither, once, however often retried."""
+        members = [turn.speaker_id, usage.user_id if usage else turn.speaker_id]
+        keys = [*map(_member_key, members)]
+        if turn.source_message_id:
+            keys.append(_message_key(turn.source_message_id))
         values = (
-            scope, turn.speaker_id, turn.speaker_name, turn.text,
-            json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
-            json.dumps(turn.usage) if turn.usage is not None else None,
-            turn.created_at, turn.replied_at, turn.source_message_id,
-            json.dumps(list(turn.reply_message_ids)),
-            *_usage_values(usage),
+            members, turn.created_at, turn.source_message_id, scope, turn.speaker_id,
+            without_nul(turn.speaker_name), without_nul(turn.text),
+            json.dumps([m.to_dict() for m in turn.media]), without_nul(turn.reply_text),
+            turn.model, json.dumps(turn.usage) if turn.usage is not None else None,
+            turn.created_at, turn.replied_at, json.dumps(list(turn.reply_message_ids)),
+            *_usage_values(usage), uuid.uuid4().hex,
         )
-        async with self._write_order.hold(scope):
-            await self.database.pool.execute(_ADD_TURN, *values)
 
-    async def add_usage(self, usage: UsageRow) -> None:
-        """Record one request's usage (requests that make no turn, such as captions)."""
-        await self.database.pool.execute(_ADD_USAGE, *_usage_values(usage), utc_now())
+        async def write(conn: Any) -> str | None:
+            await conn.execute(_LOCK_SHARED, keys)
+            blocked: str | None = await conn.fetchval(_ADD_TURN, *values)
+            return blocked
+
+        async with self._write_order.hold(scope):
+            blocked = await self.database.transaction(write)
+        return _kept(blocked)
+
+    async def add_usage(self, usage: UsageRow) -> bool:
+        """Record one request's usage unless its member was erased since it began."""
+        values = ([usage.user_id], usage.began_at, None, *_usage_values(usage), utc_now(),
+                  uuid.uuid4().hex)
+
+        async def write(conn: Any) -> bool:
+            await conn.execute(_LOCK_SHARED, [_member_key(usage.user_id)])
+            return _count(await conn.execute(_ADD_USAGE, *values)) > 0
+
+        return await self.database.transaction(write)
 
     async def usage_by_model(
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
         where, params = usage_filter(_dollar, since_day, user_id=user_id, guild_id=guild_id)
-        rows = await self.database.pool.fetch(
+        rows = await self.database.fetch(
             "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
             f" WHERE {where} GROUP BY model", *params)
         return [(row[0], int(row[1]), int(row[2])) for row in rows]
@@ -173,7 +242,7 @@ class PostgresStore:
         """(day, model, prompt, completion) per day and model, oldest day first."""
         where, params = usage_filter(_dollar, since_day, until_day=until_day, user_id=user_id,
                                      guild_id=guild_id)
-        rows = await self.database.pool.fetch(
+        rows = await self.database.fetch(
             "SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
             f" WHERE {where} GROUP BY day, model"
             ' ORDER BY day, model COLLATE "C"', *params)  # byte order, as SQLite sorts
@@ -199,40 +268,56 @@ class PostgresStore:
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        return _count(await self.database.pool.execute(
+        removed = _count(await self.database.execute(
             "DELETE FROM turns WHERE conversation_id IN"
             " (SELECT id FROM conversations WHERE scope = $1)", scope))
+        if removed:
+            self.scrubber.touched(_TURN_TABLES)
+        return removed
 
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
-        prompt: str | None = await self.database.pool.fetchval(
+        prompt: str | None = await self.database.fetchval(
             "SELECT system_prompt FROM conversations WHERE scope = $1", scope)
         return prompt
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
-        await self.database.pool.execute(
+        await self.database.execute(
             "INSERT INTO conversations (scope, system_prompt, updated_at) VALUES ($1, $2, $3)"
             " ON CONFLICT (scope) DO UPDATE SET system_prompt = excluded.system_prompt,"
-            " updated_at = excluded.updated_at", scope, prompt, utc_now())
+            " updated_at = excluded.updated_at", scope,
+            prompt if prompt is None else without_nul(prompt), utc_now())
 
-    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
-        """Delete every turn made from, or answered by, one of these messages."""
+    async def forget_messages(self, message_ids: Sequence[str], *,
+                              why: Kept = Kept.DELETED) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages, and leave
+        their tombstones, in one transaction."""
         ids = list(message_ids)
-        # Most deleted messages never reached Omnicord: a plain read finds that out first.
-        if not ids or not await self.database.pool.fetchval(
-                f"SELECT EXISTS (SELECT 1 FROM turns WHERE {_BY_MESSAGE})", ids):
+        if not ids:
             return Removed()
-        async with self.database.pool.acquire() as conn, conn.transaction():
-            rows, released = await _delete_turns(conn, _BY_MESSAGE, ids)
+        erased_at = utc_now()
+
+        async def forget(conn: Any) -> tuple[list[Any], tuple[str, ...]]:
+            await conn.execute(_LOCK_ALONE, [_message_key(i) for i in ids])
+            await conn.execute(_TOMBSTONES, why.value, ids, erased_at)
+            return await _delete_turns(conn, _BY_MESSAGE, ids)
+
+        rows, released = await self.database.transaction(forget)
+        if rows:
+            self.scrubber.touched(_TURN_TABLES)
         return Removed(turns=len(rows), released_media=released,
                        orphaned_replies=orphaned_replies(rows, ids))
 
     async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
-        """Delete a member's turns, own conversations, preferences and usage, in one
-        transaction."""
+        """Delete a member's turns, own conversations, preferences and usage, and leave their
+        tombstone, in one transaction."""
         scopes = list(own_scopes)
-        async with self.database.pool.acquire() as conn, conn.transaction():
+        erased_at = utc_now()
+
+        async def forget(conn: Any) -> Removed:
+            await conn.execute(_LOCK_ALONE, [_member_key(user_id)])
+            await conn.execute(_TOMBSTONES, MEMBER_ERASED, [user_id], erased_at)
             rows, released = await _delete_turns(conn, _BY_SPEAKER, user_id, scopes)
             await conn.execute("DELETE FROM conversations WHERE scope = ANY($1::text[])", scopes)
             preferences = _count(await conn.execute(
@@ -240,34 +325,52 @@ class PostgresStore:
             usage = _count(await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id))
             # Cooldown keys end in the member's id ("chat:<id>"): their last request time goes too.
             await conn.execute("DELETE FROM cooldowns WHERE key LIKE '%:' || $1", user_id)
-        return Removed(len(rows), released, preferences, usage)
+            return Removed(len(rows), released, preferences, usage)
+
+        removed = await self.database.transaction(forget)
+        self.scrubber.touched(_MEMBER_TABLES)
+        return removed
+
+    async def prune_erasures(self, *, older_than: str) -> int:
+        """Forget tombstones from before ``older_than``."""
+        forgotten = _count(await self.database.execute(
+            "DELETE FROM erasures WHERE erased_at < $1", older_than))
+        if forgotten:
+            self.scrubber.touched(("erasures",))
+        return forgotten
+
+    async def scrub(self) -> None:
+        """Vacuum now every table erasures left dead rows in."""
+        await self.scrubber.flush()
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
         """Delete turns created before ``turns_before`` and usage of days before
         ``usage_before``, a batch per transaction."""
         turns, released = 0, set[str]()
         while True:
-            async with self.database.pool.acquire() as conn, conn.transaction():
-                rows, freed = await _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH)
+            rows, freed = await self.database.transaction(
+                lambda conn: _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH))
             count = len(rows)
             turns += count
             released.update(freed)
             if count < PRUNE_BATCH:
                 break
-        usage = _count(await self.database.pool.execute(
+        usage = _count(await self.database.execute(
             "DELETE FROM usage WHERE day < $1", usage_before))
+        if turns or usage:
+            self.scrubber.touched((*_TURN_TABLES, "usage"))
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
 
     async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
         """Which of these content hashes a stored turn refers to, in one query."""
         if not content_hashes:
             return set()
-        rows = await self.database.pool.fetch(_REFERENCED_MEDIA, list(content_hashes))
+        rows = await self.database.fetch(_REFERENCED_MEDIA, list(content_hashes))
         return {row[0] for row in rows}
 
     async def count_rows(self, table: str) -> int:
         """How many rows one of ``COPY_TABLES`` holds."""
-        return int(await self.database.pool.fetchval(
+        return int(await self.database.fetchval(
             f"SELECT count(*) FROM {check_table(table)}"))
 
     async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
@@ -275,16 +378,16 @@ class PostgresStore:
         order, as SQLite sorts them)."""
         columns = COPY_TABLES[check_table(table)]
         select = f"SELECT {', '.join(columns)} FROM {table}"
-        pool = self.database.pool
+        database = self.database
         if columns[0] == "id":  # by key, so a big table is read in linear time
             last = 0
             query = f"{select} WHERE id > $1 ORDER BY id LIMIT $2"
-            while rows := [tuple(r) for r in await pool.fetch(query, last, batch)]:
+            while rows := [tuple(r) for r in await database.fetch(query, last, batch)]:
                 yield rows
                 last = rows[-1][0]
             return
         order = ", ".join(f'{column} COLLATE "C"' for column in columns[:2])
-        rows = [tuple(r) for r in await pool.fetch(f"{select} ORDER BY {order}")]
+        rows = [tuple(r) for r in await database.fetch(f"{select} ORDER BY {order}")]
         for start in range(0, len(rows), batch):
             yield rows[start:start + batch]
 
@@ -292,12 +395,17 @@ class PostgresStore:
         """Insert exported rows, keeping their ids, in one transaction; new rows' ids then
         continue above them."""
         columns = COPY_TABLES[check_table(table)]
-        async with self.database.pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table(table, records=rows, columns=list(columns))
+        records = [tuple(without_nul(v) if isinstance(v, str) else v for v in row)
+                   for row in rows]
+
+        async def insert(conn: Any) -> None:
+            await conn.copy_records_to_table(table, records=records, columns=list(columns))
             if columns[0] == "id":
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id))"
                     f" FROM {table} HAVING max(id) IS NOT NULL")
+
+        await self.database.transaction(insert)
 
 
 #: Turns deleted per transaction by ``prune``.
@@ -325,6 +433,13 @@ async def _delete_turns(conn: Any, where: str, *params: object
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media' AND ref = ANY($1::text[])",
         sorted(hashes))}
     return rows, tuple(sorted(hashes - still_used))
+
+
+def _kept(blocked: str | None) -> Kept:
+    """A turn's fate from the tombstone that blocked it (None: stored)."""
+    if blocked is None:
+        return Kept.STORED
+    return Kept.FORGOTTEN if blocked == MEMBER_ERASED else Kept(blocked)
 
 
 def _count(status: str) -> int:

@@ -17,8 +17,11 @@ from pathlib import Path
 from omnicord.store import state
 from omnicord.store.base import (
     COPY_TABLES,
+    MEMBER_ERASED,
     SYNC_CLAIM_SECONDS,
+    VERDICT_ORDER,
     DailyUsage,
+    Kept,
     Removed,
     Row,
     Turn,
@@ -30,6 +33,7 @@ from omnicord.store.base import (
     turn_from_row,
     usage_filter,
     utc_now,
+    without_nul,
 )
 from omnicord.store.database import (
     DEFAULT_BUSY_TIMEOUT,
@@ -37,7 +41,7 @@ from omnicord.store.database import (
     SqliteDatabase,
     T,
     Work,
-    insert_rows,
+    in_transaction,
 )
 from omnicord.store.limits import MemoryLimits
 from omnicord.store.locks import FileScopeLocks, ScopeLocks
@@ -170,21 +174,27 @@ class SqliteStore:
             Combinable(("recall", limit), scope, functools.partial(_recall_all, limit=limit)))
         return recalled
 
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
-        """Store a completed turn, and the usage it cost, in one statement: both or neither."""
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
+        """Store a completed turn, and the usage it cost, unless an erasure forbids it: both
+        or neither, in one transaction with the tombstone check (turns queued together share
+        it)."""
         values = (
-            scope, turn.speaker_id, turn.speaker_name, turn.text,
-            json.dumps([m.to_dict() for m in turn.media]), turn.reply_text, turn.model,
-            json.dumps(turn.usage) if turn.usage is not None else None,
+            scope, turn.speaker_id, without_nul(turn.speaker_name), without_nul(turn.text),
+            json.dumps([m.to_dict() for m in turn.media]), without_nul(turn.reply_text),
+            turn.model, json.dumps(turn.usage) if turn.usage is not None else None,
             turn.created_at, turn.replied_at, turn.source_message_id,
             json.dumps(list(turn.reply_message_ids)),
-            *_usage_values(usage),
+            *_usage_values(usage), uuid.uuid4().hex,
         )
-        await self.database.write_combined(Combinable(_INTO_TURN_WRITES, values, _insert_turns))
+        members = (turn.speaker_id, usage.user_id if usage else turn.speaker_id)
+        write = _TurnWrite(values, members, turn.created_at, turn.source_message_id)
+        kept: Kept = await self.database.write_combined(
+            Combinable(_INTO_TURN_WRITES, write, _write_turns))
+        return kept
 
-    async def add_usage(self, usage: UsageRow) -> None:
-        """Record one request's usage (requests that make no turn, such as captions)."""
-        await self.write(lambda db: insert_usage(db, usage))
+    async def add_usage(self, usage: UsageRow) -> bool:
+        """Record one request's usage unless its member was erased since it began."""
+        return await self.write(lambda db: insert_usage(db, usage))
 
     async def usage_by_model(
         self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
@@ -230,36 +240,46 @@ class SqliteStore:
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        return await self.write(lambda db: db.execute(
+        removed = await self.write(lambda db: db.execute(
             "DELETE FROM turns WHERE conversation_id IN"
             " (SELECT id FROM conversations WHERE scope = ?)", (scope,)).rowcount)
+        if removed:
+            await self.scrub()
+        return int(removed)
 
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
         return await self.read(lambda db: _persona(db, scope))
 
-    async def forget_messages(self, message_ids: Sequence[str]) -> Removed:
-        """Delete every turn made from, or answered by, one of these messages."""
+    async def forget_messages(self, message_ids: Sequence[str], *,
+                              why: Kept = Kept.DELETED) -> Removed:
+        """Delete every turn made from, or answered by, one of these messages, and leave
+        their tombstones."""
+        if not message_ids:
+            return Removed()
         ids = json.dumps(list(message_ids))
+        erased_at = utc_now()
 
         def forget(db: sqlite3.Connection) -> Removed:
+            db.executemany(_TOMBSTONE, [(why.value, message_id, erased_at)
+                                        for message_id in message_ids])
             rows, released = _delete_turns(db, _BY_MESSAGE, (ids,))
             return Removed(turns=len(rows), released_media=released,
                            orphaned_replies=orphaned_replies(rows, message_ids))
 
-        # Most deleted messages never reached Omnicord: a read (which never waits on a write)
-        # finds that out without taking the write lock.
-        if not message_ids or not await self.read(lambda db: db.execute(
-                f"SELECT 1 FROM turns WHERE {_BY_MESSAGE} LIMIT 1", (ids,)).fetchone()):
-            return Removed()
-        return await self.write(forget)
+        removed = await self.write(forget)
+        if removed.turns:
+            await self.scrub()
+        return removed
 
     async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
-        """Delete a member's turns, own conversations, preferences and usage, in one
-        transaction."""
+        """Delete a member's turns, own conversations, preferences and usage, and leave their
+        tombstone, in one transaction."""
         scopes = json.dumps(list(own_scopes))
+        erased_at = utc_now()
 
         def forget(db: sqlite3.Connection) -> Removed:
+            db.execute(_TOMBSTONE, (MEMBER_ERASED, user_id, erased_at))
             rows, released = _delete_turns(db, _BY_SPEAKER, (user_id, scopes))
             db.execute("DELETE FROM conversations WHERE scope IN (SELECT value FROM json_each(?))",
                        (scopes,))
@@ -268,7 +288,19 @@ class SqliteStore:
             usage = db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,)).rowcount
             return Removed(len(rows), released, preferences, usage)
 
-        return await self.write(forget)
+        removed = await self.write(forget)
+        await self.scrub()
+        return removed
+
+    async def prune_erasures(self, *, older_than: str) -> int:
+        """Forget tombstones from before ``older_than``."""
+        return int(await self.write(lambda db: db.execute(
+            "DELETE FROM erasures WHERE erased_at < ?", (older_than,)).rowcount))
+
+    async def scrub(self) -> None:
+        """Truncate the write-ahead log, so pages of erased rows (zeroed in the database file
+        by ``secure_delete``) leave the ``-wal`` file too."""
+        await self.database.checkpoint()
 
     async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
         """Delete turns created before ``turns_before`` and usage of days before
@@ -283,6 +315,8 @@ class SqliteStore:
                 break
         usage = await self.write(lambda db: db.execute(
             "DELETE FROM usage WHERE day < ?", (usage_before,)).rowcount)
+        if turns or usage:
+            await self.scrub()
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
 
     async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
@@ -298,7 +332,8 @@ class SqliteStore:
 
         def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE conversations SET system_prompt = ? WHERE id = ?",
-                       (prompt, _conversation_id(db, scope)))
+                       (prompt if prompt is None else without_nul(prompt),
+                        _conversation_id(db, scope)))
 
         await self.write(update)
 
@@ -312,8 +347,46 @@ _USAGE_COLUMNS = ("usage_day", "usage_guild_id", "usage_channel_id", "usage_user
 
 # Every turn is written with the same columns (usage ones NULL without usage), so the writer
 # can store a burst of turns in one statement.
-_INTO_TURN_WRITES = f"turn_writes ({', '.join(_TURN_COLUMNS + _USAGE_COLUMNS)})"
-_insert_turns = insert_rows(_INTO_TURN_WRITES)
+_INTO_TURN_WRITES = f"turn_writes ({', '.join((*_TURN_COLUMNS, *_USAGE_COLUMNS, 'write_key'))})"
+_TOMBSTONE = ("INSERT INTO erasures (kind, subject, erased_at) VALUES (?, ?, ?)"
+              " ON CONFLICT (kind, subject) DO UPDATE SET erased_at = excluded.erased_at")
+_VERDICT = ("SELECT kind FROM erasures WHERE (kind = 'member' AND subject IN (?, ?)"
+            " AND erased_at >= ?) OR (kind IN ('deleted', 'edited') AND subject = ?)"
+            f" ORDER BY {VERDICT_ORDER} LIMIT 1")
+
+
+@dataclass(frozen=True)
+class _TurnWrite:
+    """A turn's row for ``turn_writes`` and what its tombstone check needs."""
+
+    values: tuple[object, ...]
+    members: tuple[str, str]  # the speaker, and whom its usage counts against
+    created_at: str
+    source_message_id: str | None
+
+
+def _verdict(db: sqlite3.Connection, members: tuple[str, str], since: str,
+             message_id: str | None) -> Kept:
+    row = db.execute(_VERDICT, (*members, since, message_id)).fetchone()
+    return Kept.STORED if row is None else (
+        Kept.FORGOTTEN if row[0] == MEMBER_ERASED else Kept(row[0]))
+
+
+def _write_turns(db: sqlite3.Connection, writes: list[_TurnWrite]) -> list[Kept]:
+    """Check a burst of turns against the tombstones and insert the ones kept in one
+    statement, in one transaction: no erasure can come between the check and the insert."""
+
+    def write(db: sqlite3.Connection) -> list[Kept]:
+        verdicts = [_verdict(db, w.members, w.created_at, w.source_message_id) for w in writes]
+        kept = [w.values for w, verdict in zip(writes, verdicts, strict=True)
+                if verdict is Kept.STORED]
+        if kept:
+            row = f"({', '.join('?' * len(kept[0]))})"
+            db.execute(f"INSERT INTO {_INTO_TURN_WRITES} VALUES {', '.join([row] * len(kept))}",
+                       [value for values in kept for value in values])
+        return verdicts
+
+    return in_transaction(db, write)
 
 
 #: Turns deleted per transaction by ``prune``.
@@ -350,14 +423,18 @@ def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
             usage.prompt_tokens, usage.completion_tokens)
 
 
-def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> None:
-    """Insert one usage row inside the caller's transaction."""
+def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> bool:
+    """Insert one usage row inside the caller's transaction, unless its member was erased
+    since the work began; whether it was kept."""
+    if _verdict(db, (usage.user_id, usage.user_id), usage.began_at, None) is not Kept.STORED:
+        return False
     db.execute(
         "INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,"
         " completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
          usage.prompt_tokens, usage.completion_tokens, utc_now()),
     )
+    return True
 
 
 def _recall_all(db: sqlite3.Connection, scopes: list[str], *, limit: int | None

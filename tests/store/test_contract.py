@@ -390,6 +390,28 @@ async def test_pruning_deletes_old_turns_and_usage_in_batches(
     assert (nothing.turns, nothing.usage) == (0, 0)
 
 
+async def add_old_turn(store: Store, speaker: str, media_json: str, source: str | None,
+                       replies: str) -> None:
+    """A turn as an older release wrote it (its schema lacks today's columns)."""
+    values = ("channel:1", speaker, media_json, source, replies)
+    conversation = ("INSERT INTO conversations (scope, created_at, updated_at) VALUES"
+                    " ({0}, 'then', 'then') ON CONFLICT (scope) DO NOTHING")
+    insert = ("INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,"
+              " reply_text, model, created_at, replied_at, source_message_id,"
+              " reply_message_ids) SELECT id, {1}, 'Ada', 'old', {2}, 're', 'm', 'then',"
+              " 'then', {3}, {4} FROM conversations WHERE scope = {0}")
+    if isinstance(store, SqliteStore):
+        def write(db) -> None:
+            db.execute(conversation.format("?"), values[:1])
+            db.execute(insert.format("?5", "?1", "?2", "?3", "?4"), (*values[1:], values[0]))
+
+        await store.write(write)
+    else:
+        pool = store.database.pool  # type: ignore[attr-defined]
+        await pool.execute(conversation.format("$1"), values[0])
+        await pool.execute(insert.format("$1", "$2", "$3", "$4::text", "$5"), *values)
+
+
 async def migrate_to(store: Store, version: int) -> None:
     """Apply the shipped migrations up to ``version`` only (an older release's schema)."""
     create = ("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
@@ -423,9 +445,9 @@ async def test_turns_stored_before_the_upgrade_can_be_forgotten(
         require_postgres()
     store = await make_store(backend, migrate=False)
     await migrate_to(store, 5 if backend == "sqlite" else 2)
-    await store.add_turn("channel:1", turn("old", media=(media("h1"),), source_message_id="m1",
-                                           reply_message_ids=("r1", "r2")))
-    await store.add_turn("channel:1", turn("older", media=(media("h1"),), speaker="8"))
+    await add_old_turn(store, "7", '[{"kind": "image", "content_hash": "h1"}]', "m1",
+                       '["r1", "r2"]')
+    await add_old_turn(store, "8", '[{"kind": "image", "content_hash": "h1"}]', None, "[]")
     assert await store.migrate()
     assert (await store.forget_messages(["r2"])).released_media == ()  # h1 is still used
     assert (await store.forget_member("8")).released_media == ("h1",)
