@@ -37,6 +37,7 @@ from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
 from omnicord.media.types import MediaTarget
 from omnicord.policy.preferences import Effective
+from omnicord.pseudonyms import member_tag, reveal, scope_tag
 
 log = logging.getLogger("omnicord.chat")
 THREAD_NAME = "Omnicord"
@@ -112,8 +113,8 @@ class Chat(commands.Cog):
         except ReplyGone:
             log.info("reply to %s abandoned: its message or channel is gone", message.id)
         except Exception as error:
-            log_refusal(f"reply to {message.id} in {scope_for(message.channel, message.author)}"
-                        f" for member {message.author.id}", error)
+            scope = scope_tag(scope_for(message.channel, message.author))
+            log_refusal(f"reply to {message.id} in {scope}", error, member=message.author.id)
             name = error.name if isinstance(error, AttachmentError) else None
             await self._tell(message, friendly(error, attachment=name))
 
@@ -129,14 +130,16 @@ class Chat(commands.Cog):
             streamer = StreamingReply(message.channel, message, runtime.pacer,
                                       show_text=effective.shows_text(member_sent_voice=sent_voice))
             await streamer.notify([f"{m.name}: {n}" for m in media for n in m.notices])
-
+            delivered = False  # text and voice message both sent: the turn will be stored
 
             async def deliver(reply: Reply) -> list[str]:
+                nonlocal delivered
                 if reply.cut_short and streamer.show_text and streamer.text.strip():
                     await streamer.show(f"{streamer.text.rstrip()}\n{CUT_SHORT_NOTE}")
                 else:
                     await streamer.finish()
                 voice = await self._deliver_speech(message, reply, streamer, speak)
+                delivered = True
                 return [str(m.id) for m in [*streamer.messages, *filter(None, [voice])]]
 
             try:
@@ -150,7 +153,9 @@ class Chat(commands.Cog):
                                 str(message.channel.id)),
                 )
             except asyncio.CancelledError:
-                if runtime.inflight.stopping and not streamer.finished:  # cut by a restart
+                # Cut by a restart before the voice message went out too: nothing is stored,
+                # so the text already shown must not pass for a whole reply.
+                if runtime.inflight.stopping and not delivered:
                     await streamer.stop(STOPPED_NOTE)
                 raise
 
@@ -209,7 +214,8 @@ class Chat(commands.Cog):
                 reference=message.to_reference(fail_if_not_exists=False),
             )
         except discord.HTTPException:
-            log.info("could not tell %s about a failure", message.author.id)
+            reveal(log, message.author.id)
+            log.info("could not tell member %s about a failure", member_tag(message.author.id))
 
 
 @app_commands.command(name="thread", description="Start a thread where Omnicord answers every "

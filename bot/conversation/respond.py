@@ -3,7 +3,8 @@
 ``Conversations.respond`` takes one member message (already prepared media), holds the scope's
 lock so replies in one conversation come strictly in order, composes the request under the
 model's rules and budget, streams the reply to a callback, and stores the turn only when the
-reply finished: an error or a cancellation leaves no half turn behind.
+reply finished: an error or a cancellation leaves no half turn behind, and a reply already
+delivered is stored even if it is cancelled meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from omnicord.model.events import ReplyEvent, TextDelta, Transcript
 from omnicord.model.omni import OmniClient
 from omnicord.model.rules import ChatRequest
 from omnicord.policy.usage import usage_row
+from omnicord.pseudonyms import member_tag, reveal, scope_tag
 from omnicord.store.base import ConversationStore, Turn, UsageRow
 
 log = logging.getLogger("omnicord.reply")
@@ -135,8 +137,10 @@ class Conversations:
                 usage=asdict(reply.usage) if reply.usage else None,
                 source_message_id=new.source_id, reply_message_ids=tuple(delivered or ()),
             )
-            await self._remember(new.media, target)
-            await self.store.add_turn(scope, turn, _usage(reply, options, payer))
+            # The member has seen the reply: a cancellation now must not lose its turn.
+            await _to_the_end(self._keep(scope, turn, new.media, target,
+                                         _usage(reply, options, payer)))
+        reveal(log, turn.speaker_id, scope)
         log.info("%s", reply_line(scope, turn, new.media, clock))
         return Answer(reply=reply, composition=composition, turn=turn)
 
@@ -155,11 +159,33 @@ class Conversations:
         found = [await self.cache.get(ref.content_hash, target) for ref in turn.media]
         return tuple(m for m in found if m is not None)
 
+    async def _keep(self, scope: str, turn: Turn, media: Sequence[PreparedMedia],
+                    target: MediaTarget | None, usage: UsageRow | None) -> None:
+        await self._remember(media, target)
+        await self.store.add_turn(scope, turn, usage)
+
     async def _remember(self, media: Sequence[PreparedMedia], target: MediaTarget | None) -> None:
         if self.cache is None or target is None:
             return
         for item in media:
             await self.cache.put(item, target)
+
+
+async def _to_the_end(work: Awaitable[None]) -> None:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile (then re-raise)."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return
 
 
 def _usage(reply: Reply, options: ReplyOptions, payer: Payer | None) -> UsageRow | None:
@@ -187,11 +213,12 @@ class _Clock:
 def reply_line(scope: str, turn: Turn, media: Sequence[PreparedMedia], clock: _Clock) -> str:
     """The one log line of a stored reply: where, for whom, which model, what media, tokens
     in/out and timings (``first_text`` from the request's start to its first text). Never
-    the member's words or the reply's."""
+    the member's words or the reply's; the member (and a DM scope) by pseudonym."""
     kinds = ",".join(dict.fromkeys(m.kind for m in media)) or "none"
     usage = turn.usage or {}
     tokens = f"{usage.get('prompt_tokens', 0)}/{usage.get('completion_tokens', 0)}"
     first = (f"{clock.first_text - clock.started:.2f}s" if clock.first_text is not None
              else "-")
-    return (f"reply scope={scope} member={turn.speaker_id} model={turn.model} media={kinds} "
-            f"tokens={tokens} first_text={first} total={time.monotonic() - clock.started:.2f}s")
+    return (f"reply scope={scope_tag(scope)} member={member_tag(turn.speaker_id)} "
+            f"model={turn.model} media={kinds} tokens={tokens} first_text={first} "
+            f"total={time.monotonic() - clock.started:.2f}s")

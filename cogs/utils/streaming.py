@@ -71,7 +71,6 @@ class StreamingReply:
         self.show_text = show_text
         self.text = ""
         self.messages: list[discord.Message] = []
-        self.finished = False  # the final edit was made: the member saw the whole reply
         self._shown: list[str] = []
         self._key = getattr(channel, "id", id(channel))
 
@@ -88,7 +87,6 @@ class StreamingReply:
         if self.show_text and self.text.strip():
             await asyncio.sleep(self.pacer.wait_time(self._key) if self.messages else 0)
             await self._sync()
-        self.finished = True
         return self.messages
 
     async def show(self, text: str) -> list[discord.Message]:

@@ -7,6 +7,7 @@ The process talks to the local doubles only: Discord's REST API and a websocket 
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 from omnicord.cogs.utils.inflight import STOPPED_NOTE
 
 from tests.doubles.fake_dashscope import FakeDashScope
-from tests.doubles.fake_discord import FakeDiscord
+from tests.doubles.fake_discord import IS_VOICE_MESSAGE, FakeDiscord
 from tests.doubles.fake_discord.ws_gateway import Guild, SocketGateway, has_message_content
 
 TOKEN = "fake-discord-token.for-the-run-tests"
@@ -135,7 +136,8 @@ def test_sigterm_lets_a_reply_under_way_finish_and_stores_it(
     assert running.output().splitlines()[-1] == "Omnicord stopped (1 reply finished, 0 cut)"
     logged = (running.folder / "logs" / "omnicord.log").read_text()
     (line,) = [line for line in logged.splitlines() if " reply scope=" in line]
-    assert f"scope=channel:{running.channel} member={running.member['id']} " in line
+    assert re.search(rf"scope=channel:{running.channel} member=~[0-9a-f]{{8}} ", line)
+    assert running.member["id"] not in logged  # at INFO a member is a pseudonym
     assert "stopping: 1 replies under way" in logged and "long story" not in logged
     assert TOKEN not in logged and dashscope.api_key not in logged
 
@@ -185,3 +187,49 @@ def test_sigint_stops_an_idle_bot_and_identify_follows_the_content_setting(
     assert running.stop(signal.SIGINT) < 5
     assert_closed_cleanly(running)
     assert running.output().splitlines()[-1] == "Omnicord stopped (0 replies finished, 0 cut)"
+
+
+def voice_upload_rate_limited(dashscope: FakeDashScope, start: Callable[..., Running], *,
+                              grace: str, retry_after: float, mode: str = "both") -> Running:
+    """A spoken reply whose text (if shown) is final and whose voice message is held back by
+    a 429 when SIGTERM comes."""
+    dashscope.reply_text = "A short spoken answer."
+    running = start(OMNICORD_SHUTDOWN_GRACE=grace, OMNICORD_REPLY_MODE=mode)
+    running.fake.rate_limit_next_voice_message(retry_after)
+    running.gateway.message_create(running.guild, running.channel, running.member,
+                                   "say something", mention_bot=True)
+    running.wait_for("a rate-limited voice upload", lambda: any(
+        r.status == 429 for r in running.fake.find("POST", r"/channels/\d+/messages")))
+    shown = ["A short spoken answer."] if mode == "both" else []
+    assert running.bot_messages() == shown  # the text is already final
+    running.stop(signal.SIGTERM)
+    assert_closed_cleanly(running)
+    return running
+
+
+def voice_messages(running: Running) -> list[dict]:
+    return [m for m in running.fake.channel_messages(running.channel)
+            if m["flags"] & IS_VOICE_MESSAGE]
+
+
+@pytest.mark.parametrize("mode", ["both", "voice"])
+def test_a_reply_cut_while_its_voice_message_uploads_shows_the_note_and_stores_nothing(
+    dashscope: FakeDashScope, start: Callable[..., Running], mode: str
+) -> None:
+    running = voice_upload_rate_limited(dashscope, start, grace="0.5", retry_after=10,
+                                        mode=mode)
+    assert running.bot_messages() == [STOPPED_NOTE]  # the shown text replaced, or a reply
+    assert voice_messages(running) == []
+    assert running.rows("turns") == [] and running.rows("usage") == []
+    assert running.output().splitlines()[-1] == "Omnicord stopped (0 replies finished, 1 cut)"
+
+
+def test_a_voice_message_held_by_a_rate_limit_within_the_grace_is_delivered_and_stored(
+    dashscope: FakeDashScope, start: Callable[..., Running]
+) -> None:
+    running = voice_upload_rate_limited(dashscope, start, grace="30", retry_after=2)
+    assert running.bot_messages()[0] == "A short spoken answer."
+    assert len(voice_messages(running)) == 1
+    assert running.rows("turns") == [("say something", "A short spoken answer.")]
+    assert len(running.rows("usage")) == 1
+    assert running.output().splitlines()[-1] == "Omnicord stopped (1 reply finished, 0 cut)"

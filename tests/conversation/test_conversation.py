@@ -223,6 +223,25 @@ async def test_cancelled_reply_leaves_no_turn(
     assert not conversations.store.locks.busy("chan:c")
 
 
+async def test_a_reply_cancelled_once_delivered_is_stored_all_the_same(
+    conversations: Conversations, store: SqliteStore, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope.reply_text = "All said."
+    note = await prepared(voice_note(tmp_path / "v.ogg", 1))  # its media cache write, too
+
+    async def deliver(reply) -> list[str]:
+        asyncio.current_task().cancel()  # a restart cuts it just as it was shown
+        return ["42"]
+
+    with pytest.raises(asyncio.CancelledError):
+        await conversations.respond(
+            "chan:d", speaker_id="1", new=NewMessage("Ada", "hi", (note,)), options=options(),
+            target=MediaTarget(FLASH), deliver=deliver)
+    [turn] = await store.history("chan:d")
+    assert turn.reply_text == "All said." and turn.reply_message_ids == ("42",)
+    assert not conversations.store.locks.busy("chan:d")
+
+
 async def test_media_of_recent_turns_is_resent_from_the_cache(
     conversations: Conversations, dashscope: FakeDashScope, tmp_path: Path
 ) -> None:

@@ -337,16 +337,23 @@ class FakeDiscord(DiscordRoutes):
         )
 
     def rate_limit_next(self, method: str = "POST", path_regex: str = r"/channels/\d+/messages",
-                        *, retry_after: float = 0.05, is_global: bool = False) -> Fault:
-        """Answer the next matching request with one 429 (discord.py sleeps and retries)."""
+                        *, retry_after: float = 0.05, is_global: bool = False,
+                        when: Callable[[CapturedRequest], bool] | None = None) -> Fault:
+        """Answer the next matching request (and ``when`` it holds) with one 429 (discord.py
+        sleeps ``retry_after`` and retries)."""
         body = {"message": "You are being rate limited.", "retry_after": retry_after,
                 "global": is_global}
         headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry_after))),
                    "X-RateLimit-Scope": "global" if is_global else "user"}
-        fault = Fault(method, path_regex, 429, body, headers)
+        fault = Fault(method, path_regex, 429, body, headers, when=when)
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def rate_limit_next_voice_message(self, retry_after: float) -> Fault:
+        """Answer the next message POST flagged IS_VOICE_MESSAGE with one 429."""
+        return self.rate_limit_next(retry_after=retry_after,
+                                    when=lambda r: bool(r.flags & IS_VOICE_MESSAGE))
 
     def delete_message(self, message_id: int) -> None:
         """Delete a stored message: fetches and edits get 404 Unknown Message (10008)."""
