@@ -12,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from omnicord.media.cache import MediaCache
-from omnicord.store.base import Removed, Store
+from omnicord.store.base import ERASURE_KEEP_SECONDS, Kept, Removed, Store
 
-#: How long an erasure is remembered: longer than any reply can take (4 × the request timeout
-#: by default), so a reply finishing after its message was deleted is erased too.
-ERASURE_MEMORY_SECONDS = 15 * 60
+#: How long this process remembers where a deleted message was: longer than any caption
+#: takes, so captions posted for a voice message deleted meanwhile go at once.
+DELETION_MEMORY_SECONDS = 15 * 60
 _MAX_REMEMBERED = 10_000
+#: How far back, and how many, stored turns are checked for messages deleted while the bot
+#: was away (at each new gateway session).
+MISSED_DELETIONS_DAYS = 7
+MISSED_DELETIONS_LIMIT = 500
 
 #: Deletes Omnicord's own messages in Discord: called with a channel (or thread, or DM
 #: channel) id and the message ids. Set by the Discord side; it never raises.
@@ -29,42 +33,27 @@ def dm_scope(user_id: int | str) -> str:
     return f"dm:{user_id}"
 
 
-class RecentErasures:
-    """Messages deleted and members forgotten lately, with when (monotonic seconds)."""
+class RecentDeletions:
+    """Where messages deleted lately were (monotonic seconds; this process only): turns need
+    no such memory (tombstones in the store stop them), captions posted meanwhile do."""
 
-    def __init__(self, keep_seconds: float = ERASURE_MEMORY_SECONDS) -> None:
+    def __init__(self, keep_seconds: float = DELETION_MEMORY_SECONDS) -> None:
         self.keep_seconds = keep_seconds
-        self._messages: OrderedDict[str, float] = OrderedDict()
-        self._members: OrderedDict[str, float] = OrderedDict()
-        self._channels: dict[str, str] = {}  # where each remembered message was
+        self._channels: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    def note_messages(self, message_ids: Sequence[str], channel_id: str = "") -> None:
-        """Remember that these messages (in ``channel_id``, if known) were deleted now."""
+    def note(self, message_ids: Sequence[str], channel_id: str) -> None:
+        """Remember that these messages, in ``channel_id``, were deleted now."""
+        now = time.monotonic()
         for message_id in message_ids:
-            self._remember(self._messages, message_id)
-            if channel_id:
-                self._channels[message_id] = channel_id
+            self._channels[message_id] = (now, channel_id)
+            self._channels.move_to_end(message_id)
+        while self._channels and (len(self._channels) > _MAX_REMEMBERED or next(
+                iter(self._channels.values()))[0] < now - self.keep_seconds):
+            self._channels.popitem(last=False)
 
     def channel_of(self, message_id: str) -> str:
         """The channel of a message deleted lately ("" if unknown or not deleted)."""
-        return self._channels.get(message_id, "")
-
-    def note_member(self, user_id: str) -> None:
-        """Remember that this member asked to be forgotten now."""
-        self._remember(self._members, user_id)
-
-    def erased_since(self, since: float, *, message_id: str, user_id: str) -> bool:
-        """Whether the message was deleted, or its author forgotten, at or after ``since``."""
-        return any(book.get(key, -1.0) >= since for book, key in
-                   ((self._messages, message_id), (self._members, user_id)))
-
-    def _remember(self, book: OrderedDict[str, float], key: str) -> None:
-        now = time.monotonic()
-        book[key] = now
-        book.move_to_end(key)
-        while book and (len(book) > _MAX_REMEMBERED
-                        or next(iter(book.values())) < now - self.keep_seconds):
-            self._channels.pop(book.popitem(last=False)[0], None)
+        return self._channels.get(message_id, (0.0, ""))[1]
 
 
 class PostedCaptions:
@@ -95,7 +84,7 @@ class Privacy:
         self.store = store
         self.cache = cache
         self.retention_days = retention_days
-        self.erasures = RecentErasures()
+        self.deletions = RecentDeletions()
         self.captions = PostedCaptions()
         #: Deletes the replies (and captions) left to deleted messages; None: they stay.
         self.delete_messages: MessageDeleter | None = None
@@ -103,37 +92,55 @@ class Privacy:
     async def messages_deleted(self, message_ids: Sequence[str], *,
                                channel_id: str = "") -> Removed:
         """Erase the turns these messages (in ``channel_id``) made or answered, and their media
-        once unused; then delete, in that channel, Omnicord's replies (and captions) to those
-        that were members' messages."""
-        self.erasures.note_messages(message_ids, channel_id)
+        once unused, and stop any turn from them still to come; then delete, in that channel,
+        Omnicord's replies (and captions) to those that were members' messages."""
+        if channel_id:
+            self.deletions.note(message_ids, channel_id)
         removed = await self._released(await self.store.forget_messages(message_ids))
         captions = self.captions.take(message_ids)
         await self._delete(channel_id, [*removed.orphaned_replies, *captions])
         return removed
 
+    async def message_edited(self, message_id: str) -> Removed:
+        """Erase the turn a member's edited message made (its words are no longer what the
+        member says), and stop any turn from it still to come. Omnicord's reply stays in
+        Discord."""
+        return await self._released(
+            await self.store.forget_messages([message_id], why=Kept.EDITED))
+
     async def captions_posted(self, message_id: str, channel_id: str,
                               caption_ids: Sequence[str]) -> None:
         """Remember the captions posted for a voice message, to delete with it; if it was
         deleted meanwhile, delete them now."""
-        if self.erasures.channel_of(message_id):
+        if self.deletions.channel_of(message_id):
             await self._delete(channel_id, caption_ids)
         else:
             self.captions.note(message_id, caption_ids)
 
     async def forget_member(self, user_id: str) -> Removed:
         """Erase every turn a member spoke (and the replies to them), their DMs, preferences
-        and usage, in every server."""
-        self.erasures.note_member(user_id)
+        and usage, in every server; nothing of theirs begun before now is stored later, by
+        any process."""
         return await self._released(
             await self.store.forget_member(user_id, own_scopes=[dm_scope(user_id)]))
 
-    async def reply_stored(self, since: float, *, message_id: str, user_id: str) -> None:
-        """Call after a reply to ``message_id`` was stored, with the ``time.monotonic()`` from
-        before it began: a deletion or forget-me that came meanwhile erases it now."""
-        if self.erasures.erased_since(since, message_id=message_id, user_id=user_id):
-            removed = await self._released(await self.store.forget_messages([message_id]))
-            # Its replies go only if the message was deleted (not for a forget-me).
-            await self._delete(self.erasures.channel_of(message_id), removed.orphaned_replies)
+    async def reply_kept(self, kept: Kept, *, channel_id: str,
+                         reply_ids: Sequence[str]) -> None:
+        """Call with what the store made of a reply's turn: if its member's message was deleted
+        while it was under way, Omnicord's reply messages go too."""
+        if kept is Kept.DELETED:
+            await self._delete(channel_id, reply_ids)
+
+    async def recent_sources(self, *, now: datetime | None = None) -> list[tuple[str, str]]:
+        """(scope, message id) of the turns to check for messages deleted while the bot was
+        away: the newest ``MISSED_DELETIONS_LIMIT`` of the last ``MISSED_DELETIONS_DAYS``."""
+        since = (now or datetime.now(UTC)) - timedelta(days=MISSED_DELETIONS_DAYS)
+        return await self.store.recent_sources(since=iso(since), limit=MISSED_DELETIONS_LIMIT)
+
+    async def prune_tombstones(self, *, now: datetime | None = None) -> int:
+        """Forget tombstones older than any reply can take (``ERASURE_KEEP_SECONDS``)."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=ERASURE_KEEP_SECONDS)
+        return await self.store.prune_erasures(older_than=iso(cutoff))
 
     async def prune_expired(self, *, days: int | None = None,
                             now: datetime | None = None) -> Removed | None:
@@ -156,12 +163,16 @@ class Privacy:
         return removed
 
 
+def iso(moment: datetime) -> str:
+    """A time as the store writes times (ISO 8601 UTC, milliseconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def retention_cutoffs(days: int, now: datetime) -> tuple[str, str]:
     """The creation time before which turns go, and the day before which usage goes (never
     this month's, which ``/omni usage`` totals)."""
     cutoff = now.astimezone(UTC) - timedelta(days=days)
-    turns_before = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return turns_before, min(cutoff.strftime("%Y-%m-%d"), now.strftime("%Y-%m-01"))
+    return iso(cutoff), min(cutoff.strftime("%Y-%m-%d"), now.strftime("%Y-%m-01"))
 
 
 # --- the data statement -----------------------------------------------------------------------
@@ -215,6 +226,7 @@ def data_statement(facts: DataFacts) -> str:
         f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days.",
         f"**Sent to:** {model_service(facts.base_url)}, to make each reply.",
         "**Deleting:** delete your message and its turn goes, with Omnicord's reply to it; "
-        "`/omni forget me` erases everything kept about you (messages in Discord stay); "
-        "`/omni export` shows what is kept here.",
+        "edit it and its turn goes (the reply stays); `/omni forget me` erases everything "
+        "kept about you, from the database's files too (messages in Discord stay); "
+        "`/omni export` shows what is kept here. Omnicord's logs never hold what you wrote.",
     ])

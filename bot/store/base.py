@@ -171,6 +171,11 @@ MEMBER_ERASED = "member"
 MESSAGE_ERASURES = (Kept.DELETED.value, Kept.EDITED.value)
 #: How long tombstones are kept: far longer than any reply can take to be stored.
 ERASURE_KEEP_SECONDS = 24 * 3600
+#: Newest turns first, made from a Discord message since a time (placeholders: since, limit).
+RECENT_SOURCES = ("SELECT c.scope, t.source_message_id FROM turns t"
+                  " JOIN conversations c ON c.id = t.conversation_id"
+                  " WHERE t.source_message_id IS NOT NULL AND t.created_at >= {}"
+                  " ORDER BY t.id DESC LIMIT {}")
 #: Which tombstone decides a turn's fate when several apply.
 VERDICT_ORDER = ("CASE kind WHEN 'deleted' THEN 0 WHEN 'edited' THEN 1 ELSE 2 END")
 
@@ -503,6 +508,11 @@ class Store(ConversationStore, Protocol):
         the same rows), the conversations in ``own_scopes`` (their DMs) whole, their
         preferences in every server and their usage; and leave a tombstone so nothing of
         theirs begun before now is stored later, by any process."""
+
+    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
+        """(scope, member's message id) of the newest ``limit`` turns made from a Discord
+        message since ``since``, newest first: what to check for deletions missed while the
+        bot was away."""
 
     async def prune_erasures(self, *, older_than: str) -> int:
         """Forget tombstones from before ``older_than`` (no reply takes that long)."""

@@ -17,6 +17,7 @@ from typing import Any
 from omnicord.store.base import (
     COPY_TABLES,
     MEMBER_ERASED,
+    RECENT_SOURCES,
     SYNC_CLAIM_SECONDS,
     VERDICT_ORDER,
     DailyUsage,
@@ -330,6 +331,11 @@ class PostgresStore:
         removed = await self.database.transaction(forget)
         self.scrubber.touched(_MEMBER_TABLES)
         return removed
+
+    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
+        """(scope, message id) of the newest turns made from a Discord message since then."""
+        rows = await self.database.fetch(RECENT_SOURCES.format("$1", "$2"), since, limit)
+        return [(row[0], row[1]) for row in rows]
 
     async def prune_erasures(self, *, older_than: str) -> int:
         """Forget tombstones from before ``older_than``."""

@@ -18,6 +18,7 @@ from omnicord.store import state
 from omnicord.store.base import (
     COPY_TABLES,
     MEMBER_ERASED,
+    RECENT_SOURCES,
     SYNC_CLAIM_SECONDS,
     VERDICT_ORDER,
     DailyUsage,
@@ -291,6 +292,12 @@ class SqliteStore:
         removed = await self.write(forget)
         await self.scrub()
         return removed
+
+    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
+        """(scope, message id) of the newest turns made from a Discord message since then."""
+        rows = await self.read(lambda db: db.execute(
+            RECENT_SOURCES.format("?", "?"), (since, limit)).fetchall())
+        return [(row[0], row[1]) for row in rows]
 
     async def prune_erasures(self, *, older_than: str) -> int:
         """Forget tombstones from before ``older_than``."""

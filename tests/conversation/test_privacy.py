@@ -4,7 +4,7 @@ and the data statement's account of where messages go."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from omnicord.conversation.privacy import (
     DataFacts,
     PostedCaptions,
     Privacy,
-    RecentErasures,
+    RecentDeletions,
     data_statement,
     dm_scope,
     model_service,
@@ -20,7 +20,7 @@ from omnicord.conversation.privacy import (
 )
 from omnicord.media.cache import MediaCache
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.base import MemberPreferences, UsageRow
+from omnicord.store.base import Kept, MemberPreferences, UsageRow
 
 MODEL = "qwen3-omni-flash"
 
@@ -74,20 +74,15 @@ def test_retention_keeps_this_months_usage() -> None:
     assert retention_cutoffs(60, now) == ("2025-01-19T12:00:00.000Z", "2025-01-19")
 
 
-def test_erasures_are_remembered_from_when_they_happened(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deletions_are_remembered_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr("omnicord.conversation.privacy.time.monotonic", lambda: clock[0])
-    erasures = RecentErasures(keep_seconds=60)
-    erasures.note_messages(["m1"])
-    erasures.note_member("7")
-    assert erasures.erased_since(100.0, message_id="m1", user_id="8")
-    assert erasures.erased_since(99.0, message_id="m2", user_id="7")
-    assert not erasures.erased_since(100.5, message_id="m1", user_id="7")  # erased before
-    assert not erasures.erased_since(0, message_id="m2", user_id="8")
+    deletions = RecentDeletions(keep_seconds=60)
+    deletions.note(["m1"], "c1")
+    assert (deletions.channel_of("m1"), deletions.channel_of("m2")) == ("c1", "")
     clock[0] = 200.0
-    erasures.note_messages(["m3"])  # older entries are let go
-    erasures.note_member("9")
-    assert not erasures.erased_since(0, message_id="m1", user_id="7")
+    deletions.note(["m3"], "c3")  # older entries are let go
+    assert (deletions.channel_of("m1"), deletions.channel_of("m3")) == ("", "c3")
 
 
 async def test_erasures_drop_cached_media_once_no_turn_uses_it(tmp_path: Path) -> None:
@@ -113,17 +108,33 @@ async def test_erasures_drop_cached_media_once_no_turn_uses_it(tmp_path: Path) -
         assert await store.recall(dm_scope(8)) == ([], None)
 
 
-async def test_a_reply_stored_after_its_erasure_is_erased(tmp_path: Path) -> None:
+async def test_a_reply_finishing_after_its_erasure_is_not_kept(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "db.sqlite") as store:
         privacy = Privacy(store)
-        started = 0.0
         await privacy.messages_deleted(["m1"])  # the deletion came while the reply streamed
-        await store.add_turn("channel:1", turn("late", source_message_id="m1"))
-        await store.add_turn("channel:1", turn("kept", source_message_id="m2"))
-        await privacy.reply_stored(started, message_id="m2", user_id="7")
-        assert len(await store.history("channel:1")) == 2
-        await privacy.reply_stored(started, message_id="m1", user_id="7")
+        await privacy.message_edited("m2")  # and this one was edited
+        await privacy.forget_member("8")  # and this member asked to be forgotten
+        assert await store.add_turn("channel:1", turn("late", source_message_id="m1")
+                                    ) is Kept.DELETED
+        assert await store.add_turn("channel:1", turn("was", source_message_id="m2")
+                                    ) is Kept.EDITED
+        assert await store.add_turn("channel:1", turn("hers", speaker="8",
+                                                      created_at="2020-01-01T00:00:00.000Z")
+                                    ) is Kept.FORGOTTEN
+        assert await store.add_turn("channel:1", turn("kept", source_message_id="m3")
+                                    ) is Kept.STORED
         assert [t.text for t in await store.history("channel:1")] == ["kept"]
+
+
+async def test_an_edited_message_takes_its_stored_turn(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "db.sqlite") as store:
+        privacy = Privacy(store)
+        await store.add_turn("channel:1", turn("my password is hunter2", source_message_id="m1",
+                                               reply_message_ids=("r1",)))
+        await store.add_turn("channel:1", turn("other", source_message_id="m2"))
+        removed = await privacy.message_edited("m1")
+        assert removed.turns == 1
+        assert [t.text for t in await store.history("channel:1")] == ["other"]
 
 
 async def test_replies_and_captions_to_deleted_messages_are_deleted_where_they_were(
@@ -144,15 +155,16 @@ async def test_replies_and_captions_to_deleted_messages_are_deleted_where_they_w
         await privacy.messages_deleted(["v1"], channel_id="c1")  # captions go once
         await privacy.captions_posted("v1", "c1", ["late"])  # posted after its deletion
         assert deleted[1:] == [("c1", ["late"])]
-        # A reply stored after its question was deleted goes with it; forget-me keeps them.
+        # A reply finished after its question was deleted goes with it; forget-me keeps them.
         await privacy.messages_deleted(["m2"], channel_id="c2")
         await privacy.forget_member("8")
-        await store.add_turn("channel:2", turn("q2", source_message_id="m2",
-                                               reply_message_ids=("r3",)))
-        await store.add_turn("channel:2", turn("q3", speaker="8", source_message_id="m3",
-                                               reply_message_ids=("r4",)))
-        await privacy.reply_stored(0.0, message_id="m2", user_id="7")
-        await privacy.reply_stored(0.0, message_id="m3", user_id="8")
+        late = await store.add_turn("channel:2", turn("q2", source_message_id="m2",
+                                                      reply_message_ids=("r3",)))
+        hers = await store.add_turn("channel:2", turn("q3", speaker="8", source_message_id="m3",
+                                                      reply_message_ids=("r4",),
+                                                      created_at="2020-01-01T00:00:00.000Z"))
+        await privacy.reply_kept(late, channel_id="c2", reply_ids=["r3"])
+        await privacy.reply_kept(hers, channel_id="c2", reply_ids=["r4"])
         assert deleted[2:] == [("c2", ["r3"])]
         assert await store.history("channel:2") == []
 
@@ -174,3 +186,14 @@ async def test_pruning_needs_a_retention_period(tmp_path: Path) -> None:
         removed = await Privacy(store, retention_days=30).prune_expired()
         assert removed is not None and removed.turns == 1
         assert await store.history("channel:1") == []
+
+
+async def test_tombstones_last_a_day(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "db.sqlite") as store:
+        privacy = Privacy(store)
+        await privacy.forget_member("8")
+        assert await privacy.prune_tombstones() == 0  # still needed
+        tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+        assert await privacy.prune_tombstones(now=tomorrow) == 1
+        assert await store.add_turn("channel:1", turn(
+            "a new message", speaker="8", created_at="2020-01-01T00:00:00.000Z")) is Kept.STORED

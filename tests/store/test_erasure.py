@@ -233,3 +233,13 @@ def test_the_sqlite_writer_zeroes_deleted_content(tmp_path: Path) -> None:
     assert asyncio.run(open_and_check()) == 1
     with sqlite3.connect(path) as conn:  # the file is an ordinary SQLite database
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_recent_sources_name_the_newest_turns_from_discord_messages(store: Store) -> None:
+    await store.add_turn("channel:1", turn("old", source="m0"))
+    for i in range(1, 5):
+        await store.add_turn(f"channel:{i % 2}", turn(f"t{i}", source=f"m{i}",
+                                                      created_at=f"2026-01-0{i}T00:00:00.000Z"))
+    await store.add_turn("cli:x", turn("no message", created_at="2026-01-05T00:00:00.000Z"))
+    assert await store.recent_sources(since="2025-01-01T00:00:00.000Z", limit=3) == [
+        ("channel:0", "m4"), ("channel:1", "m3"), ("channel:0", "m2")]
