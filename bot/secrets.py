@@ -62,6 +62,8 @@ def _mask(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a bad format string: leave it for logging to report
         return
-    record.msg, record.args = redact(message), None
+    masked = redact(message)
+    if masked != message:  # otherwise the arguments stay, for handlers that omit payloads
+        record.msg, record.args = masked, None
     if record.exc_info and record.exc_info[1] is not None:
         record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())

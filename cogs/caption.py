@@ -88,8 +88,8 @@ def asked(channel: discord.abc.Snowflake | None, user: discord.abc.User,
 
 def half_failed(message: discord.Message, noun: str, error: Exception) -> str:
     """The line standing in for the half of a ``both`` auto-caption that failed (logged)."""
-    log_refusal(f"{noun} of auto-caption {message.id} in channel:{message.channel.id} for "
-                f"member {message.author.id}", error)
+    log_refusal(f"{noun} of auto-caption {message.id} in channel:{message.channel.id}", error,
+                member=message.author.id)
     name = error.name if isinstance(error, AttachmentError) else None
     return f"⚠️ No {noun} this time: {friendly(error, attachment=name)}"
 
@@ -176,8 +176,8 @@ class Captions(commands.Cog):
                                           purpose="caption") as effective:
                 text = await self._auto_text(message, voice, mode, effective)
         except OmnicordError as refusal:
-            log_refusal(f"auto-caption of {message.id} in channel:{message.channel.id} for "
-                        f"member {message.author.id}", refusal)
+            log_refusal(f"auto-caption of {message.id} in channel:{message.channel.id}", refusal,
+                        member=message.author.id)
             return
         except Exception:
             log.exception("auto-caption of %s failed", message.id)
@@ -286,8 +286,7 @@ class Captions(commands.Cog):
                     await interaction.followup.send(STOPPED_NOTE, allowed_mentions=NO_PINGS)
             raise
         except Exception as error:
-            log_refusal(f"{'transcript' if transcript else 'caption'} for member {user.id}",
-                        error)
+            log_refusal("transcript" if transcript else "caption", error, member=user.id)
             name = error.name if isinstance(error, AttachmentError) else None
             await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
                                             allowed_mentions=NO_PINGS)

@@ -16,6 +16,7 @@ from omnicord.model.captioner import Caption, CaptionerClient
 from omnicord.model.events import Usage
 from omnicord.model.omni import OmniClient
 from omnicord.policy.usage import UsageLedger
+from omnicord.pseudonyms import member_tag, reveal, scope_tag
 
 log = logging.getLogger("omnicord.caption")
 
@@ -35,6 +36,7 @@ async def describe(captioner: CaptionerClient, media: PreparedMedia, *, ledger: 
     caption = await caption_media(captioner, media)
     model = captioner.model.name
     await _record(ledger, asked, model, caption.usage)
+    reveal(log, asked.payer.user_id, asked.scope)
     log.info("%s", caption_line(asked, model=model, mode="description", media=media,
                                 usage=caption.usage, started=started))
     return caption
@@ -47,6 +49,7 @@ async def transcribe(client: OmniClient, model_name: str, media: PreparedMedia, 
     started = time.monotonic()
     transcription = await Transcriber(client, model_name).transcribe(media, language=language)
     await _record(ledger, asked, model_name, transcription.usage)
+    reveal(log, asked.payer.user_id, asked.scope)
     log.info("%s", caption_line(asked, model=model_name, mode="transcript", media=media,
                                 usage=transcription.usage, started=started))
     return transcription
@@ -68,6 +71,6 @@ def caption_line(asked: Asked, *, model: str, mode: str, media: PreparedMedia,
     ``started`` (``time.monotonic``)."""
     seconds = sum(part.seconds or 0 for part in media.parts)
     tokens = f"{usage.prompt_tokens}/{usage.completion_tokens}" if usage else "0/0"
-    return (f"caption scope={asked.scope} member={asked.payer.user_id} model={model} "
-            f"mode={mode} seconds={seconds:.1f} tokens={tokens} "
+    return (f"caption scope={scope_tag(asked.scope)} member={member_tag(asked.payer.user_id)} "
+            f"model={model} mode={mode} seconds={seconds:.1f} tokens={tokens} "
             f"total={time.monotonic() - started:.2f}s")

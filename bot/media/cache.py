@@ -91,7 +91,8 @@ class MediaCache:
         try:
             await asyncio.to_thread(self._put, path, media)
         except (OSError, ValueError, TypeError) as error:
-            log.warning("media cache: could not keep %s (%s)", media.name, error)
+            log.warning("media cache: could not keep content %s (%s)", media.content_hash[:12],
+                        error)  # the hash, not the member's file name
             return False
         return True
 

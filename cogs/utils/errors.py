@@ -17,6 +17,7 @@ from omnicord.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from omnicord.pseudonyms import member_tag, reveal
 from omnicord.secrets import redact
 
 log = logging.getLogger("omnicord")
@@ -39,12 +40,23 @@ def friendly(error: BaseException, *, attachment: str | None = None) -> str:
     return redact(_explain(error, attachment))
 
 
-def log_refusal(what: str, error: BaseException) -> None:
-    """One WARNING line for a request refused for a known reason (cooldown, cap, access, a
-    file that cannot be used, the model service refusing …): the reason, never the message.
-    Unexpected errors are logged with their traceback by ``friendly``."""
+def log_refusal(what: str, error: BaseException, *, member: object) -> None:
+    """One WARNING line for ``member``'s request refused for a known reason (cooldown, cap,
+    access, a file that cannot be used, the model service refusing …): the reason, never the
+    message; the member by pseudonym (their id in a DEBUG line before it). Unexpected errors
+    are logged with their traceback by ``friendly``."""
     if isinstance(error, OmnicordError):
-        log.warning("refused %s: %s: %s", what, type(error).__name__, str(error).rstrip("."))
+        reveal(log, member)
+        log.warning("refused %s for member %s: %s: %s", what, member_tag(member),
+                    type(error).__name__, _reason(error))
+
+
+def _reason(error: OmnicordError) -> str:
+    # The service's own words may quote what it was sent: the log keeps its status and code.
+    if isinstance(error, BadRequest) and not isinstance(error, ContentBlocked):
+        return f"The model service rejected the request (HTTP {error.status or '-'}, " \
+               f"code {error.code or '-'})"
+    return str(error).rstrip(".")
 
 
 def _explain(error: BaseException, attachment: str | None) -> str:
