@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urlparse
 
 from omnicord.errors import ConfigError
 from omnicord.model.catalog import (
@@ -20,6 +20,7 @@ from omnicord.model.catalog import (
     find_model,
 )
 from omnicord.secrets import register as register_secrets
+from omnicord.secrets import url_password, url_secrets
 from omnicord.store.urls import is_postgresql_url, sqlite_path
 from pydantic import (
     BaseModel,
@@ -157,6 +158,14 @@ class Settings(BaseModel):
         parsed = urlparse(value.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http(s) URL such as " + DEFAULT_BASE_URL)
+        password = url_password(value.strip())
+        if password and any(char in password for char in "@/?#"):
+            raise ValueError("percent-encode the special characters of its password (%40 for "
+                             "@, %2F for /, %3F for ?, %23 for #)")
+        try:
+            _ = parsed.port  # a port that is not a number raises ValueError
+        except ValueError:
+            raise ValueError("its port is not a number") from None
         return value.strip().rstrip("/")
 
     @field_validator("model")
@@ -214,12 +223,12 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _register_secrets(self) -> Settings:
-        """Mask this key and token by value in every message and log from now on."""
+        """Mask this key, token and the URLs' passwords by value in every message and log from
+        now on."""
         register_secrets(*(secret.get_secret_value() for secret in (self.api_key,
                                                                      self.discord_token)
                            if secret is not None))
-        if self.uses_postgresql and (password := urlsplit(self.database).password):
-            register_secrets(password)
+        register_secrets(*url_secrets(self.database), *url_secrets(self.base_url))
         return self
 
     @property

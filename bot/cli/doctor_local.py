@@ -10,9 +10,9 @@ from pathlib import Path
 from omnicord.checks import FAIL, NOTE, OK, Check
 from omnicord.errors import ConfigError
 from omnicord.media.codecs import Capabilities, inspect_ffmpeg
+from omnicord.secrets import mask_url
 from omnicord.settings import Settings
 from omnicord.store import open_store
-from omnicord.store.urls import without_password
 
 MIGRATE = "run `omnicord db migrate`"
 
@@ -70,7 +70,7 @@ def _origin(settings: Settings, exe: str) -> str:
 
 async def check_database(settings: Settings) -> list[Check]:
     """Whether OMNICORD_DB opens and is migrated; nothing is created or migrated."""
-    name = without_password(settings.database)
+    name = mask_url(settings.database)
     if not settings.uses_postgresql and not settings.db_path.exists():
         return [_missing_sqlite(settings.db_path)]
     try:

@@ -15,6 +15,7 @@ from omnicord.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from omnicord.secrets import mask_url
 from omnicord.settings import DEFAULT_BASE_URL, Settings
 
 BEIJING_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
@@ -51,7 +52,7 @@ async def check_model_service(settings: Settings) -> list[Check]:
         return [service_failure(error, settings)]
     finally:
         await client.aclose()
-    return [Check(OK, SUBJECT, f"{settings.model} answered at {settings.base_url} "
+    return [Check(OK, SUBJECT, f"{settings.model} answered at {mask_url(settings.base_url)} "
                   f"({region_of(settings.base_url)})")]
 
 
@@ -68,7 +69,7 @@ def region_of(base_url: str) -> str:
 
 def service_failure(error: UpstreamError, settings: Settings) -> Check:
     """The FAIL line for a failed request: what went wrong, where, and how to fix it."""
-    base, model = settings.base_url, settings.model
+    base, model = mask_url(settings.base_url), settings.model
     if isinstance(error, AuthenticationFailed):
         return Check(FAIL, SUBJECT, f"DASHSCOPE_API_KEY was refused (HTTP {error.status}) by "
                      f"{base} ({region_of(base)})", _key_fix(base))

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from omnicord.errors import ConfigError
+from omnicord.secrets import URL_MASK, mask_url, url_password, url_secrets
 from omnicord.store.database import StoreUnavailable
-from omnicord.store.urls import without_password
 
 try:
     import asyncpg
@@ -165,10 +163,13 @@ class PostgresDatabase:
             pool.terminate()
 
     def _unavailable(self, action: str, error: BaseException) -> str:
-        reason = describe(error)
-        password = _password(self.url)
-        if password:
-            reason = reason.replace(password, "***")
+        if _unparsable(self.url):  # the driver's words would quote pieces of the password
+            reason = ("not a valid PostgreSQL URL (percent-encode the password's special "
+                      "characters: %40 for @, %2F for /, %3F for ?, %23 for #)")
+        else:
+            reason = describe(error)
+        for secret in url_secrets(self.url):
+            reason = reason.replace(secret, URL_MASK)
         return f"OMNICORD_DB: {action} {printable(self.url)}: {reason}"
 
 
@@ -194,19 +195,13 @@ def describe(error: BaseException) -> str:
 
 
 def printable(url: str) -> str:
-    """The URL with any password replaced by ``***``, even a URL too broken to parse."""
-    try:
-        return without_password(url)
-    except ValueError:
-        return _USER_INFO.sub(r"\1:***@", url)
+    """The URL with any password, token or key replaced by ``***``, even a URL too broken to
+    parse."""
+    return mask_url(url)
 
 
-_USER_INFO = re.compile(r"^([a-z]+://[^:/@]*):[^@]*@")
-
-
-def _password(url: str) -> str | None:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
+def _unparsable(url: str) -> bool:
+    """Whether the password holds an unencoded ``@``, ``/``, ``?`` or ``#``: the driver then
+    reads another host, port or database out of the URL."""
+    password = url_password(url)
+    return password is not None and any(char in password for char in "@/?#")

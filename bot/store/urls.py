@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from omnicord.errors import ConfigError
+from omnicord.secrets import mask_url
 
 
 def is_postgresql_url(database: str) -> bool:
@@ -22,11 +22,5 @@ def sqlite_path(database: str) -> Path:
 
 
 def without_password(url: str) -> str:
-    """A database URL fit to print: any password replaced by ``***``."""
-    if not is_postgresql_url(url):
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    """A database setting fit to print: any password, token or key replaced by ``***``."""
+    return mask_url(url)
