@@ -19,7 +19,7 @@ LAYERS = (
     ("store",),
     ("media",),
     ("model",),
-    ("errors", "secrets", "logs", "pseudonyms", "checks", ""),
+    ("errors", "secrets", "logs", "pseudonyms", "checks", "files", ""),
 )
 RANK = {area: len(LAYERS) - index for index, areas in enumerate(LAYERS) for area in areas}
 # The one lazy import upwards-in-name: `omnicord run` starts the plugin's runner.

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from omnicord.cli.output import EXIT_OK, note
 from omnicord.conversation.privacy import Privacy
 from omnicord.errors import InputError
+from omnicord.files import create_private
+from omnicord.secrets import mask_url, register, url_secrets
 from omnicord.settings import Settings
 from omnicord.store import open_store
-from omnicord.store.base import COPY_TABLES
+from omnicord.store.base import COPY_TABLES, Store
 from omnicord.store.copy import copy_store
 from omnicord.store.database import backup_sqlite
-from omnicord.store.urls import without_password
+from omnicord.store.urls import is_postgresql_url, sqlite_path
+
+#: The most ``db prune --days`` takes: a hundred years, as OMNICORD_RETENTION_DAYS.
+MAX_PRUNE_DAYS = 36_500
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,22 +73,79 @@ async def _status(settings: Settings) -> int:
 async def _backup(settings: Settings, target: Path) -> int:
     if settings.uses_postgresql:
         raise InputError("omnicord db backup is for SQLite; back up PostgreSQL with pg_dump")
-    pages = await asyncio.to_thread(backup_sqlite, settings.db_path, target)
+    pages = await asyncio.to_thread(backup_private, settings.db_path, target)
     note(f"backed up {settings.db_path} to {target} ({pages:,} pages)")
     return EXIT_OK
 
 
+def backup_private(source: Path, target: Path) -> int:
+    """Snapshot ``source`` into a new file ``target`` (0600, created exclusively: an existing
+    path, a dangling link included, is refused); returns the pages copied. Blocking.
+
+    SQLite writes the snapshot in a private folder beside ``target``, then its bytes go into
+    the file claimed for it, so nothing is ever written through a link.
+    """
+    if not source.is_file():
+        raise InputError(f"OMNICORD_DB: there is no database at {source}")
+    try:
+        fd = create_private(target)
+    except FileExistsError:
+        raise InputError(f"{target} already exists: name a new file for the backup") from None
+    except OSError as error:
+        raise InputError(f"cannot write the backup to {target}: {error.strerror}") from None
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".omnicord-backup-") as work:
+            snapshot = Path(work) / "snapshot.db"
+            pages = backup_sqlite(source, snapshot)
+            with snapshot.open("rb") as copy, os.fdopen(os.dup(fd), "wb") as out:
+                shutil.copyfileobj(copy, out)
+                out.flush()
+                os.fsync(out.fileno())
+    except BaseException as error:
+        _remove_claimed(target, fd)
+        if isinstance(error, OSError):
+            raise InputError(f"cannot write the backup to {target}: {error.strerror}") from None
+        raise
+    os.close(fd)
+    return pages
+
+
+def _remove_claimed(path: Path, fd: int) -> None:
+    """Remove the file this process created at ``path`` (and only that file), and close it."""
+    with contextlib.suppress(OSError):
+        mine, there = os.fstat(fd), os.lstat(path)
+        if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+            path.unlink()
+    os.close(fd)
+
+
 async def _copy(source_url: str, target_url: str, pool_size: int) -> int:
-    async with open_store(source_url, pool_size=pool_size) as source, \
-            open_store(target_url, pool_size=pool_size) as target:
-        copied = await copy_store(source, target)
+    register(*url_secrets(source_url), *url_secrets(target_url))
+    if not is_postgresql_url(source_url) and not sqlite_path(source_url).is_file():
+        raise InputError(f"--from: there is no SQLite database at {sqlite_path(source_url)}")
+    async with open_store(source_url, pool_size=pool_size, migrate=False) as source:
+        await _require_omnicord_data(source, source_url)
+        async with open_store(target_url, pool_size=pool_size) as target:
+            copied = await copy_store(source, target)
     for table in copied:
         print(f"{table.table}: {table.target_rows:,} of {table.source_rows:,} rows copied")
     note(f"copied {_name(source_url)} to {_name(target_url)}; every table's count matches")
     return EXIT_OK
 
 
+async def _require_omnicord_data(source: Store, url: str) -> None:
+    """Refuse a source Omnicord never migrated (a new or foreign database); bring an older
+    Omnicord's up to date, as the bot would."""
+    if await source.schema_version() == 0:
+        raise InputError(f"--from: {_name(url)} is not an Omnicord database (no schema "
+                         "migrations): nothing to copy")
+    await source.migrate()
+
+
 async def _prune(settings: Settings, days: int | None) -> int:
+    if days is not None and not 1 <= days <= MAX_PRUNE_DAYS:
+        raise InputError(f"--days must be between 1 and {MAX_PRUNE_DAYS:,} (a hundred years), "
+                         f"not {days}")
     days = settings.retention_days if days is None else days
     if days <= 0:
         raise InputError("nothing to prune: set OMNICORD_RETENTION_DAYS or pass --days N "
@@ -93,4 +159,4 @@ async def _prune(settings: Settings, days: int | None) -> int:
 
 
 def _name(database: str) -> str:
-    return without_password(database)
+    return mask_url(database)

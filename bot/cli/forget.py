@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from omnicord.cli.output import EXIT_OK, note
+from omnicord.cli.parser import discord_id
 from omnicord.conversation.privacy import Privacy
 from omnicord.errors import InputError
 from omnicord.settings import Settings
@@ -15,9 +16,7 @@ from omnicord.store import open_store
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Confirm, then erase the user's turns, DMs, preferences, usage and cached media."""
-    user_id = args.user_id.strip()
-    if not user_id.isdigit():
-        raise InputError(f"USER_ID must be a Discord user id (digits only), not {user_id!r}")
+    user_id = discord_id(args.user_id, "USER_ID")
     if not args.yes:
         _confirm(user_id)
     async with open_store(settings.database, pool_size=1) as store:

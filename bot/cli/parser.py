@@ -8,11 +8,16 @@ model SDK they need) load after its arguments are parsed, so ``--help``, ``voice
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from omnicord import __version__
+from omnicord.errors import InputError
 
 DEFAULT_OUT = Path("omnicord-reply.ogg")
+#: A Discord id (a snowflake, below 2**64): ASCII digits only, as ``str.isdigit`` also takes
+#: other scripts' digits (full-width １２３ among them), and no leading zero.
+_DISCORD_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 #: command → (module, coroutine function) run with the parsed arguments and settings.
 ASYNC_COMMANDS = {
@@ -151,6 +156,15 @@ def _add_forget(commands: argparse._SubParsersAction) -> None:
                         help="do not ask for confirmation")
 
 
+def discord_id(text: str, name: str) -> str:
+    """``text`` (stripped) if it is a Discord id, else an InputError naming ``name``."""
+    given = text.strip()
+    if _DISCORD_ID.fullmatch(given) is None or int(given) >= 2**64:
+        raise InputError(f"{name} must be a Discord id (digits only: 0-9, at most 20), not "
+                         f"{given!r}")
+    return given
+
+
 def setting_overrides(args: argparse.Namespace) -> dict[str, object]:
     """Settings given as command-line flags, by their environment names."""
     overrides: dict[str, object] = {}
@@ -232,6 +246,12 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
                             help="also translate the transcript into LANG (such as French), "
                             "printed under it")
     transcribe.add_argument("--model", "-m", help="chat model (default: OMNICORD_MODEL)")
+    transcribe.add_argument("--member", metavar="ID",
+                            help="count the tokens against this Discord member in OMNICORD_DB, "
+                            "within their daily cap, checked before every part")
+    transcribe.add_argument("--guild", metavar="ID",
+                            help="with --member: the server whose daily cap applies "
+                            "(default: OMNICORD_DAILY_TOKEN_CAP)")
     transcribe.add_argument(
         "--no-stream", action="store_true",
         help="print the transcript once it is complete instead of as it arrives",

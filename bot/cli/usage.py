@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 
 from omnicord.cli.output import EXIT_OK, note
+from omnicord.cli.parser import discord_id
 from omnicord.errors import InputError
+from omnicord.files import write_private
 from omnicord.policy.usage import (
     DayTotals,
     UsageLedger,
@@ -23,8 +25,8 @@ from omnicord.store import open_store
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the daily table and totals; write the chart with ``--png``."""
     for flag, given in (("--guild", args.guild), ("--member", args.member)):
-        if given is not None and not given.isdigit():
-            raise InputError(f"{flag} must be a Discord id (digits only), not {given!r}")
+        if given is not None:
+            discord_id(given, flag)
     last_days(args.days)  # InputError for a count out of range, before opening anything
     if args.png is not None and not args.png.resolve().parent.is_dir():
         raise InputError(f"cannot write {args.png}: its folder does not exist")
@@ -68,7 +70,7 @@ def _write_chart(path: Path, days: list[DayTotals], heading: str) -> None:
     from omnicord.policy.usage_chart import render_usage_chart  # Pillow, only when asked
 
     try:
-        path.write_bytes(render_usage_chart(days, title=heading))
+        write_private(path, render_usage_chart(days, title=heading))
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     note(f"chart written to {path}")

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from omnicord.files import private_folder
 from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
 
 log = logging.getLogger("omnicord.media_cache")
@@ -135,7 +136,7 @@ class MediaCache:
         return media
 
     def _put(self, path: Path, media: PreparedMedia) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)  # members' attachments: the entries are 0600 (mkstemp)
         # A private partial file per writer: processes caching the same content never
         # share one, and readers never see half an entry.
         fd, partial = tempfile.mkstemp(dir=self.folder, prefix=f"{path.name}.", suffix=".tmp")

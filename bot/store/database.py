@@ -256,7 +256,9 @@ class SqliteDatabase:
         """
         try:
             if not self.in_memory:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                from omnicord.files import private_database
+
+                private_database(Path(self.path))
             self._writer = _Connection(self.path, "omnicord-db-write", self.busy_timeout,
                                        read_only=False)
             await self._writer.call(_enable_wal)

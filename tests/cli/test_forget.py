@@ -68,3 +68,33 @@ async def test_db_prune_deletes_turns_past_the_retention(cli_env: dict[str, str]
     assert "pruned 2 turns older than 30 days" in done.stderr
     async with SqliteStore(tmp_path / "omnicord.db") as store:
         assert [t.speaker_id for t in await store.history("channel:2")] == ["7"]
+
+
+async def test_forget_refuses_what_is_not_a_discord_id(cli_env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    await fill(tmp_path / "omnicord.db")
+    for wrong in ("１２３４５６７８９", "٧", "007", "1" * 21, str(2**64), "7 8", ""):
+        refused = run_cli(["forget", wrong, "--yes"], cli_env, tmp_path)
+        assert refused.returncode == 2, (wrong, refused.stderr)
+        assert refused.stderr.count("\n") == 1 and "digits only" in refused.stderr
+        assert "forgot" not in refused.stderr
+    async with SqliteStore(tmp_path / "omnicord.db") as store:
+        assert await store.count_rows("turns") == 5  # nothing erased
+    largest = run_cli(["forget", str(2**64 - 1), "--yes"], cli_env, tmp_path)
+    assert largest.returncode == 0, largest.stderr
+
+
+async def test_db_prune_refuses_days_out_of_range(cli_env: dict[str, str],
+                                                  tmp_path: Path) -> None:
+    await fill(tmp_path / "omnicord.db")
+    for days in ("1000000", str(10**30), "36501", "0", "-5"):
+        refused = run_cli(["db", "prune", "--days", days], cli_env, tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr == (f"omnicord: error: --days must be between 1 and 36,500 (a "
+                                  f"hundred years), not {days}\n")
+    kept = run_cli(["db", "prune", "--days", "36500"], cli_env, tmp_path)
+    assert kept.returncode == 0 and "pruned 0 turns older than 36500 days" in kept.stderr
+    usage = run_cli(["usage", "--days", str(10**30)], cli_env, tmp_path)
+    assert usage.returncode == 2 and usage.stderr.count("\n") == 1
+    member = run_cli(["usage", "--member", "１２３"], cli_env, tmp_path)
+    assert member.returncode == 2 and "digits only" in member.stderr
