@@ -36,17 +36,46 @@ async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
         return [Check(FAIL, "Discord", f"could not reach Discord ({type(error).__name__})",
                       "check this machine's network and firewall")]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:  # a reply of odd shape
+        return [Check(FAIL, "Discord", f"Discord's reply could not be read "
+                      f"({type(error).__name__})", "run the doctor again later; if it "
+                      "persists, report it with `omnicord doctor` output")]
     finally:
         await http.close()
 
 
 async def _diagnose(http: HTTPClient, token: str, message_content: bool) -> list[Check]:
-    me = await http.static_login(token)
-    checks = [Check(OK, "Discord token", f"valid: the bot is {me['username']} ({me['id']})")]
-    application = await http.request(Route("GET", "/applications/@me"))
-    checks.append(intent_check(int(application.get("flags") or 0), message_content))
-    checks += permission_checks(await _guilds(http), int(application.get("id") or me["id"]))
+    me = _mapping(await http.static_login(token))
+    name = f"{me.get('username') or 'unnamed'} ({me.get('id') or 'no id'})"
+    checks = [Check(OK, "Discord token", f"valid: the bot is {name}")]
+    application = _mapping(await http.request(Route("GET", "/applications/@me")))
+    flags = _integer(application.get("flags"))
+    checks.append(UNREADABLE_FLAGS if flags is None and message_content
+                  else intent_check(flags or 0, message_content))
+    application_id = _integer(application.get("id")) or _integer(me.get("id")) or 0
+    checks += permission_checks(await _guilds(http), application_id)
     return checks
+
+
+UNREADABLE_FLAGS = Check(FAIL, "Message Content intent", "Discord did not say whether it is on "
+                         "(no application flags in GET /applications/@me)",
+                         "check Bot → Privileged Gateway Intents → Message Content Intent in "
+                         "the developer portal, then run the doctor again")
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A JSON object from Discord, or an empty one if it sent something else."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _integer(value: object) -> int | None:
+    """A number Discord sends as a string or an integer; None if it is missing or odd."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def intent_check(flags: int, message_content: bool) -> Check:
@@ -66,11 +95,13 @@ async def _guilds(http: HTTPClient) -> list[dict[str, Any]]:
     """Every server the bot is in (partial guilds, with the bot's ``permissions``)."""
     found: list[dict[str, Any]] = []
     while True:
-        after = found[-1]["id"] if found else None
+        after = found[-1].get("id") if found else None
         page = await http.get_guilds(GUILD_PAGE, after=after, with_counts=False)
-        found.extend(dict(guild) for guild in page)
-        if len(page) < GUILD_PAGE:
+        if not isinstance(page, list):
             return found
+        found.extend(_mapping(guild) for guild in page)
+        if len(page) < GUILD_PAGE or _integer(found[-1].get("id")) is None:
+            return found  # a last server without an id: nothing to page on from
 
 
 def missing_permissions(permissions: discord.Permissions) -> list[str]:
@@ -84,18 +115,16 @@ def missing_permissions(permissions: discord.Permissions) -> list[str]:
 
 
 def permission_checks(guilds: list[dict[str, Any]], application_id: int) -> list[Check]:
-    """One line per server missing a permission (and a summary), or one ``ok`` line."""
-    lacking = [(guild, missing) for guild in guilds
-               if (missing := missing_permissions(discord.Permissions(int(guild["permissions"]))))]
+    """One line per server missing a permission (or whose permissions Discord did not say,
+    and a summary), or one ``ok`` line."""
     if not guilds:
         from omnicord.cogs.runner import invite_url
 
         return [Check(NOTE, "servers", "the bot is in no server yet",
                       f"invite it with {invite_url(application_id)}")]
-    checks = [Check(FAIL, f"server \"{guild['name']}\" ({guild['id']})",
-                    f"missing {', '.join(missing)}",
-                    "give the Omnicord role these permissions")
-              for guild, missing in lacking[:MAX_LISTED]]
+    lacking = [(guild, problem) for guild in guilds if (problem := _server_problem(guild))]
+    checks = [Check(FAIL, _server_name(guild), detail, fix)
+              for guild, (detail, fix) in lacking[:MAX_LISTED]]
     if len(lacking) > MAX_LISTED:
         checks.append(Check(FAIL, "servers", f"{len(lacking) - MAX_LISTED} more servers miss "
                             "permissions", "give the Omnicord role the permissions above"))
@@ -104,6 +133,26 @@ def permission_checks(guilds: list[dict[str, Any]], application_id: int) -> list
         checks.append(Check(OK, "servers", f"{fine} of {len(guilds)} servers give the bot every "
                             "permission it needs (channel overrides are not checked)"))
     return checks
+
+
+def _server_problem(guild: dict[str, Any]) -> tuple[str, str] | None:
+    """What is wrong with the bot's permissions in a server, and how to fix it; None if
+    nothing."""
+    bits = _integer(guild.get("permissions"))
+    if bits is None or bits < 0:
+        return ("Discord did not say the bot's permissions here",
+                "check that the Omnicord role has the permissions its invite link asks for, "
+                "then run the doctor again")
+    missing = missing_permissions(discord.Permissions(bits))
+    if not missing:
+        return None
+    return f"missing {', '.join(missing)}", "give the Omnicord role these permissions"
+
+
+def _server_name(guild: dict[str, Any]) -> str:
+    name = guild.get("name")
+    label = f"\"{name}\"" if isinstance(name, str) and name else "(unnamed)"
+    return f"server {label} ({guild.get('id') or 'no id'})"
 
 
 def _title(flag: str) -> str:

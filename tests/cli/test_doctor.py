@@ -416,3 +416,55 @@ def test_a_silent_model_service_is_bounded(
     assert lines["model service"] == (
         f"FAIL  model service: could not reach {dashscope.base_url}: no reply within 1 s — "
         "check DASHSCOPE_BASE_URL and that this machine can reach it")
+
+
+def test_odd_or_missing_discord_fields_are_fail_lines_not_crashes(
+    env: Path, fake_discord: FakeDiscord, capsys: pytest.CaptureFixture[str],
+) -> None:
+    migrated(capsys)
+    bare = fake_discord.add_bot_guild("No permissions", ALL_NEEDED, omit=("permissions",))
+    null = fake_discord.add_bot_guild("Null", None)
+    odd = fake_discord.add_bot_guild("Odd", "lots")
+    fake_discord.add_bot_guild("Nameless", ALL_NEEDED, omit=("name",))
+    fake_discord.add_bot_guild("Fine", ALL_NEEDED)
+    status, lines, out = doctor(capsys)
+    assert status == 1, out
+    assert "Traceback" not in out and "KeyError" not in out
+    for name, guild in (("No permissions", bare), ("Null", null), ("Odd", odd)):
+        assert lines[f'server "{name}" ({guild})'] == (
+            f'FAIL  server "{name}" ({guild}): Discord did not say the bot\'s permissions here '
+            "— check that the Omnicord role has the permissions its invite link asks for, "
+            "then run the doctor again")
+    assert lines["servers"].startswith("ok    servers: 2 of 5 servers give the bot")
+    fake_discord.application_flags = None  # type: ignore[assignment]
+    status, lines, out = doctor(capsys)
+    assert status == 1
+    assert lines["Message Content intent"].startswith(
+        "FAIL  Message Content intent: Discord did not say whether it is on")
+
+
+def test_a_password_in_the_base_url_is_never_shown(
+    env: Path, dashscope: FakeDashScope, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-wrong-key-for-this-test-0123")
+    for secret in ("proxy-Secret-61", "pro%40xy%2FSecret%2362"):
+        with_password = dashscope.base_url.replace("://", f"://omni:{secret}@", 1)
+        monkeypatch.setenv("DASHSCOPE_BASE_URL", with_password)
+        status, lines, out = doctor(capsys)
+        assert status == 1
+        assert "omni:***@" in lines["model service"], out
+        for piece in (secret, "Secret-61", "Secret#62", "pro@xy", "pro%40xy"):
+            assert piece not in out
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{dashscope.base_url}?api_key=query-Secret-63")
+    _, lines, out = doctor(capsys)
+    assert "api_key=***" in lines["model service"] and "query-Secret-63" not in out
+    broken = dashscope.base_url.replace("://", "://omni:pro@xy/Secret#64@", 1)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", broken)
+    status, lines, out = doctor(capsys)
+    assert status == 1 and "Traceback" not in out
+    assert lines["settings"].startswith("FAIL  settings: DASHSCOPE_BASE_URL: ")
+    assert "percent-encode" in lines["settings"]
+    for piece in ("pro@xy", "Secret#64", "Secret"):
+        assert piece not in out

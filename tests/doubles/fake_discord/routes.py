@@ -8,7 +8,8 @@ route's path parameters, and returns ``(status, body)`` or raises ``DiscordError
 
 What ``omnicord doctor`` reads is configurable: ``application_flags`` (``GET
 /applications/@me``), the bot's servers and its permissions there (``add_bot_guild``, listed by
-``GET /users/@me/guilds``), and ``token``: once set, any other token gets Discord's 401.
+``GET /users/@me/guilds``, any field left out or odd), and ``token``: once set, any other token
+gets Discord's 401.
 """
 
 from __future__ import annotations
@@ -126,14 +127,18 @@ class DiscordRoutes:
         if self.token is not None and req.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordError(401, 0, "401: Unauthorized")
 
-    def add_bot_guild(self, name: str, permissions: int, *, guild_id: int | None = None) -> int:
+    def add_bot_guild(self, name: str, permissions: int | str | None, *,
+                      guild_id: int | None = None, omit: tuple[str, ...] = ()) -> int:
         """A server the bot is in, as ``GET /users/@me/guilds`` lists it, with the bot's base
-        ``permissions`` there (a bit field); returns its id."""
+        ``permissions`` there (a bit field, sent as a string; any other value is sent as it
+        is); returns its id. ``omit`` leaves fields out, as Discord may."""
         guild_id = guild_id or self.new_id()
-        self.bot_guilds[guild_id] = {
+        guild = {
             "id": str(guild_id), "name": name, "icon": None, "banner": None, "owner": False,
-            "permissions": str(permissions), "features": [],
+            "permissions": str(permissions) if isinstance(permissions, int) else permissions,
+            "features": [],
         }
+        self.bot_guilds[guild_id] = {k: v for k, v in guild.items() if k not in omit}
         return guild_id
 
     def _my_guilds(self, req: CapturedRequest) -> Reply:
