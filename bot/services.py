@@ -67,11 +67,15 @@ class Services:
 
     async def forget_expired_limits(self) -> Expired:
         """Forget cooldown times, leases and upstream requests that can no longer refuse
-        anything (run daily, whatever the retention); one INFO line when any went."""
+        anything, and erasure tombstones no reply can still need (run daily, whatever the
+        retention); one INFO line for each when any went."""
         expired = await forget_expired(self.store.limits, self.settings.cooldown_seconds)
         if expired.total:
             log.info("limits: forgot %d expired cooldowns, %d expired leases and %d old "
                      "upstream requests", expired.cooldowns, expired.leases, expired.upstream)
+        tombstones = await self.privacy.prune_tombstones()
+        if tombstones:
+            log.info("erasures: forgot %d tombstones older than a day", tombstones)
         return expired
 
     async def sweep_cache(self) -> int:

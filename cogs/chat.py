@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 
 import discord
 from discord import app_commands
@@ -32,7 +31,7 @@ from omnicord.cogs.utils.voice_message import send_voice_or_file
 from omnicord.cogs.utils.waveform import waveform_from_pcm
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, Reply
-from omnicord.conversation.respond import Payer, ReplyOptions
+from omnicord.conversation.respond import Answer, Payer, ReplyOptions
 from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
 from omnicord.media.types import MediaTarget
@@ -102,14 +101,14 @@ class Chat(commands.Cog):
 
     async def answer(self, message: discord.Message) -> None:
         """Reply to one member message; every failure becomes a short explanation."""
-        started = time.monotonic()
         try:
             await check_access(self.runtime, message.guild, message.author, message.channel)
             async with message.channel.typing():
-                await self._answer(message)
-            # A deletion (or forget-me) while the reply was under way erases it now.
-            await self.runtime.services.privacy.reply_stored(
-                started, message_id=str(message.id), user_id=str(message.author.id))
+                answer = await self._answer(message)
+            # Deleted while the reply was under way: the reply goes too (the store kept no turn).
+            await self.runtime.services.privacy.reply_kept(
+                answer.kept, channel_id=str(message.channel.id),
+                reply_ids=answer.turn.reply_message_ids)
         except ReplyGone:
             log.info("reply to %s abandoned: its message or channel is gone", message.id)
         except Exception as error:
@@ -118,11 +117,11 @@ class Chat(commands.Cog):
             name = error.name if isinstance(error, AttachmentError) else None
             await self._tell(message, friendly(error, attachment=name))
 
-    async def _answer(self, message: discord.Message) -> None:
+    async def _answer(self, message: discord.Message) -> Answer:
         runtime = self.runtime
         author = message.author
         async with runtime.admission.admit(guild_key(message.guild), author.id) as effective:
-            attachments = await self._attachments(message)
+            attachments, own = await self._attachments(message)
             target = MediaTarget(effective.model)
             media = await prepare_all(runtime, attachments, target)
             sent_voice = any(a.is_voice_message() for a in attachments)
@@ -143,10 +142,10 @@ class Chat(commands.Cog):
                 return [str(m.id) for m in [*streamer.messages, *filter(None, [voice])]]
 
             try:
-                await runtime.services.conversations.respond(
+                return await runtime.services.conversations.respond(
                     scope_for(message.channel, author), speaker_id=str(author.id),
                     new=NewMessage(author.display_name, self._text_of(message), tuple(media),
-                                   source_id=str(message.id)),
+                                   source_id=str(message.id), keep_media=own),
                     options=self._options(effective, speak, message.channel),
                     on_event=streamer.on_event, target=target, deliver=deliver,
                     payer=Payer(str(author.id), guild_key(message.guild),
@@ -159,14 +158,18 @@ class Chat(commands.Cog):
                     await streamer.stop(STOPPED_NOTE)
                 raise
 
-    async def _attachments(self, message: discord.Message) -> list[discord.Attachment]:
-        """The member's attachments, or those of the message they reply to when they have none."""
+    async def _attachments(self, message: discord.Message
+                           ) -> tuple[list[discord.Attachment], bool]:
+        """The member's attachments, or those of the message they reply to when they have
+        none; and whether they are the member's own (another member's are used for this
+        answer only: never cached or kept with the turn, so nothing of them outlives their
+        author's erasure)."""
         if message.attachments:
-            return list(message.attachments)
+            return list(message.attachments), True
         referenced = await self._referenced(message)
         if referenced is not None and referenced.author != self.bot.user:
-            return list(referenced.attachments)
-        return []
+            return list(referenced.attachments), referenced.author == message.author
+        return [], True
 
     def _text_of(self, message: discord.Message) -> str:
         me = self.bot.user

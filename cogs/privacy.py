@@ -6,11 +6,14 @@ Deletions arrive as raw gateway events, so messages discord.py never cached coun
 bulk delete (a moderator purging a channel) erases every turn it touched. When the deleted
 message was a member's, Omnicord's replies to it (and captions of it) are deleted in Discord
 too, one by one (the bot may always delete its own messages; discord.py keeps to the rate
-limits); replies already gone are skipped quietly.
+limits); replies already gone are skipped quietly. An edited message takes its turn too (the
+reply stays). At each new gateway session, the newest stored turns are checked for messages
+deleted while the bot was away (``omnicord.cogs.utils.vanished``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
@@ -22,6 +25,7 @@ from omnicord.cogs.utils.errors import friendly
 from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import NO_PINGS, is_gone
+from omnicord.cogs.utils.vanished import vanished_messages
 from omnicord.conversation.privacy import Privacy as Erasures
 from omnicord.store.base import Removed
 
@@ -33,6 +37,20 @@ ASK = ("This erases everything Omnicord keeps about you, in every server and in 
 CANCELLED = "Cancelled: nothing was erased."
 TIMED_OUT = "No answer, so nothing was erased."
 NOT_YOURS = "Only the member who asked can answer this."
+
+
+def members_edit(payload: discord.RawMessageUpdateEvent) -> bool:
+    """Whether an update is a member editing their message (not a bot's edit, an embed
+    appearing, a pin, or an edit that changed neither words nor attachments)."""
+    data = payload.data
+    if data.get("author", {}).get("bot") or data.get("edited_timestamp") is None:
+        return False
+    before = payload.cached_message
+    if before is None or "content" not in data:
+        return True  # not cached: it may have changed
+    attachments = [str(item.get("id")) for item in data.get("attachments", [])]
+    return (before.content != data["content"]
+            or [str(a.id) for a in before.attachments] != attachments)
 
 
 def forgotten(removed: Removed) -> str:
@@ -47,6 +65,7 @@ class Privacy(commands.Cog):
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
         self.bot = bot
         self.runtime = runtime
+        self._missed: asyncio.Task[int] | None = None
 
     @property
     def erasures(self) -> Erasures:
@@ -60,6 +79,8 @@ class Privacy(commands.Cog):
             self.prune_daily.start()
 
     async def cog_unload(self) -> None:
+        if self._missed is not None:
+            self._missed.cancel()
         self.prune_daily.cancel()
         self.erasures.delete_messages = None
         remove_commands(self.bot, forget_group)
@@ -74,6 +95,45 @@ class Privacy(commands.Cog):
         self, payload: discord.RawBulkMessageDeleteEvent
     ) -> None:
         await self.erase(payload.message_ids, payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """A member who edits a message (its words or its attachments) takes back what it
+        said: its stored turn goes, and a reply still under way is not stored."""
+        if not members_edit(payload):
+            return
+        try:
+            removed = await self.erasures.message_edited(str(payload.message_id))
+        except Exception:
+            log.warning("could not erase the turn of an edited message", exc_info=True)
+            return
+        if removed.turns:
+            log.info("erased %d turns whose messages were edited", removed.turns)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """A new gateway session (the start, or a reconnect Discord could not resume): look
+        for messages deleted while no events came."""
+        if self._missed is None or self._missed.done():
+            self._missed = asyncio.create_task(self.erase_missed_deletions(),
+                                               name="omnicord-missed-deletions")
+
+    async def erase_missed_deletions(self) -> int:
+        """Erase the turns of recent messages Discord no longer has; how many went."""
+        try:
+            sources = await self.erasures.recent_sources()
+            vanished = await vanished_messages(self.bot, sources)
+            erased = 0
+            for channel_id, message_ids in vanished.items():
+                removed = await self.erasures.messages_deleted(message_ids,
+                                                               channel_id=channel_id)
+                erased += removed.turns
+        except Exception:
+            log.warning("could not look for messages deleted while away", exc_info=True)
+            return 0
+        log.info("checked %d recent turns for messages deleted while away: %d erased",
+                 len(sources), erased)
+        return erased
 
     async def erase(self, message_ids: Iterable[int], channel_id: int) -> None:
         """Erase the turns deleted messages made or answered, and delete Omnicord's replies to

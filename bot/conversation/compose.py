@@ -52,6 +52,9 @@ class NewMessage:
     text: str
     media: tuple[PreparedMedia, ...] = ()
     source_id: str | None = None  # the platform's id of the message, kept with the turn
+    #: False when the media is someone else's (quoted from another member's message): it
+    #: serves this one answer and is neither cached nor kept with the turn.
+    keep_media: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import TypeVar
 
 from omnicord.conversation.budget import Budget
 from omnicord.conversation.compose import (
@@ -33,9 +34,10 @@ from omnicord.model.omni import OmniClient
 from omnicord.model.rules import ChatRequest
 from omnicord.policy.usage import usage_row
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
-from omnicord.store.base import ConversationStore, Turn, UsageRow
+from omnicord.store.base import ConversationStore, Kept, Turn, UsageRow, utc_now
 
 log = logging.getLogger("omnicord.reply")
+T = TypeVar("T")
 EventSink = Callable[[ReplyEvent], Awaitable[None]]
 #: Stored turns read back per request; older ones could never fit anyway.
 HISTORY_WINDOW = 200
@@ -71,6 +73,7 @@ class Answer:
     reply: Reply
     composition: Composition
     turn: Turn
+    kept: Kept = Kept.STORED  # what the store made of the turn (erasures may forbid it)
 
 
 class Conversations:
@@ -108,6 +111,7 @@ class Conversations:
         usage is stored in the same transaction as the turn.
         """
         clock = _Clock()
+        came_in = utc_now()  # an erasure of the member from now on keeps the turn out
         async with self.store.hold(scope):
             turns, persona = await self.store.recall(scope, limit=HISTORY_WINDOW)
             history = await self._history(turns, options, target)
@@ -133,16 +137,17 @@ class Conversations:
             turn = Turn(
                 speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
                 reply_text=reply.spoken_text, model=options.model_name,
-                media=tuple(m.ref() for m in new.media),
-                usage=asdict(reply.usage) if reply.usage else None,
+                media=tuple(m.ref() for m in new.media) if new.keep_media else (),
+                usage=asdict(reply.usage) if reply.usage else None, created_at=came_in,
                 source_message_id=new.source_id, reply_message_ids=tuple(delivered or ()),
             )
             # The member has seen the reply: a cancellation now must not lose its turn.
-            await _to_the_end(self._keep(scope, turn, new.media, target,
-                                         _usage(reply, options, payer)))
+            kept = await _to_the_end(self._keep(
+                scope, turn, new.media if new.keep_media else (), target,
+                _usage(reply, options, payer, came_in)))
         reveal(log, turn.speaker_id, scope)
-        log.info("%s", reply_line(scope, turn, new.media, clock))
-        return Answer(reply=reply, composition=composition, turn=turn)
+        log.info("%s", reply_line(scope, turn, new.media, clock, kept))
+        return Answer(reply=reply, composition=composition, turn=turn, kept=kept)
 
     async def _history(
         self, turns: list[Turn], options: ReplyOptions, target: MediaTarget | None
@@ -160,9 +165,11 @@ class Conversations:
         return tuple(m for m in found if m is not None)
 
     async def _keep(self, scope: str, turn: Turn, media: Sequence[PreparedMedia],
-                    target: MediaTarget | None, usage: UsageRow | None) -> None:
-        await self._remember(media, target)
-        await self.store.add_turn(scope, turn, usage)
+                    target: MediaTarget | None, usage: UsageRow | None) -> Kept:
+        kept = await self.store.add_turn(scope, turn, usage)
+        if kept is Kept.STORED:  # an erased turn's media is not cached either
+            await self._remember(media, target)
+        return kept
 
     async def _remember(self, media: Sequence[PreparedMedia], target: MediaTarget | None) -> None:
         if self.cache is None or target is None:
@@ -171,13 +178,13 @@ class Conversations:
             await self.cache.put(item, target)
 
 
-async def _to_the_end(work: Awaitable[None]) -> None:
+async def _to_the_end(work: Awaitable[T]) -> T:
     """Run ``work`` to its end even if the caller is cancelled meanwhile (then re-raise)."""
     task = asyncio.ensure_future(work)
     cancelled = False
     while True:
         try:
-            await asyncio.shield(task)
+            result = await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled():
                 raise
@@ -185,16 +192,17 @@ async def _to_the_end(work: Awaitable[None]) -> None:
             continue
         if cancelled:
             raise asyncio.CancelledError
-        return
+        return result
 
 
-def _usage(reply: Reply, options: ReplyOptions, payer: Payer | None) -> UsageRow | None:
+def _usage(reply: Reply, options: ReplyOptions, payer: Payer | None, began_at: str
+           ) -> UsageRow | None:
     if payer is None or reply.usage is None:
         return None
     return usage_row(user_id=payer.user_id, model=options.model_name,
                      prompt_tokens=reply.usage.prompt_tokens,
                      completion_tokens=reply.usage.completion_tokens,
-                     guild_id=payer.guild_id, channel_id=payer.channel_id)
+                     guild_id=payer.guild_id, channel_id=payer.channel_id, began_at=began_at)
 
 
 class _Clock:
@@ -210,10 +218,12 @@ class _Clock:
             self.first_text = time.monotonic()
 
 
-def reply_line(scope: str, turn: Turn, media: Sequence[PreparedMedia], clock: _Clock) -> str:
-    """The one log line of a stored reply: where, for whom, which model, what media, tokens
-    in/out and timings (``first_text`` from the request's start to its first text). Never
-    the member's words or the reply's; the member (and a DM scope) by pseudonym."""
+def reply_line(scope: str, turn: Turn, media: Sequence[PreparedMedia], clock: _Clock,
+               kept: Kept = Kept.STORED) -> str:
+    """The one log line of a finished reply: where, for whom, which model, what media, tokens
+    in/out and timings (``first_text`` from the request's start to its first text), and why
+    its turn was not kept if an erasure forbade it. Never the member's words or the reply's;
+    the member (and a DM scope) by pseudonym."""
     kinds = ",".join(dict.fromkeys(m.kind for m in media)) or "none"
     usage = turn.usage or {}
     tokens = f"{usage.get('prompt_tokens', 0)}/{usage.get('completion_tokens', 0)}"
@@ -221,4 +231,5 @@ def reply_line(scope: str, turn: Turn, media: Sequence[PreparedMedia], clock: _C
              else "-")
     return (f"reply scope={scope_tag(scope)} member={member_tag(turn.speaker_id)} "
             f"model={turn.model} media={kinds} tokens={tokens} first_text={first} "
-            f"total={time.monotonic() - clock.started:.2f}s")
+            f"total={time.monotonic() - clock.started:.2f}s"
+            + ("" if kept is Kept.STORED else f" turn={kept.value}"))

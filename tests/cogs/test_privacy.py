@@ -221,6 +221,81 @@ async def test_a_deleted_voice_message_takes_its_auto_caption_with_it(
     assert world.fake.message(second) is not None and world.fake.message(kept.id) is not None
 
 
+async def wait_for_request(world: World) -> None:
+    """Until the model has been asked (the reply is streaming)."""
+    for _ in range(500):
+        if world.model.requests:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the model was never asked")
+
+
+async def test_an_edited_question_erases_its_turn(world: World) -> None:
+    edited = await world.ask("my password is hunter2")
+    kept = await world.ask("what is the capital of France?")
+    await world.ask("and of Spain?")
+    assert len(await store(world).history(f"channel:{world.channel.id}")) == 3  # own edits
+    world.h.message_edit(world.channel, kept.id, kept.content, edited=False)  # an embed came
+    world.h.message_edit(world.channel, edited.id, f"<@{world.bot.user.id}> never mind")
+    await world.h.settle()
+    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    assert texts == ["what is the capital of France?", "and of Spain?"]
+    _, document = await export(world, world.admin)
+    assert "hunter2" not in json.dumps(document)
+    await world.ask("what did I say first?")
+    assert "hunter2" not in sent_history(world)
+    assert world.fake.find("DELETE", r"/channels/\d+/messages/\d+") == []  # the reply stays
+
+
+async def test_a_question_edited_while_its_reply_streams_is_not_stored(world: World) -> None:
+    world.model.token_delay = 0.15
+    question = world.h.message_create(world.channel, world.member, "my pin is 4321",
+                                      mention_bot=True)
+    await wait_for_request(world)
+    world.h.message_edit(world.channel, question.id, "oops")
+    await world.h.settle(timeout=20)
+    assert reply_ids(world), "the reply still went out"
+    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert await store(world).usage_by_model(since_day="2000-01-01") == []
+
+
+async def test_messages_deleted_while_away_are_erased_at_the_next_session(
+        world: World) -> None:
+    gone = await world.ask("deleted while the bot was away")
+    gone_replies = reply_ids(world)
+    await world.ask("still there")
+    dm = await ask_dm(world, world.member, "a DM deleted while away")
+    world.fake.delete_message(gone.id)  # no event: the bot was not connected
+    (dm_question,) = [m for m in world.fake.channel_messages(dm.id)
+                      if m["author"]["id"] == str(world.member.id)]
+    world.fake.delete_message(int(dm_question["id"]))
+    forget_cache(world)
+    world.bot.dispatch("ready")  # a new gateway session
+    await world.h.settle(timeout=20)
+    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    assert texts == ["still there"]
+    assert await store(world).history(f"dm:{world.member.id}") == []
+    assert sorted(deleted_by_bot(world)) == sorted(gone_replies)  # its replies went too
+
+
+async def test_a_photo_quoted_from_another_member_serves_one_answer_only(
+        world: World, tmp_path: Path) -> None:
+    png = image(tmp_path / "theirs.png", 64, 48).read_bytes()
+    posted = world.h.message_create(world.channel, world.admin, "my holiday photo", attachments=[
+        world.h.attachment("theirs.png", png, content_type="image/png", channel=world.channel)])
+    await world.h.settle()
+    await world.ask("what is in this photo?", reference=posted)
+    assert "image_url" in json.dumps(world.model.accepted[-1]["messages"][-1])  # it was seen
+    (turn,) = await store(world).history(f"channel:{world.channel.id}")
+    assert turn.media == () and cached_hashes(tmp_path / "cache") == set()
+    own = world.h.message_create(world.channel, world.member, "mine", attachments=[
+        world.h.attachment("mine.png", png, content_type="image/png", channel=world.channel)])
+    await world.h.settle()
+    await world.ask("and this one of mine?", reference=own)
+    turns = await store(world).history(f"channel:{world.channel.id}")
+    assert [len(t.media) for t in turns] == [0, 1]  # one's own quoted photo is kept
+
+
 # --- forget me --------------------------------------------------------------------------------
 
 async def ask_dm(world: World, user: discord.abc.User, text: str) -> discord.DMChannel:
@@ -294,6 +369,28 @@ async def test_forget_me_erases_a_member_from_every_server_and_dm(world: World) 
     assert world.fake.find("DELETE", r"/channels/\d+/messages/\d+") == []  # Discord's stay
     await world.ask("admin again", author=world.admin)
     assert "1111" not in sent_history(world)
+
+
+async def test_forget_me_pressed_while_a_dm_reply_streams_leaves_nothing(world: World) -> None:
+    member = world.member
+    dm = await ask_dm(world, member, "an earlier DM")
+    _, message_id = await forget_me(world, member, press=None, channel=dm)
+    world.model.token_delay = 0.2
+    asked_before = len(world.model.requests)
+    world.h.message_create(dm, member, "a DM answered while I leave")
+    for _ in range(500):
+        if len(world.model.requests) > asked_before:
+            break
+        await asyncio.sleep(0.02)
+    world.h.press_button(dm, member, message_id, "Forget me")  # while the reply streams
+    await world.h.settle(timeout=30)
+    assert world.texts(dm.id)[-1], "the reply still went out"
+    assert world.fake.message(message_id)["content"].startswith(
+        "Done: Omnicord forgot you. Erased 1 conversation turns")
+    data = store(world)
+    assert await data.history(f"dm:{member.id}") == []
+    assert await data.usage_by_model(since_day="2000-01-01", user_id=str(member.id)) == []
+    assert await data.count_rows("conversations") == 0  # not even the DM's row came back
 
 
 async def test_forget_me_without_an_answer_erases_nothing(

@@ -448,6 +448,25 @@ class DiscordHarness:
             self.dispatch_gateway("MESSAGE_DELETE_BULK",
                                   {**data, "ids": [str(i) for i in message_ids]})
 
+    def message_edit(self, channel: ChannelLike, message_id: int, content: str, *,
+                     attachments: Sequence[JSONDict] | None = None,
+                     edited: bool = True) -> None:
+        """Inject MESSAGE_UPDATE for a message the fake holds: its new words (and
+        attachments, if given), with ``edited_timestamp`` set as Discord sets it for an edit
+        (``edited=False``: an update that is no edit, such as an embed appearing)."""
+        data = dict(self.fake.messages[message_id])
+        data["content"] = content
+        if attachments is not None:
+            data["attachments"] = list(attachments)
+        if edited:
+            data["edited_timestamp"] = snowflake_iso(self.fake.new_id())
+        self.fake.messages[message_id] = data
+        guild = getattr(channel, "guild", None)
+        event = {**data, "channel_id": str(channel.id)}
+        if guild is not None:
+            event["guild_id"] = str(guild.id)
+        self.dispatch_gateway("MESSAGE_UPDATE", event)
+
     def _reference(self, data: JSONDict, reference: discord.Message,
                    guild: discord.Guild | None) -> JSONDict | None:
         data["type"] = 19
