@@ -331,6 +331,13 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "guild_access": ("guild_id", "target", "updated_at"),
 }
 
+#: Each copied table's key: its leading columns in ``COPY_TABLES``.
+COPY_KEYS: dict[str, tuple[str, ...]] = {
+    "conversations": ("id",), "turns": ("id",), "usage": ("id",),
+    "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
+    "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
+}
+
 Row = tuple[Any, ...]
 
 
@@ -496,6 +503,10 @@ class Store(ConversationStore, Protocol):
 
     async def import_rows(self, table: str, rows: list[Row]) -> None:
         """Insert rows exported by ``export_rows`` (of any backend), keeping their ids."""
+
+    async def remove_rows(self, table: str, keys: list[Row]) -> None:
+        """Delete the rows of one of ``COPY_TABLES`` with these keys (``COPY_KEYS``): what an
+        ``import_rows`` of a copy that failed put there."""
 
     async def forget_messages(self, message_ids: Sequence[str], *,
                               why: Kept = Kept.DELETED) -> Removed:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from omnicord.errors import InputError
-from omnicord.store.base import COPY_TABLES, Store
+from omnicord.store.base import COPY_KEYS, COPY_TABLES, Row, Store
 
 
 class CopyRefused(InputError):
@@ -27,23 +27,63 @@ async def copy_store(source: Store, target: Store, *, batch: int = 1000,
                      progress: Callable[[str, int], None] | None = None) -> list[TableCopied]:
     """Copy every table of ``source`` into the empty ``target``, ids kept, then verify counts.
 
-    The target must hold no rows, so a copy never merges two histories; an interrupted copy
-    is started again on a fresh target. CopyRefused if the counts differ afterwards.
+    The target must hold no rows, so a copy never merges two histories. A copy that fails
+    part-way removes what it imported (children first), so the same copy can simply be run
+    again: CopyRefused saying what failed. CopyRefused too if the counts differ afterwards.
     """
     await _require_empty(target)
-    copied = []
-    for table in COPY_TABLES:
-        async for rows in source.export_rows(table, batch=batch):
-            await target.import_rows(table, rows)
-            if progress:
-                progress(table, len(rows))
-        copied.append(TableCopied(table, await source.count_rows(table),
-                                  await target.count_rows(table)))
+    imported: dict[str, list[Row]] = {}  # each table's keys, of rows that may be in the target
+    table = next(iter(COPY_TABLES))
+    try:
+        copied = []
+        for table in COPY_TABLES:
+            keys = imported.setdefault(table, [])
+            async for rows in source.export_rows(table, batch=batch):
+                keys += [row[:len(COPY_KEYS[table])] for row in rows]  # before: it may commit
+                await target.import_rows(table, rows)
+                if progress:
+                    progress(table, len(rows))
+            copied.append(TableCopied(table, await source.count_rows(table),
+                                      await target.count_rows(table)))
+        _check_counts(copied)
+    except Exception as error:
+        raise CopyRefused(await _undo(target, imported, _failure(table, error))) from None
+    except BaseException:  # interrupted: leave nothing half-copied either
+        await _undo(target, imported, "")
+        raise
+    return copied
+
+
+def _check_counts(copied: list[TableCopied]) -> None:
     short = [c for c in copied if c.source_rows != c.target_rows]
     if short:
         raise CopyRefused("the copy does not match its source: " + ", ".join(
             f"{c.table} {c.target_rows:,} of {c.source_rows:,} rows" for c in short))
-    return copied
+
+
+def _failure(table: str, error: Exception) -> str:
+    if isinstance(error, CopyRefused):
+        return str(error)
+    why = " ".join(str(error).split()) or type(error).__name__
+    return f"copying {table} failed: {why}"
+
+
+async def _undo(target: Store, imported: dict[str, list[Row]], failure: str) -> str:
+    """Remove the imported rows, children first; ``failure`` and what became of them."""
+    try:
+        for table, keys in reversed(imported.items()):
+            for start in range(0, len(keys), _UNDO_BATCH):
+                await target.remove_rows(table, keys[start:start + _UNDO_BATCH])
+    except Exception as error:
+        why = " ".join(str(error).split()) or type(error).__name__
+        return (f"{failure}; removing the rows already copied failed too ({why}): empty the "
+                "target database before copying again")
+    return (f"{failure}; the rows already copied were removed, so the target is empty again: "
+            "run the same copy again once that is fixed")
+
+
+#: Keys deleted per statement when a failed copy is undone.
+_UNDO_BATCH = 5000
 
 
 async def _require_empty(target: Store) -> None:

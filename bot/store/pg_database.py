@@ -7,6 +7,7 @@ raises ConfigError saying what to install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -47,8 +48,12 @@ _LOST = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TransactionRollbackError,  # 40…: deadlock, serialization
     asyncpg.exceptions.InternalClientError,  # the protocol state broken by a dying socket
-    asyncpg.InterfaceError,  # "connection is closed"
 )
+
+
+class ConnectionClosed(Exception):
+    """asyncpg's InterfaceError on a connection found closed (its other InterfaceErrors, such
+    as an argument it cannot encode, are not retried)."""
 
 
 class PostgresDatabase:
@@ -105,23 +110,44 @@ class PostgresDatabase:
         for pause in (*RETRY_PAUSES, None):
             try:
                 return await self._once(work)
-            except _LOST as error:
+            except (*_LOST, ConnectionClosed) as error:
                 if pause is None:
                     raise StoreUnavailable(self._unavailable(
                         f"lost the connection {len(RETRY_PAUSES) + 1} times to", error)
                     ) from None
-                log.warning("database connection lost (%s); trying again in %.2fs",
-                            type(error).__name__, pause)
+                # The driver's words, not its class names: a CLI prints this line on stderr.
+                log.warning("%s; trying again in %.2fs",
+                            self._unavailable("lost the connection to", error), pause)
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
     async def _once(self, work: Work[T]) -> T:
-        async with self.pool.acquire() as conn:
-            try:
-                return await work(conn)
-            except _LOST:
-                conn.terminate()  # broken: the pool opens a new one instead
+        conn = await self._acquire()
+        try:
+            return await work(conn)
+        except _LOST:
+            _discard(conn)
+            raise
+        except asyncpg.InterfaceError as error:
+            if type(error) is not asyncpg.InterfaceError or not _closed(conn):
                 raise
+            _discard(conn)
+            raise ConnectionClosed(describe(error)) from error
+        finally:
+            # A connection that dies while being reset is terminated by the pool: the work's
+            # outcome stands.
+            with contextlib.suppress(*_LOST, asyncpg.InterfaceError):
+                await self.pool.release(conn)
+
+    async def _acquire(self) -> Any:
+        """A pooled connection (a new one if needed); what refuses it for good, such as a
+        database not accepting connections, is StoreUnavailable."""
+        try:
+            return await self.pool.acquire()
+        except _LOST:
+            raise
+        except _FAILURES as error:
+            raise StoreUnavailable(self._unavailable("cannot connect to", error)) from None
 
     async def fetch(self, query: str, *args: Any) -> list[Any]:
         """The rows of an idempotent query, retried on a lost connection."""
@@ -171,6 +197,21 @@ class PostgresDatabase:
         for secret in url_secrets(self.url):
             reason = reason.replace(secret, URL_MASK)
         return f"OMNICORD_DB: {action} {printable(self.url)}: {reason}"
+
+
+def _closed(conn: Any) -> bool:
+    """Whether a pooled connection is closed (asyncpg hands one it saw die back to the pool,
+    detached from its proxy)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # released: asyncpg saw it close
+        return True
+
+
+def _discard(conn: Any) -> None:
+    """Close a broken connection for good, so the pool opens a new one instead."""
+    with contextlib.suppress(asyncpg.InterfaceError):  # already released as closed
+        conn.terminate()
 
 
 async def _keep_session(conn: Any) -> None:

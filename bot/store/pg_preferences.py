@@ -15,6 +15,7 @@ from omnicord.store.base import (
     guild_values,
     member_from_row,
     utc_now,
+    without_nul,
 )
 from omnicord.store.pg_database import PostgresDatabase
 
@@ -34,7 +35,7 @@ class PostgresPreferences:
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
-        values = guild_values(prefs)
+        values = [_text(value) for value in guild_values(prefs)]
         placeholders = ", ".join(f"${n}" for n in range(1, len(GUILD_FIELDS) + 3))
         await self._database.execute(
             f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
@@ -57,9 +58,9 @@ class PostgresPreferences:
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
             " voice = excluded.voice, reply_mode = excluded.reply_mode,"
             " updated_at = excluded.updated_at, caption_language = excluded.caption_language",
-            guild_id, user_id, prefs.voice,
+            guild_id, user_id, _text(prefs.voice),
             prefs.reply_mode.value if prefs.reply_mode else None, utc_now(),
-            prefs.caption_language)
+            _text(prefs.caption_language))
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
@@ -118,3 +119,9 @@ class PostgresPreferences:
         else:
             await self._database.execute(
                 "DELETE FROM guild_access WHERE guild_id = $1 AND target = $2", guild_id, target)
+
+
+def _text(value: object) -> object:
+    """A value as PostgreSQL can store it: text without NUL characters (a system prompt or a
+    language is what an admin typed)."""
+    return without_nul(value) if isinstance(value, str) else value

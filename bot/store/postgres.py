@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from omnicord.store.base import (
+    COPY_KEYS,
     COPY_TABLES,
     MEMBER_ERASED,
     RECENT_SOURCES,
@@ -401,8 +402,7 @@ class PostgresStore:
         """Insert exported rows, keeping their ids, in one transaction; new rows' ids then
         continue above them."""
         columns = COPY_TABLES[check_table(table)]
-        records = [tuple(without_nul(v) if isinstance(v, str) else v for v in row)
-                   for row in rows]
+        records = [_without_nul(row) for row in rows]
 
         async def insert(conn: Any) -> None:
             await conn.copy_records_to_table(table, records=records, columns=list(columns))
@@ -412,6 +412,16 @@ class PostgresStore:
                     f" FROM {table} HAVING max(id) IS NOT NULL")
 
         await self.database.transaction(insert)
+
+    async def remove_rows(self, table: str, keys: list[Row]) -> None:
+        """Delete the rows with these keys (``COPY_KEYS``), in one statement."""
+        columns = COPY_KEYS[check_table(table)]
+        arrays = [[key[i] for key in map(_without_nul, keys)] for i in range(len(columns))]
+        unnest = ", ".join(f"${n}::{'bigint' if column == 'id' else 'text'}[]"
+                           for n, column in enumerate(columns, 1))
+        await self.database.execute(
+            f"DELETE FROM {table} WHERE ({', '.join(columns)}) IN"
+            f" (SELECT * FROM unnest({unnest}))", *arrays)
 
 
 #: Turns deleted per transaction by ``prune``.
@@ -439,6 +449,11 @@ async def _delete_turns(conn: Any, where: str, *params: object
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media' AND ref = ANY($1::text[])",
         sorted(hashes))}
     return rows, tuple(sorted(hashes - still_used))
+
+
+def _without_nul(row: Row) -> Row:
+    """A copied row as PostgreSQL stores it: its text without NUL characters."""
+    return tuple(without_nul(v) if isinstance(v, str) else v for v in row)
 
 
 def _kept(blocked: str | None) -> Kept:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omnicord.store import state
 from omnicord.store.base import (
+    COPY_KEYS,
     COPY_TABLES,
     MEMBER_ERASED,
     RECENT_SOURCES,
@@ -162,6 +163,11 @@ class SqliteStore:
         statement = (f"INSERT INTO {table} ({', '.join(columns)})"
                      f" VALUES ({', '.join('?' * len(columns))})")
         await self.write(lambda db: db.executemany(statement, rows))
+
+    async def remove_rows(self, table: str, keys: list[Row]) -> None:
+        """Delete the rows with these keys (``COPY_KEYS``), in one transaction."""
+        where = " AND ".join(f"{column} = ?" for column in COPY_KEYS[check_table(table)])
+        await self.write(lambda db: db.executemany(f"DELETE FROM {table} WHERE {where}", keys))
 
     async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
         """The scope's turns, oldest first (only the newest ``limit`` when given)."""
