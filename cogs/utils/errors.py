@@ -19,6 +19,7 @@ from omnicord.errors import (
 )
 from omnicord.pseudonyms import member_tag, reveal
 from omnicord.secrets import redact
+from omnicord.store.database import StoreUnavailable
 
 log = logging.getLogger("omnicord")
 
@@ -59,7 +60,13 @@ def _reason(error: OmnicordError) -> str:
     return str(error).rstrip(".")
 
 
+#: A store that cannot be reached: the member hears nothing of the server's database.
+STORE_DOWN = "Omnicord's database is not answering right now; please try again in a minute."
+
+
 def _explain(error: BaseException, attachment: str | None) -> str:
+    if isinstance(error, StoreUnavailable):
+        return STORE_DOWN
     if isinstance(error, MediaError) and attachment:
         return f"I couldn't use **{attachment}**: {error}."
     if isinstance(error, InputError):
