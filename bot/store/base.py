@@ -180,6 +180,11 @@ RECENT_SOURCES = ("SELECT c.scope, t.source_message_id FROM turns t"
 VERDICT_ORDER = ("CASE kind WHEN 'deleted' THEN 0 WHEN 'edited' THEN 1 ELSE 2 END")
 
 
+def storable(value: Any) -> Any:
+    """A value as both backends store it: text without NUL characters, anything else as is."""
+    return without_nul(value) if isinstance(value, str) else value
+
+
 def without_nul(text: str) -> str:
     """``text`` without NUL characters: PostgreSQL's text cannot hold them, so both backends
     store text without them (nothing a member could mean is lost)."""
@@ -392,10 +397,17 @@ GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "da
 
 
 def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
-    """A server's preferences as the values of ``GUILD_FIELDS``."""
-    return (prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
-            None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-            prefs.daily_token_cap, prefs.caption_language)
+    """A server's preferences as the values of ``GUILD_FIELDS`` (text without NULs)."""
+    return tuple(map(storable, (
+        prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
+        None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
+        prefs.daily_token_cap, prefs.caption_language)))
+
+
+def member_values(prefs: MemberPreferences) -> tuple[Any, ...]:
+    """A member's preferences as (voice, reply_mode, caption_language), text without NULs."""
+    return tuple(map(storable, (prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
+                                prefs.caption_language)))
 
 
 def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:

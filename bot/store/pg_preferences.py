@@ -14,8 +14,8 @@ from omnicord.store.base import (
     guild_from_row,
     guild_values,
     member_from_row,
+    member_values,
     utc_now,
-    without_nul,
 )
 from omnicord.store.pg_database import PostgresDatabase
 
@@ -35,7 +35,7 @@ class PostgresPreferences:
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
-        values = [_text(value) for value in guild_values(prefs)]
+        values = guild_values(prefs)
         placeholders = ", ".join(f"${n}" for n in range(1, len(GUILD_FIELDS) + 3))
         await self._database.execute(
             f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
@@ -52,15 +52,14 @@ class PostgresPreferences:
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
+        voice, mode, language = member_values(prefs)
         await self._database.execute(
             "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
             " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
             " voice = excluded.voice, reply_mode = excluded.reply_mode,"
             " updated_at = excluded.updated_at, caption_language = excluded.caption_language",
-            guild_id, user_id, _text(prefs.voice),
-            prefs.reply_mode.value if prefs.reply_mode else None, utc_now(),
-            _text(prefs.caption_language))
+            guild_id, user_id, voice, mode, utc_now(), language)
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
@@ -120,8 +119,3 @@ class PostgresPreferences:
             await self._database.execute(
                 "DELETE FROM guild_access WHERE guild_id = $1 AND target = $2", guild_id, target)
 
-
-def _text(value: object) -> object:
-    """A value as PostgreSQL can store it: text without NUL characters (a system prompt or a
-    language is what an admin typed)."""
-    return without_nul(value) if isinstance(value, str) else value

@@ -14,6 +14,7 @@ from omnicord.store.base import (
     guild_from_row,
     guild_values,
     member_from_row,
+    member_values,
     utc_now,
 )
 from omnicord.store.database import SqliteDatabase
@@ -49,12 +50,11 @@ class SqlitePreferences:
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
+        voice, mode, language = member_values(prefs)
         await self._store.write(lambda db: db.execute(
             "INSERT OR REPLACE INTO member_settings (guild_id, user_id, voice, reply_mode,"
             " updated_at, caption_language) VALUES (?, ?, ?, ?, ?, ?)",
-            (guild_id, user_id, prefs.voice,
-             prefs.reply_mode.value if prefs.reply_mode else None, utc_now(),
-             prefs.caption_language)))
+            (guild_id, user_id, voice, mode, utc_now(), language)))
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""

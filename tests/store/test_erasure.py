@@ -243,3 +243,13 @@ async def test_recent_sources_name_the_newest_turns_from_discord_messages(store:
     await store.add_turn("cli:x", turn("no message", created_at="2026-01-05T00:00:00.000Z"))
     assert await store.recent_sources(since="2025-01-01T00:00:00.000Z", limit=3) == [
         ("channel:0", "m4"), ("channel:1", "m3"), ("channel:0", "m2")]
+
+
+async def test_preferences_drop_nul_characters_alike_on_both_backends(store: Store) -> None:
+    from omnicord.store.base import GuildPreferences, MemberPreferences
+
+    prefs = store.preferences
+    await prefs.save_guild("1", GuildPreferences(system_prompt="be\x00 brief"))
+    await prefs.save_member("1", "7", MemberPreferences(caption_language="Ger\x00man"))
+    assert (await prefs.guild("1")).system_prompt == "be brief"
+    assert (await prefs.member("1", "7")).caption_language == "German"
