@@ -69,11 +69,14 @@ def caption_sends(caption: str) -> list[dict[str, Any]]:
 
 
 def transcript_text(transcription: Transcription) -> str:
-    """A transcript as posted: labelled, with its translation under it."""
+    """A transcript as posted: labelled, with its translation under it, and the line saying
+    why it stopped early if it did."""
     text = f"{TRANSCRIPT_LABEL.format(model=transcription.model)}\n{transcription.text}"
     if transcription.translation:
         heading = transcription.translation_heading().rstrip(":")
         text += f"\n\n**{heading}**\n{transcription.translation}"
+    if transcription.stopped:
+        text += f"\n\n{transcription.stopped}"
     return text
 
 
@@ -134,12 +137,14 @@ class Captions(commands.Cog):
         effective: Effective, language: str | None,
     ) -> Transcription:
         """The transcript of one attachment's sound with the member's chat model (translated
-        into ``language`` if given), its usage counted for ``user``."""
+        into ``language`` if given), its usage counted for ``user`` part by part, each part
+        within their daily cap."""
         target = MediaTarget(effective.model, purpose="transcript")
         media = await prepare_attachment(self.runtime, attachment, target)
         return await transcribe(self.runtime.services.omni, effective.model_name, media,
                                 language=language, ledger=self.runtime.usage,
-                                asked=asked(channel, user, guild))
+                                asked=asked(channel, user, guild),
+                                cap=effective.daily_token_cap)
 
     async def language_for(self, guild: str, user_id: str | None,
                            requested: str | None = None) -> str | None:

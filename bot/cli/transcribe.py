@@ -1,18 +1,25 @@
 """``omnicord transcribe``: the words of an audio file or of a video's sound, optionally
-translated."""
+translated; with ``--member``, counted against that member's daily cap part by part."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from omnicord.cli.files import prepare_file
 from omnicord.cli.output import EXIT_OK
-from omnicord.conversation.transcribe import Transcriber
+from omnicord.cli.parser import discord_id
+from omnicord.conversation.captioning import Asked, transcribe
+from omnicord.conversation.respond import Payer
+from omnicord.conversation.transcribe import TextSink, Transcriber, Transcription
+from omnicord.errors import InputError
 from omnicord.media.types import MediaTarget
 from omnicord.model.catalog import find_model
 from omnicord.model.omni import OmniClient
 from omnicord.policy.languages import check_language, translation_language
+from omnicord.services import open_services
 from omnicord.settings import Settings
 
 
@@ -27,15 +34,51 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     model_name = (args.model or settings.model).strip()
     model = find_model(model_name, "chat")
     language = translation_language(check_language(args.translate)) if args.translate else None
+    member = None if args.member is None else discord_id(args.member, "--member")
+    guild = "" if args.guild is None else discord_id(args.guild, "--guild")
+    if guild and member is None:
+        raise InputError("--guild needs --member: it says whose server's cap applies")
+    job = _Job(args.file, MediaTarget(model, purpose="transcript"), model_name, language,
+               None if args.no_stream else write_out)
+    if member is None:
+        transcription = await _anonymous(job, settings)
+    else:
+        transcription = await _for_member(job, settings, member, guild)
+    print(transcription.plain() if args.no_stream else "")
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What to transcribe, how, and where the text goes as it arrives."""
+
+    file: Path
+    target: MediaTarget
+    model_name: str
+    language: str | None
+    sink: TextSink | None
+
+
+async def _anonymous(job: _Job, settings: Settings) -> Transcription:
+    """A transcript counted against nobody: no database is opened."""
     client = OmniClient(settings.require_api_key(), settings.base_url,
                         timeout=settings.request_timeout, max_retries=settings.max_retries)
     try:
-        media = await prepare_file(args.file, MediaTarget(model, purpose="transcript"),
-                                   options=settings.prepare_options())
-        transcriber = Transcriber(client, model_name)
-        transcription = await transcriber.transcribe(
-            media, language=language, on_text=None if args.no_stream else write_out)
+        media = await prepare_file(job.file, job.target, options=settings.prepare_options())
+        return await Transcriber(client, job.model_name).transcribe(
+            media, language=job.language, on_text=job.sink)
     finally:
         await client.aclose()
-    print(transcription.plain() if args.no_stream else "")
-    return EXIT_OK
+
+
+async def _for_member(job: _Job, settings: Settings, member: str, guild: str
+                      ) -> Transcription:
+    """A transcript whose usage is the member's (in OMNICORD_DB), within the daily cap they
+    have in ``guild`` (else the default cap), checked before every request."""
+    async with open_services(settings) as services:
+        cap = (await services.admission.effective(guild, member)).daily_token_cap
+        await services.usage.check_cap(member, cap)  # before converting anything
+        media = await prepare_file(job.file, job.target, options=services.prepare_options)
+        return await transcribe(services.omni, job.model_name, media, language=job.language,
+                                ledger=services.usage, cap=cap, on_text=job.sink,
+                                asked=Asked(scope="cli:transcribe", payer=Payer(member, guild)))

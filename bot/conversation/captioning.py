@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from omnicord.conversation.respond import Payer
-from omnicord.conversation.transcribe import Transcriber, Transcription
+from omnicord.conversation.transcribe import TextSink, Transcriber, Transcription
 from omnicord.media.captions import caption_media
 from omnicord.media.types import PreparedMedia
 from omnicord.model.captioner import Caption, CaptionerClient
@@ -43,16 +43,38 @@ async def describe(captioner: CaptionerClient, media: PreparedMedia, *, ledger: 
 
 
 async def transcribe(client: OmniClient, model_name: str, media: PreparedMedia, *,
-                     language: str | None, ledger: UsageLedger, asked: Asked) -> Transcription:
-    """The words of ``media`` (translated into ``language`` when given) by a chat model, its
-    usage (transcript and translation together) recorded and its line logged."""
+                     language: str | None, ledger: UsageLedger, asked: Asked,
+                     cap: int | None = None, on_text: TextSink | None = None) -> Transcription:
+    """The words of ``media`` (translated into ``language`` when given) by a chat model, the
+    payer's daily ``cap`` checked before every request and each request's usage recorded as it
+    completes, and its line logged."""
     started = time.monotonic()
-    transcription = await Transcriber(client, model_name).transcribe(media, language=language)
-    await _record(ledger, asked, model_name, transcription.usage)
+    transcription = await Transcriber(client, model_name).transcribe(
+        media, language=language, on_text=on_text,
+        allowance=DailyAllowance(ledger, asked, model_name, cap))
     reveal(log, asked.payer.user_id, asked.scope)
     log.info("%s", caption_line(asked, model=model_name, mode="transcript", media=media,
                                 usage=transcription.usage, started=started))
     return transcription
+
+
+@dataclass(frozen=True)
+class DailyAllowance:
+    """A transcript's spending for one payer: their daily cap (None or 0: none), checked before
+    each request, and each request's usage in the ledger."""
+
+    ledger: UsageLedger
+    asked: Asked
+    model: str
+    cap: int | None
+
+    async def check(self) -> None:
+        """``OverDailyCap`` once the payer used their tokens for today."""
+        await self.ledger.check_cap(self.asked.payer.user_id, self.cap)
+
+    async def spend(self, usage: Usage) -> None:
+        """Record one request's usage."""
+        await _record(self.ledger, self.asked, self.model, usage)
 
 
 async def _record(ledger: UsageLedger, asked: Asked, model: str, usage: Usage | None) -> None:

@@ -5,8 +5,14 @@ down speech in many languages and dialects when asked. So a transcript is made o
 requests, one per part of the recording (each within the model's audio limit, cut by
 ``prepare_media`` with the ``transcript`` purpose): text output only, no voice, no history,
 one user message holding the audio and the transcription instruction. Parts are joined in
-order, each labelled with its time range. A recording without speech is not transcribed: the
-instruction asks for a fixed marker instead, and the marker becomes one line.
+order, each labelled with its time range. A recording without speech is not transcribed: a
+part ffmpeg finds silent is not sent at all, the instruction asks for a fixed marker for any
+other part without speech, and a recording of nothing but such parts becomes one line.
+
+What a transcript may spend is an ``Allowance``: asked before every request (the member's
+daily cap), told each request's usage as it completes. When it refuses mid-way, the transcript
+ends there with one line saying how many parts were done and why; the parts already written
+stay.
 
 Translation is a second text-only request per part, over the transcript's text (the
 instruction as the system message, the transcript as the user's): the transcript stays
@@ -17,17 +23,21 @@ language answers a marker instead of a copy of itself.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from omnicord.media.captions import add_usage, clock
+from omnicord.media.silence import is_silent
 from omnicord.media.types import PreparedMedia, PreparedPart
 from omnicord.model.catalog import find_model
 from omnicord.model.events import Finished, TextDelta, Usage
 from omnicord.model.omni import OmniClient
 from omnicord.model.parts import Part, text_part
 from omnicord.model.rules import ChatRequest
+from omnicord.policy.usage import OverDailyCap
 
 NO_SPEECH = "<<NO_SPEECH>>"
 SAME_LANGUAGE = "<<SAME_LANGUAGE>>"
@@ -48,6 +58,24 @@ TRANSCRIBE_INSTRUCTION = (
 
 #: Receives the transcript's text as it arrives, in the order and spacing of ``plain()``.
 TextSink = Callable[[str], Awaitable[None]]
+
+
+class Allowance(Protocol):
+    """What a transcript may spend: asked before each request, told each request's usage."""
+
+    async def check(self) -> None:
+        """Raise ``OverDailyCap`` when no more may be spent."""
+
+    async def spend(self, usage: Usage) -> None:
+        """Count one finished request's usage."""
+
+
+def stopped_line(done: int, total: int, why: OverDailyCap, *, translation: bool = False) -> str:
+    """The line that ends a transcript (or its translation) cut short by the member's cap."""
+    if translation and not done:
+        return f"Not translated: {why}."
+    what = "Translation stopped" if translation else "Stopped"
+    return f"{what} after {done} of {total} parts: {why}."
 
 
 def translate_instruction(language: str) -> str:
@@ -112,6 +140,7 @@ class Transcription:
     language: str | None = None  # the translation's language
     usage: Usage | None = None
     notices: tuple[str, ...] = ()
+    stopped: str = ""  # why it ends early ('' when whole): shown last
 
     @property
     def speech(self) -> bool:
@@ -120,8 +149,8 @@ class Transcription:
 
     @property
     def text(self) -> str:
-        """The transcript, part after part (one line when nothing was said)."""
-        if not self.speech:
+        """The transcript, part after part (one line when nothing was said in any part)."""
+        if not self.speech and not self.stopped:
             return NO_SPEECH_LINE
         return "\n\n".join(f"{p.span}{p.text or NO_SPEECH_PART}" for p in self.parts)
 
@@ -135,10 +164,12 @@ class Transcription:
         return f"Translation ({self.language}):"
 
     def plain(self) -> str:
-        """The transcript, then its translation under it: what the command line prints."""
-        if not self.translation:
-            return self.text
-        return f"{self.text}\n\n{self.translation_heading()}\n{self.translation}"
+        """The transcript, then its translation under it, then why it stopped early if it did:
+        what the command line prints."""
+        blocks = [self.text]
+        if self.translation:
+            blocks.append(f"{self.translation_heading()}\n{self.translation}")
+        return "\n\n".join([*blocks, *filter(None, [self.stopped])])
 
 
 class _Held:
@@ -194,34 +225,79 @@ class Transcriber:
 
     async def transcribe(
         self, media: PreparedMedia, *, language: str | None = None,
-        on_text: TextSink | None = None,
+        on_text: TextSink | None = None, allowance: Allowance | None = None,
     ) -> Transcription:
         """The transcript of every part of ``media``, translated into ``language`` when given;
-        ``on_text`` receives it as it arrives."""
-        run = _Run(self, _Blocks(on_text))
-        parts = [await run.transcribe(part, multi=len(media.parts) > 1) for part in media.parts]
-        await run.end_transcript(parts)
-        if language and any(part.speech for part in parts):
-            heading = f"Translation ({language}):\n"
-            for index, part in enumerate(parts):
-                if part.speech:
-                    parts[index], heading = await run.translate(part, language, heading)
-        return Transcription(self.model_name, tuple(parts), language, run.usage, media.notices)
+        ``on_text`` receives it as it arrives. ``allowance`` is asked before every request;
+        if it refuses before the first, ``OverDailyCap`` is raised and nothing is written."""
+        run = _Run(self, _Blocks(on_text), allowance)
+        parts, stopped = await run.transcribe_all(media.parts)
+        await run.end_transcript(parts, stopped)
+        if language and not stopped and any(part.speech for part in parts):
+            stopped = await run.translate_all(parts, language)
+        return Transcription(self.model_name, tuple(parts), language, run.usage, media.notices,
+                             stopped)
+
+
+class _Silences:
+    """Whether each part of a recording is silent, measured one part ahead, so a part's check
+    runs while the part before it is transcribed (or checked)."""
+
+    def __init__(self, parts: tuple[PreparedPart, ...]) -> None:
+        self.parts = parts
+        self.checks: dict[int, asyncio.Task[bool]] = {}
+
+    async def get(self, index: int) -> bool:
+        """Whether part ``index`` is silent."""
+        for ahead in (index, index + 1):
+            if ahead < len(self.parts) and ahead not in self.checks:
+                self.checks[ahead] = asyncio.ensure_future(is_silent(self.parts[ahead]))
+        return await self.checks.pop(index)
+
+    async def close(self) -> None:
+        """Stop the check still running ahead (its ffmpeg is killed)."""
+        for check in self.checks.values():
+            check.cancel()
+        await asyncio.gather(*self.checks.values(), return_exceptions=True)
 
 
 class _Run:
     """One transcription under way: its output layout and the usage it has cost so far."""
 
-    def __init__(self, transcriber: Transcriber, blocks: _Blocks) -> None:
+    def __init__(self, transcriber: Transcriber, blocks: _Blocks,
+                 allowance: Allowance | None) -> None:
         self.client = transcriber.client
         self.model_name = transcriber.model_name
         self.blocks = blocks
+        self.allowance = allowance
         self.usage: Usage | None = None
         self.silent: list[str] = []  # blocks of silent parts, shown once speech follows
 
-    async def transcribe(self, part: PreparedPart, *, multi: bool) -> TranscriptPart:
-        """One part's words ('' when it holds no speech)."""
+    async def transcribe_all(
+        self, parts: tuple[PreparedPart, ...]
+    ) -> tuple[list[TranscriptPart], str]:
+        """Each part written down in order, and why they stopped early ('' if they did not)."""
+        done: list[TranscriptPart] = []
+        silences = _Silences(parts)
+        try:
+            for index, part in enumerate(parts):
+                silent = await silences.get(index)
+                done.append(await self.transcribe(part, multi=len(parts) > 1, silent=silent))
+        except OverDailyCap as over:
+            if not done:
+                raise
+            return done, stopped_line(len(done), len(parts), over)
+        finally:
+            await silences.close()
+        return done, ""
+
+    async def transcribe(self, part: PreparedPart, *, multi: bool,
+                         silent: bool = False) -> TranscriptPart:
+        """One part's words ('' when it holds no speech; no request when ``silent``)."""
         span = time_range(part) if multi else ""
+        if silent:
+            self.silent.append(f"{span}{NO_SPEECH_PART}")
+            return TranscriptPart(span, "")
 
         async def opening() -> None:
             for block in self.silent:
@@ -235,13 +311,27 @@ class _Run:
             self.silent.append(f"{span}{NO_SPEECH_PART}")
         return TranscriptPart(span, text)
 
-    async def end_transcript(self, parts: list[TranscriptPart]) -> None:
-        """Close the transcript: one line if nothing was said, else the silent parts left."""
-        if not any(part.speech for part in parts):
+    async def end_transcript(self, parts: list[TranscriptPart], stopped: str) -> None:
+        """Close the transcript: one line if nothing was said, else the silent parts left (and
+        the line saying why it stopped early)."""
+        if not stopped and not any(part.speech for part in parts):
             await self.blocks.start(NO_SPEECH_LINE)
             return
-        for block in self.silent:
+        for block in [*self.silent, *filter(None, [stopped])]:
             await self.blocks.start(block)
+
+    async def translate_all(self, parts: list[TranscriptPart], language: str) -> str:
+        """Translate the parts with speech in place; why it stopped early ('' if it did not)."""
+        heading = f"Translation ({language}):\n"
+        spoken = [index for index, part in enumerate(parts) if part.speech]
+        for done, index in enumerate(spoken):
+            try:
+                parts[index], heading = await self.translate(parts[index], language, heading)
+            except OverDailyCap as over:
+                line = stopped_line(done, len(spoken), over, translation=True)
+                await self.blocks.start(line)
+                return line
+        return ""
 
     async def translate(
         self, part: TranscriptPart, language: str, heading: str
@@ -262,6 +352,8 @@ class _Run:
         self, request: ChatRequest, marker: str, opening: Callable[[], Awaitable[None]]
     ) -> str:
         """A reply's text ('' for the marker), shown as it arrives after ``opening``."""
+        if self.allowance is not None:
+            await self.allowance.check()
         held = _Held(marker)
         opened = False
 
@@ -272,14 +364,18 @@ class _Run:
                 opened = True
             await self.blocks.write(piece)
 
-        cut = False
+        cut, spent = False, None
         async for event in self.client.stream(request):
             if isinstance(event, TextDelta):
                 await show(held.feed(event.text))
             elif isinstance(event, Usage):
-                self.usage = add_usage(self.usage, event)
+                spent = add_usage(spent, event)
             elif isinstance(event, Finished):
                 cut = event.reason == "length"
+        if spent is not None:
+            self.usage = add_usage(self.usage, spent)
+            if self.allowance is not None:  # counted now, so the next check sees it
+                await self.allowance.spend(spent)
         text, rest = held.finish()
         if cut and text:  # say so rather than pass off half a recording as all of it
             note = CUT_NOTE.format(limit=f"{find_model(self.model_name).max_output:,}")

@@ -4,6 +4,7 @@ translation, long recordings in parts, silence, and the exit codes ``caption`` h
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_transcribe_says_so_when_nobody_speaks(
     result = run_cli(["transcribe", str(quiet), "--translate", "French"], cli_env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "No speech in this recording.\n"
-    assert len(dashscope.accepted) == 1
+    assert dashscope.requests == []  # silence costs no request
 
 
 @pytest.mark.parametrize(
@@ -71,6 +72,8 @@ def test_transcribe_says_so_when_nobody_speaks(
         (["transcribe", "cat.png"], "only audio and video can be transcribed"),
         (["transcribe", "clip.wav", "--translate", "Fr3nch"], "is not a language name"),
         (["transcribe", "clip.wav", "--model", "gpt-4o"], "unknown chat model 'gpt-4o'"),
+        (["transcribe", "clip.wav", "--member", "bo"], "--member must be a Discord id"),
+        (["transcribe", "clip.wav", "--guild", "7"], "--guild needs --member"),
         (["transcribe"], "the following arguments are required: FILE"),
     ],
 )
@@ -116,3 +119,28 @@ def test_upstream_failures_exit_1_with_a_clear_line(
     assert len(error_lines) == 1 and message in error_lines[0]
     assert "Traceback" not in result.stderr
     assert dashscope.api_key not in result.stderr + result.stdout
+
+
+def test_a_members_daily_cap_is_checked_before_every_part(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    talk = tone(tmp_path / "talk.flac", 720.0, codec=["-c:a", "flac"])  # 4 parts on turbo
+    env = {**cli_env, "OMNICORD_DAILY_TOKEN_CAP": "6000"}
+    args = ["transcribe", str(talk), "--model", "qwen-omni-turbo", "--member", "42"]
+    result = run_cli(args, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    words = r"Hello, this is a recording of 1[78]\d\.\d seconds\."
+    assert re.fullmatch(
+        rf"\[0:00–3:00\] {words}\n\n\[3:00–6:00\] {words}\n\nStopped after 2 of 4 parts: "
+        r"you have used your 6,000 tokens for today; Omnicord will answer you again tomorrow "
+        r"\(UTC\)\.\n", result.stdout), result.stdout
+    assert len(dashscope.requests) == 2
+    with sqlite3.connect(tmp_path / "omnicord.db") as db:
+        rows = db.execute("SELECT user_id, model FROM usage").fetchall()
+    assert rows == 2 * [("42", "qwen-omni-turbo")]  # each part's usage, as it completed
+    again = run_cli(args, env, tmp_path)  # at the cap: refused before anything is sent
+    assert again.returncode == 2 and again.stdout == ""
+    assert "you have used your 6,000 tokens for today" in again.stderr
+    assert len(dashscope.requests) == 2
+    other = run_cli([*args[:-1], "43", "--no-stream"], env, tmp_path)  # another member
+    assert other.returncode == 0 and other.stdout == result.stdout

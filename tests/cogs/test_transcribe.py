@@ -4,6 +4,7 @@ server."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import discord
@@ -14,7 +15,7 @@ from omnicord.cogs.runner import intents
 from tests.doubles.fake_dashscope import FakeDashScope, Fault
 from tests.doubles.fake_discord import DiscordHarness
 from tests.doubles.media import ffmpeg
-from tests.doubles.omnicord_bot import World, make_settings, ogg_voice_note
+from tests.doubles.omnicord_bot import World, make_settings, ogg_voice_note, running_world
 from tests.doubles.omnicord_bot import world as world
 
 CAPTIONER = "qwen3-omni-30b-a3b-captioner"
@@ -147,7 +148,7 @@ async def test_auto_transcripts_use_the_servers_language_and_silence_is_one_line
     world.h.voice_message(world.channel, world.member, silent_voice_note(tmp_path), duration=2.0)
     await world.h.settle(timeout=30)
     assert world.replies()[-1].content == f"{TRANSCRIPT_LABEL}\nNo speech in this recording."
-    assert len(chat_requests(world)) == 3  # silence is not translated
+    assert len(chat_requests(world)) == 2  # silence is neither transcribed nor translated
     usage = await world.bot.get_cog("Captions").runtime.usage.totals(  # type: ignore[union-attr]
         since_day="2000-01-01", user_id=str(world.member.id))
     assert usage.total_tokens > 0
@@ -268,3 +269,41 @@ async def test_the_transcribe_menu_and_command_come_and_go_with_the_cog(
         assert bot.tree.get_command("Transcribe audio",
                                     type=discord.AppCommandType.message) is None
         await h.settle()
+
+
+@pytest.mark.parametrize("asked_by", ["slash command", "context menu", "caption channel"])
+async def test_the_daily_cap_is_checked_before_every_part_of_a_transcript(
+    dashscope: FakeDashScope, tmp_path: Path, asked_by: str
+) -> None:
+    audio = ogg_voice_note(tmp_path, 720)  # 4 parts on turbo, about 4,600 tokens each
+    async with running_world(dashscope, tmp_path, OMNICORD_MODEL="qwen-omni-turbo",
+                             OMNICORD_DAILY_TOKEN_CAP=6000) as world:
+        if asked_by == "caption channel":
+            await command(world, world.admin, "omni server caption-channel", {"enabled": True})
+            world.h.voice_message(world.channel, world.member, audio, duration=720.0)
+            await world.h.settle(timeout=60)
+            (reply,) = world.replies()
+            posted = reply.content
+        else:
+            if asked_by == "slash command":
+                upload = world.h.attachment("talk.ogg", audio, content_type="audio/ogg")
+                interaction = world.h.slash(world.channel, world.member, "omni transcribe",
+                                            {"file": upload})
+            else:
+                target = world.h.voice_message(world.channel, world.admin, audio,
+                                               duration=720.0)
+                interaction = world.h.message_command(world.channel, world.member,
+                                                      "Transcribe audio", target)
+            await world.h.settle(timeout=60)
+            (followup,) = world.fake.followups(interaction["token"])
+            posted = followup.content
+        words = r"Hello, this is a recording of 1[78]\d\.\d seconds\."
+        assert re.fullmatch(
+            rf"-# 🤖 Machine-generated transcript \(qwen-omni-turbo\)\n\[0:00–3:00\] {words}"
+            rf"\n\n\[3:00–6:00\] {words}\n\nStopped after 2 of 4 parts: you have used your "
+            r"6,000 tokens for today; Omnicord will answer you again tomorrow \(UTC\)\.",
+            posted), posted
+        assert len(chat_requests(world)) == 2
+        store = world.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
+        usage = await store.usage_by_model(since_day="2000-01-01", user_id=str(world.member.id))
+        assert usage[0][0] == "qwen-omni-turbo" and usage[0][1] > 6000

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from omnicord.conversation.captioning import Asked
+from omnicord.conversation.captioning import transcribe as transcribe_for
+from omnicord.conversation.respond import Payer
 from omnicord.conversation.transcribe import (
     NO_SPEECH,
     NO_SPEECH_LINE,
@@ -27,6 +30,8 @@ from omnicord.policy.languages import (
     translation_language,
 )
 from omnicord.policy.preferences import SettingRefused
+from omnicord.policy.usage import OverDailyCap, UsageLedger
+from omnicord.store import SqliteStore
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.media import ffmpeg, voice_note
@@ -101,7 +106,7 @@ async def test_a_long_recording_is_transcribed_in_parts_with_time_ranges(
     media = await prepared(recording, TURBO)  # turbo hears at most 3 minutes per request
     assert "transcribed in 3 parts of about 3 min" in media.notices
     result, streamed = await transcribe(client, media, TURBO)
-    assert len(dashscope.accepted) == 3
+    assert len(dashscope.accepted) == 2  # the silent middle part is not sent
     for request in dashscope.accepted:
         assert request["model"] == "qwen-omni-turbo" and request["modalities"] == ["text"]
         assert [p["type"] for p in request["messages"][0]["content"]] == ["input_audio", "text"]
@@ -110,7 +115,7 @@ async def test_a_long_recording_is_transcribed_in_parts_with_time_ranges(
                         rf"\[6:00–9:00\] {words}", result.text), result.text
     assert streamed == result.plain()
     assert result.usage is not None
-    assert result.usage.prompt_tokens > 3 * 180 * 25  # every part's audio is counted
+    assert result.usage.prompt_tokens > 2 * 180 * 25  # every sent part's audio is counted
 
 
 async def test_a_part_cut_at_the_models_output_limit_says_so(
@@ -134,7 +139,7 @@ async def test_silence_is_one_line_and_is_not_translated(
     result, streamed = await transcribe(client, await prepared(quiet), language="French")
     assert result.text == streamed == NO_SPEECH_LINE
     assert not result.speech and result.translation == ""
-    assert len(dashscope.accepted) == 1  # nothing to translate
+    assert dashscope.requests == []  # found silent by ffmpeg: nothing to transcribe or translate
 
 
 async def test_the_translation_is_a_second_text_only_request_shown_under_the_transcript(
@@ -232,3 +237,74 @@ def test_the_request_then_the_member_then_the_server_choose_the_language() -> No
     assert translation_language(None, NO_TRANSLATION, "German") is None
     assert translation_language(NO_TRANSLATION, "French", None) is None
     assert translation_language(None, None, None) is None
+
+
+async def test_a_three_hour_silent_recording_costs_no_request(
+    client: OmniClient, dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    silence = tmp_path / "night.flac"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono:d=10800", "-c:a", "flac", str(silence))
+    media = await prepared(silence)
+    assert len(media.parts) == 9  # flash hears 20 minutes per request
+    result, streamed = await transcribe(client, media, language="French")
+    assert result.text == streamed == NO_SPEECH_LINE
+    assert dashscope.requests == [] and result.usage is None
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path):
+    async with SqliteStore(tmp_path / "usage.db") as store:
+        yield UsageLedger(store)
+
+
+ASKED = Asked(scope="channel:5", payer=Payer("42", "7", "5"))
+CAP_REACHED = ("you have used your 6,000 tokens for today; Omnicord will answer you again "
+               "tomorrow (UTC)")
+
+
+async def capped(client: OmniClient, ledger: UsageLedger, media: PreparedMedia, *,
+                 cap: int, language: str | None = None) -> tuple[Transcription, str]:
+    streamed: list[str] = []
+
+    async def sink(text: str) -> None:
+        streamed.append(text)
+
+    result = await transcribe_for(client, TURBO.name, media, language=language, ledger=ledger,
+                                  asked=ASKED, cap=cap, on_text=sink)
+    return result, "".join(streamed)
+
+
+async def test_the_daily_cap_is_checked_before_every_part_and_stops_the_transcript_there(
+    client: OmniClient, dashscope: FakeDashScope, ledger: UsageLedger, tmp_path: Path
+) -> None:
+    talk = await prepared(sound_then_silence(tmp_path / "talk.flac", ("tone", 720.0)), TURBO)
+    assert len(talk.parts) == 4  # about 4,600 tokens each on turbo
+    result, streamed = await capped(client, ledger, talk, cap=6000, language="French")
+    assert len(dashscope.accepted) == 2  # the second part took the member past the cap
+    assert result.stopped == f"Stopped after 2 of 4 parts: {CAP_REACHED}."
+    words = r"Hello, this is a recording of 1[78]\d\.\d seconds\."
+    assert re.fullmatch(rf"\[0:00–3:00\] {words}\n\n\[3:00–6:00\] {words}\n\n"
+                        rf"Stopped after 2 of 4 parts: you have used your 6,000 tokens .*\.",
+                        streamed), streamed
+    assert streamed == result.plain() and result.translation == ""
+    used = await ledger.daily(days=1, user_id="42")
+    assert used[0].totals.total_tokens == result.usage.total_tokens  # each part, as it came
+    assert len(await ledger._store.usage_by_model(since_day="2000-01-01", user_id="42")) == 1
+    with pytest.raises(OverDailyCap):  # at the cap before the first part: nothing is written
+        await capped(client, ledger, talk, cap=6000)
+    assert len(dashscope.accepted) == 2
+
+
+async def test_a_cap_reached_by_the_transcript_leaves_it_whole_and_untranslated(
+    client: OmniClient, dashscope: FakeDashScope, ledger: UsageLedger, tmp_path: Path
+) -> None:
+    note = await prepared(voice_note(tmp_path / "voice-message.ogg", 2), TURBO)
+    first, _ = await capped(client, ledger, note, cap=10**9)  # what one part costs
+    assert first.usage is not None
+    result, streamed = await capped(client, ledger, note, cap=2 * first.usage.total_tokens,
+                                    language="French")
+    cap = f"{2 * first.usage.total_tokens:,}"
+    assert result.text == "Hello, this is a recording of 2.0 seconds."
+    assert result.stopped.startswith(f"Not translated: you have used your {cap} tokens")
+    assert streamed == result.plain() == f"{result.text}\n\n{result.stopped}"
+    assert len(dashscope.accepted) == 2  # two transcripts, no translation
