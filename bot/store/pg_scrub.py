@@ -9,7 +9,10 @@ table is small enough to rewrite in about a second, and a plain VACUUM (logged) 
 
 VACUUM FULL locks its table while it runs; the scrub waits at most ``LOCK_TIMEOUT`` for the
 lock (so it never queues replies behind a long transaction) and otherwise tries again later.
-Scrubs run on a connection of their own: the pool's connections keep no session settings.
+It also copies dead rows that a snapshot still open in the same database might see ("dead row
+versions cannot be removed yet", as its VERBOSE report says): a table rewritten with any such
+row is rewritten again a moment later. Scrubs run on a connection of their own: the pool's
+connections keep no session settings.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
 
@@ -29,6 +34,9 @@ SCRUB_DELAY = 10.0
 FULL_LIMIT_BYTES = 256 * 1024 * 1024
 #: How long a scrub waits for a table's lock before leaving it to the next try.
 LOCK_TIMEOUT = "5s"
+#: How often, and how far apart, ``flush`` rewrites a table again that kept dead rows.
+AGAIN_TRIES, AGAIN_PAUSE = 6, 0.5
+_STILL_VISIBLE = re.compile(r"(\d+) dead row versions cannot be removed yet")
 #: Statement names go into SQL: only these tables are ever scrubbed.
 SCRUBBABLE = frozenset({"turns", "turn_refs", "conversations", "member_settings", "usage",
                         "cooldowns", "erasures"})
@@ -59,9 +67,13 @@ class Scrubber:
         """Scrub every table noted so far, now."""
         async with self._lock:
             tables, self._pending = sorted(self._pending), set()
-            if tables:
-                left = await _scrub(self.url, tables, self.full_limit)
-                self._pending.update(left)
+            for attempt in range(AGAIN_TRIES):
+                if not tables:
+                    return
+                if attempt:
+                    await asyncio.sleep(AGAIN_PAUSE)
+                tables = await _scrub(self.url, tables, self.full_limit)
+            self._pending.update(tables)
 
     async def close(self) -> None:
         """Scrub what is pending (a CLI erasure is scrubbed before the command exits)."""
@@ -87,8 +99,17 @@ class Scrubber:
 
 
 async def _scrub(url: str, tables: list[str], full_limit: int) -> list[str]:
-    """Vacuum each table (FULL when small enough); the tables left for a later try."""
+    """Vacuum each table (FULL when small enough); the tables left for a later try (busy, or
+    rewritten with dead rows an open snapshot could still see)."""
     conn = await asyncpg.connect(url, server_settings={"lock_timeout": LOCK_TIMEOUT})
+    still_visible: list[int] = []
+
+    def listen(_: Any, message: Any) -> None:
+        found = _STILL_VISIBLE.search(getattr(message, "detail", None) or "")
+        if found:
+            still_visible.append(int(found.group(1)))
+
+    conn.add_log_listener(listen)
     left = []
     try:
         for table in tables:
@@ -99,10 +120,17 @@ async def _scrub(url: str, tables: list[str], full_limit: int) -> list[str]:
                             "stay in its free space until new rows overwrite them",
                             table, size // (1024 * 1024))
                 continue
+            still_visible.clear()
             try:
-                await conn.execute(f"VACUUM FULL {table}")
+                await conn.execute(f"VACUUM (FULL, VERBOSE) {table}")
+                await conn.execute("SELECT 1")  # its report has arrived before this answer
             except asyncpg.exceptions.LockNotAvailableError:
+                log.info("could not rewrite %s now (in use past %s); trying again later",
+                         table, LOCK_TIMEOUT)
                 left.append(table)  # busy now: the next scrub rewrites it
+                continue
+            if any(still_visible):
+                left.append(table)
     finally:
         await conn.close()
     return left
