@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omnicord.conversation.respond import Payer
 from omnicord.conversation.transcribe import TextSink, Transcriber, Transcription
@@ -17,16 +17,19 @@ from omnicord.model.events import Usage
 from omnicord.model.omni import OmniClient
 from omnicord.policy.usage import UsageLedger
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
+from omnicord.store.base import utc_now
 
 log = logging.getLogger("omnicord.caption")
 
 
 @dataclass(frozen=True)
 class Asked:
-    """Where a caption or transcript was asked for, and whom its tokens count against."""
+    """Where a caption or transcript was asked for, whom its tokens count against, and when
+    (the payer erased since then: its usage is not kept)."""
 
     scope: str
     payer: Payer
+    at: str = field(default_factory=utc_now)
 
 
 async def describe(captioner: CaptionerClient, media: PreparedMedia, *, ledger: UsageLedger,
@@ -83,7 +86,8 @@ async def _record(ledger: UsageLedger, asked: Asked, model: str, usage: Usage | 
     await ledger.record(user_id=asked.payer.user_id, model=model,
                         prompt_tokens=usage.prompt_tokens,
                         completion_tokens=usage.completion_tokens,
-                        guild_id=asked.payer.guild_id, channel_id=asked.payer.channel_id)
+                        guild_id=asked.payer.guild_id, channel_id=asked.payer.channel_id,
+                        began_at=asked.at)
 
 
 def caption_line(asked: Asked, *, model: str, mode: str, media: PreparedMedia,

@@ -308,3 +308,18 @@ async def test_a_cap_reached_by_the_transcript_leaves_it_whole_and_untranslated(
     assert result.stopped.startswith(f"Not translated: you have used your {cap} tokens")
     assert streamed == result.plain() == f"{result.text}\n\n{result.stopped}"
     assert len(dashscope.accepted) == 2  # two transcripts, no translation
+
+
+async def test_a_transcript_for_a_member_forgotten_meanwhile_keeps_no_usage(
+    client: OmniClient, dashscope: FakeDashScope, ledger: UsageLedger, tmp_path: Path
+) -> None:
+    talk = await prepared(sound_then_silence(tmp_path / "talk.flac", ("tone", 5.0)), TURBO)
+    asked = Asked(scope="channel:5", payer=Payer("42", "7", "5"))  # asked now
+    await ledger._store.forget_member("42")  # then the member asked to be forgotten
+    result = await transcribe_for(client, TURBO.name, talk, language=None, ledger=ledger,
+                                  asked=asked)
+    assert result.usage is not None and len(dashscope.accepted) == 1  # the work was done
+    assert await ledger._store.usage_by_model(since_day="2000-01-01", user_id="42") == []
+    later = Asked(scope="channel:5", payer=Payer("42", "7", "5"))  # asked after the erasure
+    await transcribe_for(client, TURBO.name, talk, language=None, ledger=ledger, asked=later)
+    assert len(await ledger._store.usage_by_model(since_day="2000-01-01", user_id="42")) == 1
