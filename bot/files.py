@@ -69,13 +69,33 @@ def tighten(path: Path) -> bool:
     return True
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file holding a SQLite database (never follows a link to
+    decide: a link is not ours to change)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def private_database(path: Path) -> None:
     """Make a SQLite database file private before SQLite opens it: create its folder (0700)
-    and the file (0600) when missing, and tighten an existing one readable by others, with
-    its ``-wal``, ``-shm`` and ``-journal`` (logged once)."""
+    and the file (0600) when missing, and tighten an existing database readable by others,
+    with its ``-wal``, ``-shm`` and ``-journal`` (logged once). Anything at ``path`` that is not
+    a SQLite database (a folder, someone's notes) is left exactly as it is: opening it fails
+    with its own clear line."""
     private_folder(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(create_private(path))
+    if os.path.getsize(path) and not is_sqlite_file(path):
+        return
     paths = [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)]
     try:
         tightened = [str(p) for p in paths if tighten(p)]

@@ -47,23 +47,22 @@ async def test_forget_in_another_process_while_a_reply_streams_keeps_nothing(
     client = OmniClient(dashscope.api_key, dashscope.base_url, max_retries=0)
     conversations = Conversations(store, client)
     options = ReplyOptions(model=FLASH, model_name=FLASH.name)
-    dashscope.token_delay = 0.1  # the reply streams for a second or two
+    said: list[str] = []
+
+    async def forget_mid_stream(event: object) -> None:
+        if not said:  # the reply has begun and is not finished: erase the member now
+            said.append(await forget_in_another_process(cli_env, tmp_path, database, "42"))
+
     try:
         await conversations.respond("dm:42", speaker_id="42",
                                     new=NewMessage("Ada", "an earlier message"),
                                     options=options, payer=Payer("42"))
-        reply = asyncio.create_task(conversations.respond(
+        answer = await conversations.respond(
             "dm:42", speaker_id="42", new=NewMessage("Ada", "my address is 1 Main St"),
-            options=options, payer=Payer("42")))
-        for _ in range(500):  # until the second reply streams
-            if len(dashscope.requests) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        said = await forget_in_another_process(cli_env, tmp_path, database, "42")
-        assert "1 turns" in said  # the earlier one; the streaming one is not stored yet
-        answer = await reply
+            options=options, payer=Payer("42"), on_event=forget_mid_stream)
     finally:
         await client.aclose()
+    assert "1 turns" in said[0]  # the earlier one; the streaming one was not stored yet
     assert answer.reply.text  # the member saw the answer
     assert answer.kept is Kept.FORGOTTEN
     assert await store.history("dm:42") == []

@@ -262,12 +262,15 @@ def test_an_unusable_database_is_one_line_and_a_prompt_exit(
         db.mkdir()
     else:
         db.write_text("these are my notes, not a database\n" * 20)
+    db.chmod(0o755 if kind == "folder" else 0o644)
     env = cli_env | {"OMNICORD_DB": str(db)}
     result = subprocess.run([sys.executable, "-m", "omnicord", "history", "x"], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "OMNICORD_DB" in line and "Traceback" not in result.stderr
+    # Not a database: not Omnicord's to change (a folder made 0600 would be unusable).
+    assert db.stat().st_mode & 0o777 == (0o755 if kind == "folder" else 0o644)
 
 
 def test_replies_in_one_session_keep_their_order_across_processes(
