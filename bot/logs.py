@@ -1,8 +1,9 @@
 """The log of a running bot: stderr, and optionally a rotated file (OMNICORD_LOG_FILE).
 
 ``omnicord`` loggers log at the chosen level (OMNICORD_LOG_LEVEL); the libraries underneath
-(discord.py, the model SDK, HTTP clients) only from WARNING, unless the level is DEBUG. Every
-record is masked by ``omnicord.secrets`` before a handler sees it.
+(discord.py, the model SDK, HTTP clients) only from WARNING, unless the level is DEBUG. Secrets
+are masked in every line these handlers write (``MaskingFormatter``), and in any record that
+holds one before a handler sees it (``omnicord.secrets``).
 
 No content reaches these handlers: Omnicord's own lines never carry it (members appear by
 pseudonym at INFO and above, see ``omnicord.pseudonyms``), and ``OmitPayloads`` reduces the
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from omnicord.errors import ConfigError
+from omnicord.secrets import redact
 
 #: ``safe_message``: the record's message as ``OmitPayloads`` left it.
 FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(safe_message)s"
@@ -47,7 +49,7 @@ def configure_logging(
     for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(old)
         old.close()
-    formatter = logging.Formatter(FORMAT)
+    formatter = MaskingFormatter(FORMAT)
     omit = OmitPayloads()
     for handler in handlers:
         handler.setFormatter(formatter)
@@ -58,6 +60,19 @@ def configure_logging(
     root.setLevel(numeric if numeric == logging.DEBUG else max(numeric, logging.WARNING))
     logging.getLogger("omnicord").setLevel(numeric)
     return handlers
+
+
+class MaskingFormatter(logging.Formatter):
+    """Omnicord's lines with every secret and key shape masked, traceback included. A
+    traceback formatted here is not left cached on the record, so other handlers format
+    their own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached = record.exc_text
+        try:
+            return redact(super().format(record))
+        finally:
+            record.exc_text = cached
 
 
 class OmitPayloads(logging.Filter):

@@ -2,9 +2,14 @@
 
 Every ``Settings`` registers its API key, Discord token and the passwords in its URLs here
 when it is built (a host bot's own ``Settings`` included), whatever their shape. ``redact``
-masks those values, and anything shaped like a key or a bearer token besides. A log record
-factory masks every log record in the process, its traceback included, before any handler
-sees it. ``mask_url`` is the one way a URL is shown: its passwords, tokens and keys masked.
+masks those values, and anything shaped like a key or a bearer token besides. ``mask_url`` is
+the one way a URL is shown: its passwords, tokens and keys masked.
+
+In the log, a record factory masks Omnicord's own records (registered values and key shapes)
+and any other record only where it holds a registered value, its traceback included, before
+any handler sees it. A host's record that holds none of Omnicord's secrets is left exactly as
+the host made it (the same ``msg`` and ``args``); Omnicord's own handlers mask key shapes in
+everything they write (``omnicord.logs``).
 """
 
 from __future__ import annotations
@@ -38,10 +43,15 @@ def register(*values: str | None) -> None:
 
 def redact(text: str) -> str:
     """``text`` with every registered secret and anything shaped like a key masked."""
+    return _PATTERN.sub(MASK, redact_registered(text))
+
+
+def redact_registered(text: str) -> str:
+    """``text`` with every registered secret masked (shapes alone are left: not ours)."""
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
-    return _PATTERN.sub(MASK, text)
+    return text
 
 
 def _install_log_masking() -> None:
@@ -61,15 +71,21 @@ def _install_log_masking() -> None:
 
 
 def _mask(record: logging.LogRecord) -> None:
+    """Mask a record in place where it holds a secret; otherwise leave it untouched."""
+    name = record.name or ""  # logging.makeLogRecord builds one without a name first
+    ours = name == "omnicord" or name.startswith("omnicord.")
+    masking = redact if ours else redact_registered
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: leave it for logging to report
         return
-    masked = redact(message)
-    if masked != message:  # otherwise the arguments stay, for handlers that omit payloads
+    masked = masking(message)
+    if masked != message:  # otherwise msg and args stay as they were made
         record.msg, record.args = masked, None
     if record.exc_info and record.exc_info[1] is not None:
-        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+        trace = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        if masking(trace) != trace:
+            record.exc_text = masking(trace)
 
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)(.*)$", re.DOTALL)

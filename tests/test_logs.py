@@ -184,3 +184,59 @@ def test_omnicord_run_with_a_full_log_device_says_so_once(
         "device): logging to stderr only"]
     assert "Logging error" not in errors
     assert " reply scope=" in errors  # logging went on, on stderr
+
+
+class Keep(logging.Handler):
+    """A host bot's own handler: keeps every record it is given, as given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(logging.Formatter("%(message)s").format(record))
+
+
+def test_a_host_record_without_omnicords_secrets_reaches_the_host_as_made() -> None:
+    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # Omnicord's masking is on
+    host = Keep()
+    logging.getLogger().addHandler(host)
+    ours = io.StringIO()
+    configure_logging("DEBUG", stream=ours)
+    args = (42, "general")
+    logging.getLogger("host.members").warning("member %s joined %s", *args)
+    shaped = "sk-hostsownkey123456"  # shaped like a key, but the host's business
+    logging.getLogger("host.api").warning("calling with %s", shaped)
+    try:
+        raise ValueError(f"host failure with Bearer {shaped}")
+    except ValueError:
+        logging.getLogger("host.api").exception("failed")
+    logging.getLogger().removeHandler(host)
+    joined, called, failed = host.records
+    assert (joined.msg, joined.args) == ("member %s joined %s", args)  # grouping keys intact
+    assert (called.msg, called.args) == ("calling with %s", (shaped,))
+    assert failed.exc_text is None or shaped in failed.exc_text
+    assert f"Bearer {shaped}" in host.lines[2]  # the host formats its own traceback
+    written = ours.getvalue()  # Omnicord's own handler masks key shapes in all it writes
+    assert shaped not in written and "member 42 joined general" in written
+
+
+def test_omnicords_secrets_are_masked_for_every_handler_in_any_record() -> None:
+    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)
+    host = Keep()
+    logging.getLogger().addHandler(host)
+    ours = io.StringIO()
+    configure_logging("INFO", stream=ours)
+    logging.getLogger("host.debugging").warning("the bot's key is %s", KEY)  # a host's slip
+    logging.getLogger("omnicord.test").warning("upstream said Bearer %s", "abc-def-ghi")
+    try:
+        raise RuntimeError(f"gateway refused token {TOKEN}")
+    except RuntimeError:
+        logging.getLogger("discord.client").exception("while logging in")
+    logging.getLogger().removeHandler(host)
+    everything = "\n".join(host.lines) + ours.getvalue()
+    assert KEY not in everything and TOKEN not in everything
+    assert "abc-def-ghi" not in everything  # Omnicord's own lines: shapes masked too
+    assert host.records[0].getMessage() == "the bot's key is [redacted]"
