@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -19,7 +20,7 @@ from omnicord.cogs.utils.omni_group import add_commands, remove_commands
 from omnicord.cogs.utils.places import guild_key
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.streaming import NO_PINGS
-from omnicord.policy.usage import UsageTotals, today
+from omnicord.policy.usage import UsageTotals, cost_text, price_hint, today, unpriced
 from omnicord.policy.usage_chart import render_usage_chart
 
 #: Days the chart covers.
@@ -35,11 +36,36 @@ def month_start() -> str:
     return datetime.now(UTC).strftime("%Y-%m-01")
 
 
-def describe(label: str, totals: UsageTotals) -> str:
-    """One line: tokens in and out, and the cost where every model's price is known."""
-    cost = f", about ${totals.cost:.4f}" if totals.cost is not None else ""
-    return (f"**{label}:** {totals.total_tokens:,} tokens ({totals.prompt_tokens:,} in, "
-            f"{totals.completion_tokens:,} out){cost}")
+#: A labelled stretch of usage (``You today``) and its usage per model.
+Period = tuple[str, Mapping[str, UsageTotals]]
+
+
+def describe(label: str, models: Mapping[str, UsageTotals]) -> list[str]:
+    """A period's line (tokens in and out, cost), then one per model when several were used."""
+    totals = sum(models.values(), UsageTotals(cost=0.0))
+    lines = [f"**{label}:** {totals.total_tokens:,} tokens ({totals.prompt_tokens:,} in, "
+             f"{totals.completion_tokens:,} out), {cost_text(totals)}"]
+    if len(models) > 1:
+        lines += [f"- {model}: {used.total_tokens:,} tokens, {cost_text(used)}"
+                  for model, used in models.items()]
+    return lines
+
+
+def compose(parts: Sequence[Period | str]) -> str:
+    """The report: each period described, other lines as they are, and once at the end how
+    to give the prices that are missing."""
+    lines: list[str] = []
+    missing: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            lines.append(part)
+        else:
+            lines += describe(*part)
+            missing += unpriced(part[1])
+    hint = price_hint(missing, quote="`")
+    if hint:
+        lines.append(hint[0].upper() + hint[1:])
+    return "\n".join(lines)
 
 
 class Usage(commands.Cog):
@@ -58,28 +84,26 @@ class Usage(commands.Cog):
 
     async def report(self, interaction: discord.Interaction) -> str:
         """The member's usage, and the server's for members who manage it."""
-        ledger = self.runtime.usage
         user = str(interaction.user.id)
-        lines = [
-            describe("You today", await ledger.totals(since_day=today(), user_id=user)),
-            describe("You this month", await ledger.totals(since_day=month_start(),
-                                                           user_id=user)),
-        ]
+        parts: list[Period | str] = await self.periods("You", user_id=user)
         effective = await self.runtime.admission.effective(guild_key(interaction.guild), user)
         if effective.daily_token_cap:
-            lines.append(f"Daily cap: {effective.daily_token_cap:,} tokens")
+            parts.append(f"Daily cap: {effective.daily_token_cap:,} tokens")
         if interaction.guild is not None and interaction.permissions.manage_guild:
-            lines.append(await self.server_report(guild_key(interaction.guild)))
-        return "\n".join(lines)
+            parts += await self.periods("Server", guild_id=guild_key(interaction.guild))
+        return compose(parts)
 
     async def server_report(self, guild_id: str) -> str:
         """The server's usage today and this month."""
+        return compose(await self.periods("Server", guild_id=guild_id))
+
+    async def periods(self, who: str, *, user_id: str | None = None,
+                      guild_id: str | None = None) -> list[Period | str]:
+        """Usage per model today and this month, for a member or a server."""
         ledger = self.runtime.usage
-        return "\n".join([
-            describe("Server today", await ledger.totals(since_day=today(), guild_id=guild_id)),
-            describe("Server this month", await ledger.totals(since_day=month_start(),
-                                                              guild_id=guild_id)),
-        ])
+        return [(f"{who} {label}", await ledger.by_model(since_day=since, user_id=user_id,
+                                                         guild_id=guild_id))
+                for label, since in (("today", today()), ("this month", month_start()))]
 
     async def chart(self, title: str, *, user_id: str | None = None,
                     guild_id: str | None = None) -> discord.File:

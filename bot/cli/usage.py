@@ -4,6 +4,7 @@ server or member, as a table and optionally a PNG chart."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from omnicord.cli.output import EXIT_OK, note
@@ -13,36 +14,59 @@ from omnicord.files import write_private
 from omnicord.policy.usage import (
     DayTotals,
     UsageLedger,
+    UsageTotals,
     default_prices,
     last_days,
+    money,
     overall,
     parse_prices,
+    per_model,
+    price_hint,
+    unpriced,
 )
 from omnicord.settings import Settings
 from omnicord.store import open_store
 
+#: What the chart says when there is no database yet.
+NO_DATABASE = "No usage yet: there is no database yet"
+
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the daily table and totals; write the chart with ``--png``."""
+    """Print the daily table and totals; write the chart with ``--png`` (an empty one, saying
+    so, when there is no database yet: nothing is created but the chart)."""
     for flag, given in (("--guild", args.guild), ("--member", args.member)):
         if given is not None:
             discord_id(given, flag)
-    last_days(args.days)  # InputError for a count out of range, before opening anything
+    wanted = last_days(args.days)  # InputError for a bad count, before opening anything
     if args.png is not None and not args.png.resolve().parent.is_dir():
         raise InputError(f"cannot write {args.png}: its folder does not exist")
+    heading = title(args.guild, args.member)
     if not settings.uses_postgresql and not settings.db_path.exists():
         note(f"there is no database at {settings.db_path} yet: no usage to show")
+        if args.png is not None:
+            nothing = [DayTotals(day, UsageTotals(cost=0.0)) for day in wanted]
+            _write_chart(args.png, nothing, heading, empty=NO_DATABASE)
         return EXIT_OK
     async with open_store(settings.database, pool_size=1) as store:
         ledger = UsageLedger(store, default_prices() | parse_prices(settings.prices))
         days = await ledger.daily(days=args.days, user_id=args.member, guild_id=args.guild)
-    print(table(days))
-    if overall(days).cost is None:
-        note("cost —: a model used has no known price; set OMNICORD_PRICES "
-             "(model=input/output dollars per million tokens)")
+    _print_report(days)
     if args.png is not None:
-        _write_chart(args.png, days, title(args.guild, args.member))
+        _write_chart(args.png, days, heading)
     return EXIT_OK
+
+
+def _print_report(days: list[DayTotals]) -> None:
+    """The daily table, a table per model when several were used, and (once, on stderr) how
+    to give the prices that are missing."""
+    print(table(days))
+    models = per_model(days)
+    if len(models) > 1:
+        print()
+        print(model_table(models))
+    hint = price_hint(unpriced(models))
+    if hint:
+        note(hint)
 
 
 def title(guild: str | None, member: str | None) -> str:
@@ -56,21 +80,31 @@ def title(guild: str | None, member: str | None) -> str:
 
 def table(days: list[DayTotals]) -> str:
     """One line per day (date, tokens in, tokens out, cost), then the total."""
-    lines = [f"{'date':<10}  {'tokens in':>12}  {'tokens out':>12}  {'cost':>10}"]
-    total = DayTotals("total", overall(days))
-    for day in [*days, total]:
-        totals = day.totals
-        cost = "—" if totals.cost is None else f"${totals.cost:,.4f}"
-        lines.append(f"{day.day:<10}  {totals.prompt_tokens:>12,}  "
-                     f"{totals.completion_tokens:>12,}  {cost:>10}")
+    return _columns("date", [(day.day, day.totals) for day in days]
+                    + [("total", overall(days))])
+
+
+def model_table(models: Mapping[str, UsageTotals]) -> str:
+    """One line per model (name, tokens in, tokens out, cost) over the whole period."""
+    return _columns("model", list(models.items()))
+
+
+def _columns(heading: str, rows: list[tuple[str, UsageTotals]]) -> str:
+    width = max(len(heading), *(len(name) for name, _ in rows))
+    lines = [f"{heading:<{width}}  {'tokens in':>12}  {'tokens out':>12}  {'cost':>12}"]
+    for name, totals in rows:
+        cost = "—" if totals.cost is None else money(totals.cost)
+        lines.append(f"{name:<{width}}  {totals.prompt_tokens:>12,}  "
+                     f"{totals.completion_tokens:>12,}  {cost:>12}")
     return "\n".join(lines)
 
 
-def _write_chart(path: Path, days: list[DayTotals], heading: str) -> None:
+def _write_chart(path: Path, days: list[DayTotals], heading: str,
+                 empty: str | None = None) -> None:
     from omnicord.policy.usage_chart import render_usage_chart  # Pillow, only when asked
 
     try:
-        write_private(path, render_usage_chart(days, title=heading))
+        write_private(path, render_usage_chart(days, title=heading, empty=empty))
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     note(f"chart written to {path}")

@@ -6,8 +6,8 @@ chat models' are not published there, so they are configurable (``OMNICORD_PRICE
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -75,10 +75,11 @@ class UsageTotals:
 
 @dataclass(frozen=True)
 class DayTotals:
-    """One UTC day's usage."""
+    """One UTC day's usage, in all and per model."""
 
     day: str  # YYYY-MM-DD
     totals: UsageTotals
+    models: Mapping[str, UsageTotals] = field(default_factory=dict)
 
 
 #: The most days a daily report covers (a year and a day).
@@ -96,6 +97,51 @@ def last_days(count: int, until_day: str | None = None) -> list[str]:
 def overall(days: Iterable[DayTotals]) -> UsageTotals:
     """The sum of several days' usage (cost None if any day's is unknown)."""
     return sum((day.totals for day in days), UsageTotals(cost=0.0))
+
+
+def per_model(days: Iterable[DayTotals]) -> dict[str, UsageTotals]:
+    """Several days' usage summed per model, the most tokens first."""
+    sums: dict[str, UsageTotals] = {}
+    for day in days:
+        for model, totals in day.models.items():
+            sums[model] = sums.get(model, UsageTotals(cost=0.0)) + totals
+    return ranked(sums)
+
+
+def ranked(models: Mapping[str, UsageTotals]) -> dict[str, UsageTotals]:
+    """``models`` with usage, the most tokens first (then by name)."""
+    order = sorted(models.items(), key=lambda item: (-item[1].total_tokens, item[0]))
+    return {model: totals for model, totals in order if totals.total_tokens}
+
+
+def unpriced(models: Mapping[str, UsageTotals]) -> list[str]:
+    """The models used whose cost is unknown (no price for them)."""
+    return [model for model, totals in models.items()
+            if totals.cost is None and totals.total_tokens]
+
+
+def price_hint(models: Iterable[str], quote: str = "") -> str | None:
+    """How to give the missing prices (None when none are missing); ``quote`` wraps the
+    setting (a backtick for Discord)."""
+    missing = list(dict.fromkeys(models))
+    if not missing:
+        return None
+    setting = "OMNICORD_PRICES=" + ",".join(f"{model}=IN/OUT" for model in missing)
+    return (f"cost unknown for {', '.join(missing)}: set {quote}{setting}{quote} "
+            "(USD per million tokens)")
+
+
+def money(dollars: float) -> str:
+    """Dollars for people: cents with thousands separators (``$1,234.50``), ``$0.00`` for
+    nothing, and ``<$0.01`` for any amount under a cent, never fractions of a cent."""
+    if 0 < dollars < 0.01:
+        return "<$0.01"
+    return f"${dollars:,.2f}"
+
+
+def cost_text(totals: UsageTotals) -> str:
+    """``cost $1.20``, ``cost <$0.01`` or ``cost unknown``."""
+    return "cost unknown" if totals.cost is None else f"cost {money(totals.cost)}"
 
 
 class UsageLedger:
@@ -119,9 +165,15 @@ class UsageLedger:
     async def totals(self, *, since_day: str, user_id: str | None = None,
                      guild_id: str | None = None) -> UsageTotals:
         """Usage since a day (inclusive), for a member and/or a server."""
+        return self._sum(await self.by_model(since_day=since_day, user_id=user_id,
+                                             guild_id=guild_id))
+
+    async def by_model(self, *, since_day: str, user_id: str | None = None,
+                       guild_id: str | None = None) -> dict[str, UsageTotals]:
+        """Usage since a day (inclusive) per model, the most tokens first."""
         rows = await self._store.usage_by_model(since_day=since_day, user_id=user_id,
                                                 guild_id=guild_id)
-        return self._sum(rows)
+        return self._models(rows)
 
     async def daily(self, *, days: int, user_id: str | None = None,
                     guild_id: str | None = None, until_day: str | None = None
@@ -133,21 +185,29 @@ class UsageLedger:
         by_day: dict[str, list[tuple[str, int, int]]] = {}
         for day, model, used_in, used_out in rows:
             by_day.setdefault(day, []).append((model, used_in, used_out))
-        return [DayTotals(day, self._sum(by_day.get(day, []))) for day in wanted]
+        report: list[DayTotals] = []
+        for day in wanted:
+            models = self._models(by_day.get(day, []))
+            report.append(DayTotals(day, self._sum(models), models))
+        return report
 
-    def _sum(self, rows: Iterable[Any]) -> UsageTotals:
-        prompt = completion = 0
-        cost: float | None = 0.0
+    def _models(self, rows: Iterable[Any]) -> dict[str, UsageTotals]:
+        """Rows of (model, tokens in, tokens out) summed and priced per model."""
+        sums: dict[str, UsageTotals] = {}
         for model, used_in, used_out in rows:
-            prompt += used_in
-            completion += used_out
-            price = self.prices.get(model)
-            if price is None:
-                cost = None
-            elif cost is not None:
-                cost += (used_in * price.input_per_million
-                         + used_out * price.output_per_million) / 1e6
-        return UsageTotals(prompt, completion, cost if rows else 0.0)
+            sums[model] = sums.get(model, UsageTotals(cost=0.0)) + self._priced(
+                model, used_in, used_out)
+        return ranked(sums)
+
+    def _priced(self, model: str, used_in: int, used_out: int) -> UsageTotals:
+        price = self.prices.get(model)
+        cost = None if price is None else (used_in * price.input_per_million
+                                           + used_out * price.output_per_million) / 1e6
+        return UsageTotals(used_in, used_out, cost)
+
+    @staticmethod
+    def _sum(models: Mapping[str, UsageTotals]) -> UsageTotals:
+        return sum(models.values(), UsageTotals(cost=0.0))
 
     async def check_cap(self, user_id: str, cap: int | None) -> None:
         """OverDailyCap if the member reached ``cap`` tokens today (None or 0: no cap)."""
