@@ -7,7 +7,8 @@ so the command line can print one clear line instead of a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -28,6 +29,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,23 +42,138 @@ DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+#: Where settings are read from unless told otherwise (``--env-file``): the working folder's.
 ENV_FILE = Path(".env")
+#: Settings that can hold a secret, so may instead be read from the file NAME_FILE names (the
+#: convention of Docker secrets and systemd credentials).
+SECRET_FILE_SETTINGS = ("DASHSCOPE_API_KEY", "DISCORD_TOKEN", "OMNICORD_DB", "DASHSCOPE_BASE_URL")
+#: Of those, the URLs: only the secrets in them are masked, not the whole value.
+_URL_SETTINGS = ("OMNICORD_DB", "DASHSCOPE_BASE_URL")
+#: OMNICORD_* names of the test suite's and the benchmarks' own (OMNICORD_TEST_POSTGRES, …).
+_OTHER_PREFIXES = ("omnicord_test_", "omnicord_bench_")
+_ENVIRONMENT = "the environment"
 
 
-def read_environment(names: Iterable[str]) -> dict[str, str]:
-    """These variables' values (names in any case) from the environment, else from ``.env`` in
-    the working folder: what pydantic-settings read, without its 30 ms of imports."""
-    found: dict[str, str] = {}
-    if ENV_FILE.is_file():
-        from dotenv import dotenv_values  # python-dotenv, only when there is a file to read
+def read_env_file(env_file: Path = ENV_FILE) -> dict[str, str]:
+    """The variables ``env_file`` sets, names as written (none when there is no such file)."""
+    if not env_file.is_file():
+        return {}
+    from dotenv import dotenv_values  # python-dotenv, only when there is a file to read
 
-        try:
-            values = dotenv_values(ENV_FILE, encoding="utf-8")
-        except UnicodeDecodeError:  # raised as ConfigError: pydantic would wrap a ValueError
-            raise ConfigError(".env is not UTF-8 text: save it with UTF-8 encoding") from None
-        found.update((key.lower(), value) for key, value in values.items() if value is not None)
-    found.update((key.lower(), value) for key, value in os.environ.items())
-    return {name: found[name.lower()] for name in names if name.lower() in found}
+    try:
+        values = dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError:  # raised as ConfigError: pydantic would wrap a ValueError
+        raise ConfigError(f"{env_file} is not UTF-8 text: save it with UTF-8 encoding") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {env_file}: {error.strerror or error}") from None
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def read_environment(names: Iterable[str], env_file: Path = ENV_FILE) -> dict[str, str]:
+    """These variables' values (names in any case) from the environment, else from
+    ``env_file``: what pydantic-settings read, without its 30 ms of imports. A secret setting
+    whose source gives NAME_FILE instead of NAME is read from that file."""
+    wanted = {name.lower(): name for name in names}
+    from_file = _lowered(read_env_file(env_file))
+    from_environment = _lowered(os.environ)
+    found = {**from_file, **from_environment}
+    layers = ((from_environment, _ENVIRONMENT), (from_file, str(env_file)))
+    for name in SECRET_FILE_SETTINGS:
+        if name.lower() in wanted:
+            found.update(_secret_from_file(name, layers))
+    return {name: found[key] for key, name in wanted.items() if key in found}
+
+
+def _lowered(variables: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in variables.items()}
+
+
+def _secret_from_file(name: str, layers: Iterable[tuple[dict[str, str], str]]
+                      ) -> dict[str, str]:
+    """``{name: the file's text}`` when the first source that sets NAME or NAME_FILE (the
+    environment, then the env file) sets NAME_FILE; ConfigError when it sets both."""
+    key, file_key = name.lower(), f"{name}_file".lower()
+    for layer, where in layers:
+        has_value = bool(layer.get(key, "").strip())
+        has_file = bool(layer.get(file_key, "").strip())
+        if has_value and has_file:
+            raise ConfigError(f"{name} and {name}_FILE are both set in {where}: keep one")
+        if has_file:
+            return {key: read_secret_file(f"{name}_FILE", layer[file_key].strip())}
+        if has_value:
+            return {}
+    return {}
+
+
+def read_secret_file(setting: str, path: str) -> str:
+    """The secret in the file ``setting`` names, one trailing newline dropped, registered for
+    masking at once (before any other setting can fail); ConfigError naming ``setting``."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{setting}: cannot read {path}: {error.strerror or error}") from None
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{setting}: {path} is not UTF-8 text") from None
+    value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
+    if not value.strip():
+        raise ConfigError(f"{setting}: {path} is empty")
+    name = setting.removesuffix("_FILE")
+    register_secrets(*(url_secrets(value) if name in _URL_SETTINGS else [value]))
+    return value
+
+
+@dataclass(frozen=True)
+class UnknownSetting:
+    """An OMNICORD_* variable that no setting reads, where it was set, and the likeliest
+    intended name."""
+
+    name: str
+    where: str
+    suggestion: str | None
+
+    def problem(self) -> str:
+        """What is wrong, in a few words."""
+        return f"{self.name} in {self.where} is not an Omnicord setting, so it is ignored"
+
+    def hint(self) -> str:
+        """The closest setting, or where to find them all."""
+        return (f"did you mean {self.suggestion}?" if self.suggestion
+                else ".env.example lists every setting")
+
+
+def known_names() -> list[str]:
+    """Every variable Omnicord reads, as documented (upper case)."""
+    aliases = [field.alias for field in Settings.model_fields.values() if field.alias]
+    return [*aliases, *(f"{name}_FILE" for name in SECRET_FILE_SETTINGS)]
+
+
+def unknown_settings(env_file: Path = ENV_FILE) -> list[UnknownSetting]:
+    """Each OMNICORD_* name (in any case) in the environment or ``env_file`` that Omnicord
+    does not read: a typo that would otherwise be silently ignored."""
+    known = known_names()
+    lowered = {name.lower() for name in known}
+    found: dict[str, UnknownSetting] = {}
+    sources = ((os.environ, _ENVIRONMENT), (read_env_file(env_file), str(env_file)))
+    for variables, where in sources:
+        for name in variables:
+            key = name.lower()
+            if (key.startswith("omnicord_") and not key.startswith(_OTHER_PREFIXES)
+                    and key not in lowered and key not in found):
+                found[key] = UnknownSetting(name, where, _closest(name.upper(), known))
+    return list(found.values())
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known name most like ``name``, compared without their first word (OMNICORD_,
+    DASHSCOPE_, DISCORD_), which would make every OMNICORD_ name look alike; OMNICORD_TOKEN
+    finds DISCORD_TOKEN."""
+    import difflib  # only when a name is unknown
+
+    by_tail = {known_name.partition("_")[2]: known_name for known_name in reversed(known)}
+    matches = difflib.get_close_matches(name.partition("_")[2], by_tail, n=1, cutoff=0.6)
+    return by_tail[matches[0]] if matches else None
 
 
 class Settings(BaseModel):
@@ -67,12 +184,14 @@ class Settings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _read_environment(cls, data: Any) -> Any:
+    def _read_environment(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
         aliases = {name: field.alias or name for name, field in cls.model_fields.items()}
         given = {aliases.get(key, key): value for key, value in data.items()}
-        return {**read_environment(aliases.values()), **given}
+        env_file = (info.context or {}).get("env_file") or ENV_FILE
+        unset = [alias for alias in aliases.values() if alias not in given]
+        return {**read_environment(unset, env_file), **given}
 
     api_key: SecretStr | None = Field(default=None, alias="DASHSCOPE_API_KEY")
     base_url: str = Field(default=DEFAULT_BASE_URL, alias="DASHSCOPE_BASE_URL")
@@ -321,9 +440,10 @@ def _describe(error: ValidationError) -> str:
     return f"{name}: {message}"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and ``.env``; raise ConfigError naming a bad one."""
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment and ``env_file`` (default ``.env``); raise
+    ConfigError naming a bad one."""
     try:
-        return Settings(**overrides)
+        return Settings.model_validate(overrides, context={"env_file": env_file})
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None

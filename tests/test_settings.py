@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 from omnicord.errors import ConfigError
-from omnicord.settings import DEFAULT_BASE_URL, load_settings
+from omnicord.secrets import MASK, redact
+from omnicord.settings import DEFAULT_BASE_URL, load_settings, unknown_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "OMNICORD_MODEL", "OMNICORD_VOICE",
                  "OMNICORD_CAPTION_MODEL", "OMNICORD_DB", "DISCORD_TOKEN",
-                 "OMNICORD_MAX_RETRIES", "OMNICORD_REQUEST_TIMEOUT"):
+                 "OMNICORD_MAX_RETRIES", "OMNICORD_REQUEST_TIMEOUT", "DASHSCOPE_API_KEY_FILE",
+                 "DISCORD_TOKEN_FILE", "OMNICORD_DB_FILE", "DASHSCOPE_BASE_URL_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -92,3 +94,85 @@ def test_dm_policy_and_retention(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMNICORD_RETENTION_DAYS", "-3")
     with pytest.raises(ConfigError, match="OMNICORD_RETENTION_DAYS"):
         load_settings()
+
+
+def test_secrets_are_read_from_the_files_their_FILE_settings_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_bytes(b"sk-from-a-file-123456\r\n")
+    (tmp_path / "token").write_bytes(b"token.from.a.file\n\n")  # only one newline is dropped
+    (tmp_path / "db").write_text("postgresql://omni:pw-in-a-file@db.internal/omnicord\n")
+    monkeypatch.setenv("DASHSCOPE_API_KEY_FILE", str(tmp_path / "key"))
+    (tmp_path / ".env").write_text(f"discord_token_file={tmp_path / 'token'}\n"
+                                   f"OMNICORD_DB_FILE={tmp_path / 'db'}\n")
+    settings = load_settings()
+    assert settings.require_api_key() == "sk-from-a-file-123456"
+    assert settings.require_discord_token() == "token.from.a.file\n"
+    assert settings.database == "postgresql://omni:pw-in-a-file@db.internal/omnicord"
+    text = "sk-from-a-file-123456 token.from.a.file pw-in-a-file"
+    assert redact(text) == " ".join([MASK] * 3)
+
+
+def test_the_environment_s_FILE_wins_over_the_value_in_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=token-in-dotenv\n")
+    (tmp_path / "token").write_text("token-in-the-file")
+    monkeypatch.setenv("DISCORD_TOKEN_FILE", str(tmp_path / "token"))
+    assert load_settings().require_discord_token() == "token-in-the-file"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"DISCORD_TOKEN_FILE": "missing"}, "DISCORD_TOKEN_FILE: cannot read missing: No such"),
+        ({"DISCORD_TOKEN_FILE": "."}, "DISCORD_TOKEN_FILE: cannot read .: Is a directory"),
+        ({"DASHSCOPE_API_KEY_FILE": "empty"}, "DASHSCOPE_API_KEY_FILE: empty is empty"),
+        ({"DASHSCOPE_API_KEY_FILE": "empty", "DASHSCOPE_API_KEY": "sk-also-set-123"},
+         "DASHSCOPE_API_KEY and DASHSCOPE_API_KEY_FILE are both set in the environment: keep "
+         "one"),
+    ],
+)
+def test_a_FILE_setting_that_cannot_be_used_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    (tmp_path / "empty").write_text("\n")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value) and "sk-also-set-123" not in str(caught.value)
+
+
+def test_both_set_in_dotenv_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("token-in-the-file")
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=abcdefgh\nDISCORD_TOKEN_FILE=token\n")
+    with pytest.raises(ConfigError, match=r"DISCORD_TOKEN and DISCORD_TOKEN_FILE are both set "
+                       r"in \.env: keep one"):
+        load_settings()
+
+
+def test_unknown_omnicord_names_are_found_with_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OMNICORD_MODLE", "qwen-omni-turbo")
+    monkeypatch.setenv("OMNICORD_DB_FILE", str(tmp_path / "db"))  # known: not reported
+    monkeypatch.setenv("OMNICORD_TEST_POSTGRES", "postgresql://x")  # the test suite's own
+    (tmp_path / "db").write_text("omnicord.db")
+    (tmp_path / ".env").write_text("omnicord_cache_max_md=5\nOMNICORD_ZZZ=1\n"
+                                   "omnicord_voice=Cherry\n")
+    found = {(u.name, u.where, u.suggestion) for u in unknown_settings()}
+    assert found == {("OMNICORD_MODLE", "the environment", "OMNICORD_MODEL"),
+                     ("omnicord_cache_max_md", ".env", "OMNICORD_CACHE_MAX_MB"),
+                     ("OMNICORD_ZZZ", ".env", None)}
+    assert load_settings().model == "qwen3-omni-flash"  # still ignored
+
+
+def test_settings_come_from_the_env_file_given(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OMNICORD_MODEL=qwen2.5-omni-7b\nOMNICORD_VOICE=Ethan\n")
+    (tmp_path / "other.env").write_text(
+        "OMNICORD_MODEL=qwen-omni-turbo\nOMNICORD_VOICE=Ethan\nOMNICORD_MODLE=x\n")
+    assert load_settings().model == "qwen2.5-omni-7b"
+    assert load_settings(tmp_path / "other.env").model == "qwen-omni-turbo"
+    assert [u.name for u in unknown_settings(tmp_path / "other.env")] == ["OMNICORD_MODLE"]

@@ -1,5 +1,5 @@
-"""The ``omnicord`` command line: ask, caption, transcribe, prepare, history, reset, voices,
-run, db, forget, sync, usage, doctor.
+"""The ``omnicord`` command line: init, ask, caption, transcribe, prepare, history, reset,
+voices, run, db, forget, sync, usage, doctor.
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
 service failed (for ``doctor``: a check failed). Every failure is one line on stderr, never a
@@ -10,10 +10,25 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_UPSTREAM, EXIT_USAGE, fail, note
-from omnicord.cli.parser import ASYNC_COMMANDS, build_parser, setting_overrides
+from omnicord.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UPSTREAM,
+    EXIT_USAGE,
+    fail,
+    note,
+    warn,
+)
+from omnicord.cli.parser import (
+    ASYNC_COMMANDS,
+    build_parser,
+    check_env_file,
+    env_file_of,
+    setting_overrides,
+)
 from omnicord.errors import InputError, UpstreamError
 
 #: Commands that convert media, so need OMNICORD_FFMPEG checked first.
@@ -27,13 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omnicord`` console script and ``python -m omnicord``."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "init":  # writes the settings file, so reads none
+            from omnicord.cli.init import run_init
+
+            return run_init(env_file_of(args))
+        env_file = check_env_file(args)
         if args.command == "doctor":  # loads the settings itself: a bad one is a FAIL line
             from omnicord.cli.doctor import run_doctor
 
-            return run_doctor(args)
-        from omnicord.settings import load_settings
-
-        settings = load_settings(**setting_overrides(args))
+            return run_doctor(args, env_file)
+        settings = _load_settings(args, env_file)
         if args.command == "voices":  # no media: ffmpeg (and asyncio) need not load
             return _voices(settings, args.model)
         if args.command in MEDIA_COMMANDS:  # the others never run ffmpeg
@@ -47,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(error), EXIT_UPSTREAM)
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED)
+
+
+def _load_settings(args: argparse.Namespace, env_file: Path) -> Settings:
+    """The settings, after one warning for each OMNICORD_* name no setting reads."""
+    from omnicord.settings import load_settings, unknown_settings
+
+    for unknown in unknown_settings(env_file):
+        warn(f"{unknown.problem()}; {unknown.hint()}")
+    return load_settings(env_file, **setting_overrides(args))
 
 
 def _run_async(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,19 +12,20 @@ import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
-from omnicord.checks import FAIL, OK, SKIP, Check
+from omnicord.checks import FAIL, NOTE, OK, SKIP, Check
 from omnicord.cli.output import EXIT_OK, EXIT_UPSTREAM
 from omnicord.errors import ConfigError
 from omnicord.secrets import redact
-from omnicord.settings import ENV_FILE, Settings, load_settings
+from omnicord.settings import ENV_FILE, Settings, load_settings, unknown_settings
 
 ONLINE_SUBJECTS = ("model service", "Discord")
 
 
-def run_doctor(args: argparse.Namespace) -> int:
+def run_doctor(args: argparse.Namespace, env_file: Path = ENV_FILE) -> int:
     """Run every check, print one line each, and return the exit status."""
     report = Report()
-    settings = report.add(*check_settings())
+    settings = report.add(*check_settings(env_file))
+    report.show(check_unknown_names(env_file))
     if settings is None:
         report.show(Check(SKIP, subject, "not checked: the settings did not load")
                     for subject in ("ffmpeg", "database", *ONLINE_SUBJECTS))
@@ -34,8 +35,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     report.show(check_ffmpeg(settings))
     report.show(asyncio.run(check_database(settings)))
     if args.offline:
-        report.show(Check(SKIP, subject, "not checked (--offline)")
-                    for subject in ONLINE_SUBJECTS)
+        report.show(offline_credentials(settings, env_file))
     else:
         report.show(asyncio.run(_online_checks(settings)))
     return report.status
@@ -64,18 +64,43 @@ class Report:
         return settings
 
 
-def check_settings() -> tuple[Check, Settings | None]:
+def check_settings(env_file: Path = ENV_FILE) -> tuple[Check, Settings | None]:
     """Load the settings; say where they came from, or which one is wrong."""
-    env_file = ENV_FILE.resolve() if ENV_FILE.is_file() else None
-    source = (f"read {env_file} and the environment" if env_file
+    found = env_file.resolve() if env_file.is_file() else None
+    source = (f"read {found} and the environment" if found
               else f"no .env in {Path.cwd()}, so from the environment only")
     try:
-        settings = load_settings()
+        settings = load_settings(env_file)
     except ConfigError as error:
-        where = f"{env_file} or the environment" if env_file else "the environment or a .env"
+        where = f"{found} or the environment" if found else "the environment or a .env"
         return Check(FAIL, "settings", str(error),
                      f"fix it in {where} (.env.example lists every setting)"), None
     return Check(OK, "settings", source), settings
+
+
+def check_unknown_names(env_file: Path = ENV_FILE) -> list[Check]:
+    """A note for each OMNICORD_* name no setting reads (a typo, most likely)."""
+    try:
+        unknown = unknown_settings(env_file)
+    except ConfigError:  # an unreadable env file: the settings line said so
+        return []
+    return [Check(NOTE, "settings", name.problem(), name.hint()) for name in unknown]
+
+
+def offline_credentials(settings: Settings, env_file: Path = ENV_FILE) -> list[Check]:
+    """Without the network: a FAIL for a missing key or token (how to set it), else skip."""
+    where = f"{env_file} or the environment" if env_file.is_file() else (
+        f"{env_file} (`omnicord init` writes one) or the environment")
+    checks = [Check(SKIP, subject, "not checked (--offline)") for subject in ONLINE_SUBJECTS]
+    if settings.api_key is None:
+        checks[0] = Check(FAIL, "model service", "DASHSCOPE_API_KEY is not set", "put your "
+                          f"Model Studio API key in {where}; or set DASHSCOPE_API_KEY_FILE to "
+                          "a file holding it")
+    if settings.discord_token is None:
+        checks[1] = Check(FAIL, "Discord", "DISCORD_TOKEN is not set: needed for `omnicord "
+                          "run`", "put the bot token from the developer portal (Bot → Reset "
+                          f"Token) in {where}; or set DISCORD_TOKEN_FILE to a file holding it")
+    return checks
 
 
 async def _online_checks(settings: Settings) -> list[Check]:

@@ -14,6 +14,11 @@ def note(message: str) -> None:
     print(f"omnicord: {redact(message)}", file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """A warning on stderr: something is likely wrong, but the command goes on."""
+    print(f"omnicord: warning: {redact(message)}", file=sys.stderr)
+
+
 def fail(message: str, status: int) -> int:
     """Print one error line on stderr; return ``status`` for the caller to exit with."""
     print(f"omnicord: error: {redact(message)}", file=sys.stderr)

@@ -15,6 +15,9 @@ from omnicord import __version__
 from omnicord.errors import InputError
 
 DEFAULT_OUT = Path("omnicord-reply.ogg")
+DEFAULT_ENV_FILE = Path(".env")
+ENV_FILE_HELP = ("read settings from this file (default: .env in the working folder); for "
+                 "init, the file to write")
 #: A Discord id (a snowflake, below 2**64): ASCII digits only, as ``str.isdigit`` also takes
 #: other scripts' digits (full-width １２３ among them), and no leading zero.
 _DISCORD_ID = re.compile(r"[1-9][0-9]{0,19}")
@@ -41,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Qwen-Omni from the command line, and the Omnicord Discord bot.",
     )
     parser.add_argument("--version", action="version", version=f"omnicord {__version__}")
+    parser.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_init(commands)
     _add_ask(commands)
     _add_media(commands)
     _add_history(commands)
@@ -54,7 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_forget(commands)
     _add_doctor(commands)
     _add_sync_and_usage(commands)
+    _env_file_anywhere(commands)
     return parser
+
+
+def _env_file_anywhere(commands: argparse._SubParsersAction) -> None:
+    """Accept ``--env-file`` after any command too (``omnicord doctor --env-file x``)."""
+    for command in commands.choices.values():
+        command.add_argument("--env-file", type=Path, metavar="PATH", default=argparse.SUPPRESS,
+                             help=ENV_FILE_HELP)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _env_file_anywhere(action)
+
+
+def _add_init(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "init", help="write a commented .env to fill in",
+        description="Write a commented settings file (.env in the working folder, or "
+        "--env-file PATH) listing every setting with its default, readable only by you "
+        "since it will hold secrets. An existing file is never overwritten.",
+    )
 
 
 def _add_run(commands: argparse._SubParsersAction) -> None:
@@ -163,6 +188,21 @@ def discord_id(text: str, name: str) -> str:
         raise InputError(f"{name} must be a Discord id (digits only: 0-9, at most 20), not "
                          f"{given!r}")
     return given
+
+
+def env_file_of(args: argparse.Namespace) -> Path:
+    """The settings file to read (or, for ``init``, to write)."""
+    given: Path | None = getattr(args, "env_file", None)
+    return given or DEFAULT_ENV_FILE
+
+
+def check_env_file(args: argparse.Namespace) -> Path:
+    """The settings file to read; InputError if ``--env-file`` names none."""
+    path = env_file_of(args)
+    if getattr(args, "env_file", None) is not None and not path.is_file():
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise InputError(f"--env-file {path} {problem}")
+    return path
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, object]:

@@ -351,16 +351,29 @@ esac
     assert lines["ffmpeg"].startswith("FAIL  ffmpeg: OMNICORD_FFMPEG: no ffmpeg at")
 
 
-def test_offline_doctor_in_a_real_process_needs_no_network_settings(tmp_path: Path) -> None:
+def test_offline_doctor_in_a_real_process_fails_a_missing_key_and_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DASHSCOPE_", "OMNICORD_", "DISCORD_"))}
     env.update(PYTHONPATH=str(REPO), OMNICORD_DB=str(tmp_path / "omnicord.db"))
     result = run_cli(["doctor", "--offline"], env, tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     statuses = [line.split()[0] for line in result.stdout.splitlines()]
-    assert statuses == ["ok", "ok", "note", "skip", "skip"]
-    assert result.stdout.splitlines()[-1] == "skip  Discord: not checked (--offline)"
+    assert statuses == ["ok", "ok", "note", "FAIL", "FAIL"]
+    assert result.stdout.splitlines()[-2:] == [
+        "FAIL  model service: DASHSCOPE_API_KEY is not set — put your Model Studio API key in "
+        ".env (`omnicord init` writes one) or the environment; or set DASHSCOPE_API_KEY_FILE "
+        "to a file holding it",
+        "FAIL  Discord: DISCORD_TOKEN is not set: needed for `omnicord run` — put the bot token "
+        "from the developer portal (Bot → Reset Token) in .env (`omnicord init` writes one) or "
+        "the environment; or set DISCORD_TOKEN_FILE to a file holding it"]
     assert result.stderr == ""
+    (tmp_path / ".env").write_text("DASHSCOPE_API_KEY=sk-offline-0123456789\n"
+                                   "DISCORD_TOKEN=MTIz.offline.token\n")
+    present = run_cli(["doctor", "--offline"], env, tmp_path)
+    assert present.returncode == 0, present.stdout
+    assert present.stdout.splitlines()[-2:] == ["skip  model service: not checked (--offline)",
+                                                "skip  Discord: not checked (--offline)"]
+    assert "offline-0123456789" not in present.stdout + present.stderr
 
 
 def test_a_database_under_a_file_fails(
@@ -382,8 +395,9 @@ def test_discord_out_of_reach_is_one_line(
     monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:9/api/v10")
     status, lines, out = doctor(capsys)
     assert status == 1
-    assert lines["Discord"] == ("FAIL  Discord: could not reach Discord (ClientConnectorError) "
-                                "— check this machine's network and firewall")
+    assert lines["Discord"] == ("FAIL  Discord: could not reach Discord at 127.0.0.1:9 "
+                                "(ClientConnectorError) — check this machine's network and "
+                                "firewall")
     assert "Traceback" not in out
 
 

@@ -26,12 +26,14 @@ print(code, sorted(name for name in {modules!r} if name in sys.modules))
                   "pydantic_settings", "dotenv"]),
     (["reset", "s"], ["pydantic_settings", "omnicord.policy.usage", "openai"]),
     (["doctor", "--offline"], ["discord", "openai"]),
+    (["init"], ["pydantic", "omnicord.settings", "asyncio", "dotenv"]),
 ])
 def test_fast_commands_leave_unused_modules_unloaded(
     argv: list[str], modules: list[str], cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     probe = PROBE.format(argv=argv, modules=modules)
-    result = subprocess.run([sys.executable, "-c", probe], env=cli_env, cwd=tmp_path,
+    env = cli_env | {"DISCORD_TOKEN": "MTIz.startup.token"}  # the offline doctor checks it is set
+    result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
 
