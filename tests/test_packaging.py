@@ -102,6 +102,13 @@ def test_the_wheel_holds_one_package_of_its_own(wheel: Path) -> None:
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "License-Expression: MIT" in text
+    # omnicord init's template is the repository's .env.example, copied in (not a link)
+    assert zipfile.ZipFile(wheel).read("omnicord/env.example") == (
+        REPO / ".env.example").read_bytes()
+    assert "Requires-Dist: discord.py<2.8,>=2.5.1" in text
+    for classifier in ("Programming Language :: Python :: 3.11", "Operating System :: POSIX",
+                       "Framework :: AsyncIO", "Topic :: Communications :: Chat"):
+        assert f"Classifier: {classifier}" in text
     from omnicord import __version__
 
     assert f"Version: {__version__}" in text
@@ -143,3 +150,7 @@ def test_a_host_with_its_own_bot_and_cogs_runs_omnicord_from_the_wheel(
     cli = subprocess.run([str(python), "-m", "omnicord", "voices"], cwd=host, env=env,
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0 and "Cherry" in cli.stdout
+    init = subprocess.run([str(python), "-m", "omnicord", "init"], cwd=host, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert (host / ".env").read_text().endswith((REPO / ".env.example").read_text())

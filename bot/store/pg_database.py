@@ -1,7 +1,8 @@
 """A pool of connections to one PostgreSQL database, and the one-line errors of reaching it.
 
-asyncpg is an optional dependency (``omnicord[postgresql]``): importing this module without it
-raises ConfigError saying what to install.
+asyncpg is an optional dependency (the ``postgresql`` extra): importing this module without it
+raises ConfigError saying what to install, in a form that works wherever Omnicord came from
+(``omnicord`` is not published on a package index, so ``omnicord[postgresql]`` resolves nowhere).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ try:
     import asyncpg
 except ImportError:
     raise ConfigError(
-        "OMNICORD_DB is a PostgreSQL URL: install omnicord[postgresql] (asyncpg)") from None
+        'OMNICORD_DB is a PostgreSQL URL, which needs asyncpg: pip install "asyncpg>=0.30" '
+        '(in an Omnicord checkout, pip install -e ".[postgresql]")') from None
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Conversations, usage and preferences live in the same tables and columns as in SQLite (see
 ``migrations/postgresql``). The conversation lock, cooldowns, concurrency slots and the
-upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncpg: install
-``omnicord[postgresql]``.
+upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncpg (the
+``postgresql`` extra: ``pip install -e ".[postgresql]"`` in a checkout).
 """
 
 from __future__ import annotations

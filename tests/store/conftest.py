@@ -51,7 +51,7 @@ def postgres_problem() -> str | None:
     try:
         import asyncpg  # noqa: F401
     except ImportError:
-        return "asyncpg is not installed; install omnicord[test]"
+        return 'asyncpg is not installed: pip install -e ".[test]" in the checkout'
     try:
         run_in_thread(lambda: admin("SELECT 1"))
     except Exception as error:

@@ -539,7 +539,8 @@ def test_without_asyncpg_a_postgresql_url_asks_for_the_extra() -> None:
                             timeout=WAIT, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "OMNICORD_DB is a PostgreSQL URL: install omnicord[postgresql] (asyncpg)")
+        'OMNICORD_DB is a PostgreSQL URL, which needs asyncpg: pip install "asyncpg>=0.30" '
+        '(in an Omnicord checkout, pip install -e ".[postgresql]")')
     assert issubclass(StoreUnavailable, ConfigError)
 
 
