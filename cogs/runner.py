@@ -16,6 +16,7 @@ import discord
 from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
 from omnicord.cogs.utils.inflight import Drained
+from omnicord.cogs.utils.reach import unreachable
 from omnicord.cogs.utils.runtime import current, reads_all_messages
 from omnicord.cogs.utils.sync import sync_if_changed
 from omnicord.errors import ConfigError, UpstreamUnavailable
@@ -164,8 +165,8 @@ def run_bot(settings: Settings, token: str) -> None:
                           "developer portal (Bot → Privileged Gateway Intents), or set "
                           "OMNICORD_MESSAGE_CONTENT=false") from None
     except (aiohttp.ClientError, discord.GatewayNotFound, OSError) as error:
-        raise UpstreamUnavailable(f"Could not reach Discord ({type(error).__name__}); check "
-                                  "the network and try again") from None
+        raise UpstreamUnavailable(f"{unreachable(error)}; check the network and try "
+                                  "again") from None
     print(f"Omnicord stopped ({drained.summary()})", flush=True)
 
 

@@ -113,18 +113,32 @@ def map_sdk_error(
     if isinstance(error, UpstreamError):
         return error
     if isinstance(error, openai.APITimeoutError):
-        return UpstreamUnavailable("The model service timed out; try again shortly")
+        return UpstreamUnavailable(f"The model service{_at_host(error)} timed out; try again "
+                                   "shortly")
     if streaming_started and isinstance(error, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
         return StreamCutOff("The reply was cut off by the model service; ask again")
-    if isinstance(error, openai.APIConnectionError):
-        return UpstreamUnavailable("Could not reach the model service; try again shortly")
+    if isinstance(error, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
+        return UpstreamUnavailable(f"Could not reach the model service{_at_host(error)}; try "
+                                   "again shortly")
     if isinstance(error, openai.APIStatusError):
         return _from_status(error, model)
     if isinstance(error, openai.APIError):  # an error event inside the stream
         return _from_code(error, model)
-    if isinstance(error, TRANSPORT_ERRORS):
-        return UpstreamUnavailable("Could not reach the model service; try again shortly")
     raise error
+
+
+def _at_host(error: BaseException) -> str:
+    """`` at HOST[:PORT]`` for the request that failed (never its key or path), or nothing
+    when the error does not say."""
+    try:
+        url = getattr(getattr(error, "request", None), "url", None)
+    except RuntimeError:  # httpx's errors raise it when they carry no request
+        return ""
+    host = getattr(url, "host", "") or ""
+    port = getattr(url, "port", None)
+    if not host:
+        return ""
+    return f" at {host}:{port}" if port else f" at {host}"
 
 
 def _from_status(error: openai.APIStatusError, model: str) -> UpstreamError:

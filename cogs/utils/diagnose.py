@@ -10,6 +10,7 @@ import aiohttp
 import discord
 from discord.http import HTTPClient, Route
 from omnicord.checks import FAIL, NOTE, OK, Check
+from omnicord.cogs.utils.reach import unreachable
 
 #: Application flags: the Message Content intent, approved (verified bots) or switched on.
 GATEWAY_MESSAGE_CONTENT = 1 << 18
@@ -34,7 +35,7 @@ async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
         return [Check(FAIL, "Discord", f"Discord answered HTTP {error.status}",
                       "try again later; https://discordstatus.com says whether Discord is down")]
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        return [Check(FAIL, "Discord", f"could not reach Discord ({type(error).__name__})",
+        return [Check(FAIL, "Discord", unreachable(error).replace("Could", "could", 1),
                       "check this machine's network and firewall")]
     except (KeyError, TypeError, ValueError, AttributeError) as error:  # a reply of odd shape
         return [Check(FAIL, "Discord", f"Discord's reply could not be read "

@@ -21,6 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
+from omnicord.cogs.utils.reach import unreachable
 from omnicord.cogs.utils.runtime import current
 from omnicord.errors import ConfigError, UpstreamUnavailable
 from omnicord.settings import Settings
@@ -157,7 +158,7 @@ async def sync_now(settings: Settings, token: str) -> tuple[int, int]:
     except discord.HTTPException as error:
         raise UpstreamUnavailable(f"Discord refused the sync: {error}") from None
     except (aiohttp.ClientError, OSError) as error:
-        raise UpstreamUnavailable(f"Could not reach Discord ({type(error).__name__}); check "
-                                  "the network and try again") from None
+        raise UpstreamUnavailable(f"{unreachable(error)}; check the network and try "
+                                  "again") from None
     finally:
         await bot.close()

@@ -226,4 +226,4 @@ def test_run_with_a_refused_token_or_no_network_is_one_line(
     if refusal == "bad token":
         assert code == 2 and "DISCORD_TOKEN was refused" in line
     else:
-        assert code == 1 and "Could not reach Discord" in line
+        assert code == 1 and "Could not reach Discord at 127.0.0.1:9 (" in line
