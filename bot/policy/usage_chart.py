@@ -283,7 +283,8 @@ def paint(layout: Layout) -> bytes:
         draw.text(text.xy, text.text, fill=text.color, font=font(text.size),
                   anchor=text.anchor)
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
+    # zlib's default level: ``optimize`` made files 4% smaller but drawing 3 to 4 times slower
+    image.save(out, "PNG")
     return out.getvalue()
 
 
