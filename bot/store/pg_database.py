@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 15.0
 CLOSE_TIMEOUT = 10.0
 #: Pauses before each new try of work whose connection was lost (a server restart, a killed
-#: backend, a failover): about 3 s in all, then StoreUnavailable.
-RETRY_PAUSES = (0.05, 0.2, 0.6, 2.0)
+#: backend, a failover): about 7 s in all, then StoreUnavailable.
+RETRY_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 
 T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]  # given an asyncpg connection

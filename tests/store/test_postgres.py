@@ -276,7 +276,9 @@ def test_slots_admit_exactly_the_limit_across_processes(postgres_url: str) -> No
 
 def test_slots_taken_and_given_back_by_many_processes_never_exceed_the_limit(
         postgres_url: str) -> None:
-    with workers("slot-hammer", postgres_url, *[("slots:busy", 2, 1.0)] * 4) as started:
+    # Three seconds each, so the four processes overlap even when a busy machine starts them
+    # far apart.
+    with workers("slot-hammer", postgres_url, *[("slots:busy", 2, 3.0)] * 4) as started:
         reports = [worker.result() for worker in started]
     assert max(most for most, _, _ in reports) <= 2, reports
     assert all(held and full for _, held, full in reports), reports  # all took part, contended
