@@ -292,6 +292,35 @@ async def test_discord_rules_are_enforced(harness: DiscordHarness) -> None:
     assert [m["content"] for m in harness.fake.channel_messages(channel.id)] == ["short"]
 
 
+@pytest.mark.parametrize("command", [
+    {"name": "Omni", "description": "uppercase"},
+    {"name": "omni admin", "description": "a space"},
+    {"name": "omni", "description": ""},
+    {"name": "omni", "description": "x" * 101},
+    {"name": "omni", "description": "ok", "options": [
+        {"name": f"o{n}", "description": "ok", "type": 3} for n in range(26)]},
+    {"name": "omni", "description": "ok", "options": [
+        {"name": "Sub", "description": "ok", "type": 1}]},
+    {"name": "omni", "description": "x" * 100, "options": [
+        {"name": f"o{n}", "description": "x" * 100, "type": 1, "options": [
+            {"name": f"p{m}", "description": "x" * 100, "type": 3} for m in range(2)]}
+        for n in range(13)]},
+    {"name": "Describe", "type": 3, "description": "menus have none"},
+])
+async def test_command_rules_are_enforced(harness: DiscordHarness, command: dict) -> None:
+    http = harness.bot.http
+    application = harness.fake.application_id
+    with pytest.raises(discord.HTTPException) as refused:
+        await http.bulk_upsert_global_commands(application, [command])
+    assert refused.value.code == 50035
+    twice = {"name": "omni-admin", "description": "ok"}
+    with pytest.raises(discord.HTTPException):
+        await http.bulk_upsert_global_commands(application, [twice, twice])
+    synced = await http.bulk_upsert_global_commands(application, [
+        twice, {"name": "Describe it", "type": 3, "description": ""}])
+    assert [c["name"] for c in synced] == ["omni-admin", "Describe it"]
+
+
 async def test_settle_waits_for_slow_listeners_and_errors_are_recorded(
         harness: DiscordHarness) -> None:
     async def on_message(message: discord.Message) -> None:

@@ -36,6 +36,7 @@ from tests.doubles.fake_discord.rules import (
     DiscordError,
     file_index,
     form_error,
+    validate_commands,
     validate_message,
     validate_voice,
 )
@@ -500,9 +501,11 @@ class DiscordRoutes:
 
     def _overwrite_commands(self, req: CapturedRequest, app_id: str,
                             guild_id: str | None) -> Reply:
+        validate_commands(req.json or [])
         old = self.commands.pop(int(guild_id) if guild_id else None, {})
         return 200, [self._store_command(guild_id, c, old) for c in req.json or []]
 
     def _create_command(self, req: CapturedRequest, app_id: str, guild_id: str | None) -> Reply:
+        validate_commands([req.payload])
         return 201, self._store_command(guild_id, req.payload)
 

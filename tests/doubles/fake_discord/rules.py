@@ -3,7 +3,9 @@
 ``DiscordError`` carries Discord's error JSON (``{"message", "code", "errors"}``) out of a route
 handler; ``validate_message`` and ``validate_voice`` refuse what Discord refuses: empty messages
 (50006), content over 2000 characters and embed limits (50035), too many or too large uploads
-(50035, 40005) and the voice-message rules (50159-50161).
+(50035, 40005) and the voice-message rules (50159-50161); ``validate_commands`` refuses
+application commands Discord would (50035): bad names or descriptions, too many options or
+commands, a command over 4,000 characters.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ MAX_EMBED_DESCRIPTION = 4096
 MAX_EMBED_TOTAL = 6000
 MAX_FILES = 10
 MAX_WAVEFORM_POINTS = 256
+
+# Application commands.
+CHAT_INPUT, SUBCOMMAND, SUBCOMMAND_GROUP = 1, 1, 2
+#: A slash command's (or option's) name: letters, digits, ``-``, ``_`` or ``'``, lowercase.
+SLASH_NAME = re.compile(r"[-_'\w]{1,32}")
+MAX_DESCRIPTION = 100
+MAX_OPTIONS = 25
+MAX_COMMAND_CHARS = 4000
+MAX_GLOBAL_SLASH_COMMANDS = 100
+MAX_MENUS = 15
 
 VOICE_ERRORS = {
     50159: "Voice messages do not support additional content.",
@@ -123,3 +135,63 @@ def embed_size(embed: JSONDict) -> int:
     for item in embed.get("fields") or []:
         total += len(item.get("name") or "") + len(item.get("value") or "")
     return total
+
+
+def validate_commands(commands: list[JSONDict]) -> None:
+    """Refuse a bulk overwrite (or one command) the way Discord would."""
+    kinds = [int(c.get("type") or CHAT_INPUT) for c in commands]
+    if kinds.count(CHAT_INPUT) > MAX_GLOBAL_SLASH_COMMANDS:
+        raise form_error("_", "BASE_TYPE_MAX_LENGTH", "Too many slash commands.")
+    if kinds.count(2) > MAX_MENUS or kinds.count(3) > MAX_MENUS:
+        raise form_error("_", "BASE_TYPE_MAX_LENGTH", "Too many context menu commands.")
+    _unique([(c["name"], kind) for c, kind in zip(commands, kinds, strict=True)], "")
+    for index, (command, kind) in enumerate(zip(commands, kinds, strict=True)):
+        if kind != CHAT_INPUT:
+            _check_menu(command, f"{index}")
+            continue
+        _check_named(command, f"{index}")
+        if _characters(command) > MAX_COMMAND_CHARS:
+            raise form_error(f"{index}", "APPLICATION_COMMAND_TOO_LARGE",
+                             f"Command exceeds maximum size ({MAX_COMMAND_CHARS})")
+
+
+def _check_menu(command: JSONDict, path: str) -> None:
+    name = str(command.get("name") or "")
+    if not 1 <= len(name) <= 32:
+        raise form_error(f"{path}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in "
+                         "length.")
+    if command.get("description") or command.get("options"):
+        raise form_error(f"{path}.description", "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+                         "Context menu commands cannot have description or options.")
+
+
+def _check_named(item: JSONDict, path: str) -> None:
+    """A slash command or option: its name, description and nested options."""
+    name = str(item.get("name") or "")
+    if not SLASH_NAME.fullmatch(name) or name != name.lower():
+        raise form_error(f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME",
+                         f"Command name is invalid: {name!r}")
+    if not 1 <= len(item.get("description") or "") <= MAX_DESCRIPTION:
+        raise form_error(f"{path}.description", "BASE_TYPE_BAD_LENGTH",
+                         f"Must be between 1 and {MAX_DESCRIPTION} in length.")
+    options = item.get("options") or []
+    if len(options) > MAX_OPTIONS or len(item.get("choices") or []) > MAX_OPTIONS:
+        raise form_error(f"{path}.options", "BASE_TYPE_MAX_LENGTH",
+                         f"Must be {MAX_OPTIONS} or fewer in length.")
+    _unique([(o["name"], 0) for o in options], path)
+    for index, option in enumerate(options):
+        _check_named(option, f"{path}.options.{index}")
+
+
+def _unique(keys: list[tuple[str, int]], path: str) -> None:
+    if len(set(keys)) != len(keys):
+        raise form_error(path or "_", "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                         "Application command names must be unique")
+
+
+def _characters(item: JSONDict) -> int:
+    """Characters Discord counts toward a command's 4,000: names, descriptions, choices."""
+    total = len(item.get("name") or "") + len(item.get("description") or "")
+    total += sum(len(str(c.get("name"))) + len(str(c.get("value")))
+                 for c in item.get("choices") or [])
+    return total + sum(_characters(o) for o in item.get("options") or [])
