@@ -29,7 +29,7 @@ from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, 
 from omnicord.cogs.utils.errors import friendly, log_refusal
 from omnicord.cogs.utils.inflight import STOPPED_NOTE
 from omnicord.cogs.utils.languages import language_autocomplete
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands
+from omnicord.cogs.utils.omni_group import add_commands, remove_commands, remove_own
 from omnicord.cogs.utils.places import guild_key, scope_for
 from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.utils.split import split_message
@@ -97,7 +97,7 @@ def half_failed(message: discord.Message, noun: str, error: Exception) -> str:
     return f"⚠️ No {noun} this time: {friendly(error, attachment=name)}"
 
 
-class Captions(commands.Cog):
+class OmnicordCaptions(commands.Cog):
     """Captions voice messages and audio with Qwen3-Omni-Captioner."""
 
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
@@ -113,8 +113,8 @@ class Captions(commands.Cog):
         add_commands(self.bot, caption_command, transcribe_command)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-        self.bot.tree.remove_command(self.transcribe_item.name, type=self.transcribe_item.type)
+        remove_own(self.bot, self.menu)  # never a menu of the same name the bot put there
+        remove_own(self.bot, self.transcribe_item)
         remove_commands(self.bot, caption_command, transcribe_command)
         await release(self.bot)
 
@@ -316,8 +316,8 @@ class Captions(commands.Cog):
 @app_commands.describe(file="the audio or video file")
 async def caption_command(interaction: discord.Interaction, file: discord.Attachment) -> None:
     """``/omni caption``."""
-    cog = cog_of(interaction, "Captions")
-    if not isinstance(cog, Captions):
+    cog = cog_of(interaction, OmnicordCaptions)
+    if not isinstance(cog, OmnicordCaptions):
         await interaction.response.send_message("Captions are not available.", ephemeral=True)
         return
     if not is_audio_or_video(file):
@@ -335,8 +335,8 @@ async def caption_command(interaction: discord.Interaction, file: discord.Attach
 async def transcribe_command(interaction: discord.Interaction, file: discord.Attachment,
                              language: str | None = None) -> None:
     """``/omni transcribe``."""
-    cog = cog_of(interaction, "Captions")
-    if not isinstance(cog, Captions):
+    cog = cog_of(interaction, OmnicordCaptions)
+    if not isinstance(cog, OmnicordCaptions):
         await interaction.response.send_message("Transcripts are not available.",
                                                 ephemeral=True)
         return
@@ -350,4 +350,4 @@ async def transcribe_command(interaction: discord.Interaction, file: discord.Att
 
 async def setup(bot: commands.Bot) -> None:
     """Load the captions cog."""
-    await setup_cog(bot, Captions)
+    await setup_cog(bot, OmnicordCaptions)

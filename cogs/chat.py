@@ -42,7 +42,7 @@ log = logging.getLogger("omnicord.chat")
 THREAD_NAME = "Omnicord"
 
 
-class Chat(commands.Cog):
+class OmnicordChat(commands.Cog):
     """Answers members in channels, threads and DMs."""
 
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
@@ -231,8 +231,8 @@ async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME
         await interaction.response.send_message(
             "Threads can be started in server text channels only.", ephemeral=True)
         return
-    cog = cog_of(interaction, "Chat")
-    if isinstance(cog, Chat) and not cog.runtime.reads_all_messages:
+    cog = cog_of(interaction, OmnicordChat)
+    if isinstance(cog, OmnicordChat) and not cog.runtime.reads_all_messages:
         await interaction.response.send_message(
             NEEDS_CONTENT.format(what="A thread where every message is answered"),
             ephemeral=True)
@@ -251,4 +251,4 @@ async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME
 
 async def setup(bot: commands.Bot) -> None:
     """Load the chat cog."""
-    await setup_cog(bot, Chat)
+    await setup_cog(bot, OmnicordChat)

@@ -59,7 +59,7 @@ def forgotten(removed: Removed) -> str:
             f"{removed.preferences} preference settings and {removed.usage} usage records.")
 
 
-class Privacy(commands.Cog):
+class OmnicordPrivacy(commands.Cog):
     """Erases what members delete or ask to be forgotten, and what outlived the retention."""
 
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
@@ -237,8 +237,8 @@ forget_group = app_commands.Group(name="forget", description="Erase what Omnicor
                       "every server and DM")
 async def forget_me(interaction: discord.Interaction) -> None:
     """``/omni forget me``: ask for confirmation with a button only the member can press."""
-    cog = cog_of(interaction, "Privacy")
-    if not isinstance(cog, Privacy):
+    cog = cog_of(interaction, OmnicordPrivacy)
+    if not isinstance(cog, OmnicordPrivacy):
         await interaction.response.send_message("Omnicord's privacy tools are not loaded.",
                                                 ephemeral=True)
         return
@@ -250,4 +250,4 @@ async def forget_me(interaction: discord.Interaction) -> None:
 
 async def setup(bot: commands.Bot) -> None:
     """Load the privacy cog."""
-    await setup_cog(bot, Privacy)
+    await setup_cog(bot, OmnicordPrivacy)

@@ -1,5 +1,6 @@
-"""Settings: ``/omni server …`` (Manage Server), ``/omni me …``, and ``/omni status``,
-``/omni reset``, ``/omni export``. Everything is stored in the same database as history.
+"""Settings: ``/omni-admin …`` (the server's settings: Manage Server, hidden from members by
+Discord and checked again here), ``/omni me …``, and ``/omni status``, ``/omni reset``,
+``/omni export``. Everything is stored in the same database as history.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ PERSONA_LIMIT = 1500
 EXPORT_TURNS = 100
 
 
-def settings_cog(interaction: discord.Interaction) -> Settings:
+def settings_cog(interaction: discord.Interaction) -> OmnicordSettings:
     """The loaded settings cog."""
-    cog = cog_of(interaction, "Settings")
-    if not isinstance(cog, Settings):
+    cog = cog_of(interaction, OmnicordSettings)
+    if cog is None:
         raise SettingRefused("Omnicord's settings are not loaded")
     return cog
 
@@ -66,7 +67,7 @@ async def say(interaction: discord.Interaction, text: str) -> None:
     await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-class Settings(commands.Cog):
+class OmnicordSettings(commands.Cog):
     """Server and member preferences."""
 
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
@@ -74,10 +75,12 @@ class Settings(commands.Cog):
         self.runtime = runtime
 
     async def cog_load(self) -> None:
-        add_commands(self.bot, server_group, me_group, status, reset, export)
+        add_commands(self.bot, me_group, status, reset, export)
+        add_commands(self.bot, *ADMIN_COMMANDS, admin=True)
 
     async def cog_unload(self) -> None:
-        remove_commands(self.bot, server_group, me_group, status, reset, export)
+        remove_commands(self.bot, me_group, status, reset, export)
+        remove_commands(self.bot, *ADMIN_COMMANDS, admin=True)
         await release(self.bot)
 
     async def change_server(self, interaction: discord.Interaction, **change: Any) -> str:
@@ -99,7 +102,6 @@ class Settings(commands.Cog):
         await store.save_member(guild, user, check_member_change(effective, merged))
 
 
-server_group = app_commands.Group(name="server", description="Server settings (Manage Server)")
 me_group = app_commands.Group(name="me", description="Your own Omnicord preferences")
 
 
@@ -125,7 +127,7 @@ async def voice_choices(
     return choices[:MAX_CHOICES]
 
 
-@server_group.command(name="model", description="Default model for this server")
+@app_commands.command(name="model", description="Default model for this server")
 @app_commands.autocomplete(model=model_choices)
 async def server_model(interaction: discord.Interaction, model: str) -> None:
     cog = settings_cog(interaction)
@@ -135,14 +137,14 @@ async def server_model(interaction: discord.Interaction, model: str) -> None:
                            f"(voice {effective.voice or 'none'}).")
 
 
-@server_group.command(name="voice", description="Default voice of spoken replies")
+@app_commands.command(name="voice", description="Default voice of spoken replies")
 @app_commands.autocomplete(voice=voice_choices)
 async def server_voice(interaction: discord.Interaction, voice: str) -> None:
     await settings_cog(interaction).change_server(interaction, voice=voice)
     await say(interaction, f"Server voice set to **{voice}**.")
 
 
-@server_group.command(name="replies",
+@app_commands.command(name="replies",
                       description="Text, voice, both, or auto (voice for voice notes)")
 @app_commands.choices(mode=MODES)
 async def server_replies(interaction: discord.Interaction, mode: str) -> None:
@@ -150,20 +152,20 @@ async def server_replies(interaction: discord.Interaction, mode: str) -> None:
     await say(interaction, f"Replies in this server: **{mode}**.")
 
 
-@server_group.command(name="thinking", description="Thinking mode (text-only, slower, deeper)")
+@app_commands.command(name="thinking", description="Thinking mode (text-only, slower, deeper)")
 async def server_thinking(interaction: discord.Interaction, enabled: bool) -> None:
     await settings_cog(interaction).change_server(interaction, thinking=enabled)
     await say(interaction, f"Thinking mode **{'on' if enabled else 'off'}**.")
 
 
-@server_group.command(name="chat-channel", description="Answer every message in a channel")
+@app_commands.command(name="chat-channel", description="Answer every message in a channel")
 async def server_chat_channel(
     interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None
 ) -> None:
     await _channel_role(interaction, "chat", enabled, channel)
 
 
-@server_group.command(name="caption-channel", description="Transcribe or caption every voice "
+@app_commands.command(name="caption-channel", description="Transcribe or caption every voice "
                       "message in a channel")
 @app_commands.describe(mode="transcript: the words (new channels' default); description: the "
                        "captioner's account of voices and sounds; or both")
@@ -188,7 +190,7 @@ async def server_caption_channel(
               + _needs_content(interaction, "Auto-captioning"))
 
 
-@server_group.command(name="caption-language",
+@app_commands.command(name="caption-language",
                       description="Translate transcripts into a language (none: no translation)")
 @app_commands.autocomplete(language=language_autocomplete)
 async def server_caption_language(interaction: discord.Interaction, language: str) -> None:
@@ -226,7 +228,7 @@ def _needs_content(interaction: discord.Interaction, what: str) -> str:
     return "\n⚠️ " + NEEDS_CONTENT.format(what=what)
 
 
-@server_group.command(name="allow-role", description="Open Omnicord to listed roles only "
+@app_commands.command(name="allow-role", description="Open Omnicord to listed roles only "
                       "(none listed: everyone)")
 @app_commands.describe(role="the role", allowed="add it to the list (True) or take it off")
 async def server_allow_role(interaction: discord.Interaction, role: discord.Role,
@@ -234,7 +236,7 @@ async def server_allow_role(interaction: discord.Interaction, role: discord.Role
     await _allow(interaction, "role", role.id, allowed)
 
 
-@server_group.command(name="allow-channel", description="Open Omnicord in listed channels or "
+@app_commands.command(name="allow-channel", description="Open Omnicord in listed channels or "
                       "categories only (none listed: everywhere)")
 @app_commands.describe(allowed="add it to the list (True) or take it off",
                        channel="a channel or category (default: this channel)")
@@ -263,7 +265,7 @@ def access_text(access: AccessList) -> str:
     return f"{roles}, in {places}"
 
 
-@server_group.command(name="persona", description="The system prompt (leave empty to reset)")
+@app_commands.command(name="persona", description="The system prompt (leave empty to reset)")
 async def server_persona(interaction: discord.Interaction, prompt: str = "") -> None:
     if len(prompt) > PERSONA_LIMIT:
         raise SettingRefused(f"Keep the persona under {PERSONA_LIMIT} characters")
@@ -275,13 +277,20 @@ async def server_persona(interaction: discord.Interaction, prompt: str = "") -> 
     await say(interaction, "Persona updated." if prompt.strip() else "Persona reset to default.")
 
 
-@server_group.command(name="token-cap", description="Daily tokens per member (0: no cap)")
+@app_commands.command(name="token-cap", description="Daily tokens per member (0: no cap)")
 async def server_token_cap(
     interaction: discord.Interaction, tokens: app_commands.Range[int, 0, 100_000_000]
 ) -> None:
     await settings_cog(interaction).change_server(interaction, daily_token_cap=tokens)
     await say(interaction, f"Daily cap per member: **{tokens:,}** tokens." if tokens
               else "Daily cap removed.")
+
+
+#: ``/omni-admin``: the server-wide settings.
+ADMIN_COMMANDS: tuple[app_commands.Command[Any, ..., Any], ...] = (
+    server_model, server_voice, server_replies, server_thinking, server_chat_channel,
+    server_caption_channel, server_caption_language, server_allow_role, server_allow_channel,
+    server_persona, server_token_cap)
 
 
 @me_group.command(name="voice", description="Your voice for spoken replies")
@@ -402,4 +411,4 @@ def export_limit(interaction: discord.Interaction) -> int | None:
 
 async def setup(bot: commands.Bot) -> None:
     """Load the settings cog."""
-    await setup_cog(bot, Settings)
+    await setup_cog(bot, OmnicordSettings)

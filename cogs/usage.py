@@ -68,7 +68,7 @@ def compose(parts: Sequence[Period | str]) -> str:
     return "\n".join(lines)
 
 
-class Usage(commands.Cog):
+class OmnicordUsage(commands.Cog):
     """Token usage reports."""
 
     def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
@@ -120,8 +120,8 @@ class Usage(commands.Cog):
 async def usage_command(interaction: discord.Interaction,
                         scope: Literal["me", "server"] = "me") -> None:
     """``/omni usage [scope:me|server]``: the report, with a chart of the last 30 days."""
-    cog = cog_of(interaction, "Usage")
-    if not isinstance(cog, Usage):
+    cog = cog_of(interaction, OmnicordUsage)
+    if not isinstance(cog, OmnicordUsage):
         await interaction.response.send_message("Usage is not available.", ephemeral=True)
         return
     if scope == "server":
@@ -142,4 +142,4 @@ async def usage_command(interaction: discord.Interaction,
 
 async def setup(bot: commands.Bot) -> None:
     """Load the usage cog."""
-    await setup_cog(bot, Usage)
+    await setup_cog(bot, OmnicordUsage)

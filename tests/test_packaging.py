@@ -33,14 +33,23 @@ HOST_SCRIPT = textwrap.dedent('''
     from tests.doubles.fake_dashscope import FakeDashScope
     from tests.doubles.fake_discord import DiscordHarness, FakeDiscord
 
-    EXTENSIONS = ["cogs.greetings", "omnicord.cogs.chat", "omnicord.cogs.caption",
-                  "omnicord.cogs.settings", "omnicord.cogs.usage", "omnicord.cogs.privacy"]
+    HOST = ["cogs.settings", "cogs.chat", "cogs.usage", "cogs.privacy", "cogs.caption"]
+    OMNICORD = ["omnicord.cogs.chat", "omnicord.cogs.caption", "omnicord.cogs.settings",
+                "omnicord.cogs.usage", "omnicord.cogs.privacy"]
 
 
     class HostBot(commands.Bot):
         async def setup_hook(self):
-            for name in EXTENSIONS:
+            for name in HOST + OMNICORD:
                 await self.load_extension(name)
+
+
+    def show(bot, when):
+        """What the host has: cogs, prefix commands, message listeners, slash commands."""
+        print(f"{when} cogs:", ",".join(sorted(bot.cogs)))
+        print(f"{when} commands:", ",".join(sorted(bot.all_commands)))
+        print(f"{when} listeners:", len(bot.extra_events.get("on_message", [])))
+        print(f"{when} tree:", ",".join(sorted(c.name for c in bot.tree.get_commands())))
 
 
     async def main(folder):
@@ -64,16 +73,52 @@ HOST_SCRIPT = textwrap.dedent('''
                     h.message_create(channel, member, "hello from a host", mention_bot=True)
                     await h.settle(timeout=30)
                     texts = [m.get("content") for m in fake.channel_messages(channel.id)]
-                    print("cogs:", ",".join(sorted(bot.cogs)))
+                    show(bot, "loaded")
                     group = bot.tree.get_command("omni")
                     print("omni:", ",".join(sorted(c.name for c in group.commands)))
                     print("reply:", texts[-1])
+                    for name in OMNICORD:
+                        await bot.unload_extension(name)
+                    show(bot, "unloaded")
+                    print("seen before:", ",".join(str(c.seen) for c in bot.cogs.values()))
+                    h.message_create(channel, member, "!host-settings")
+                    await h.settle(timeout=30)
+                    print("host:", fake.channel_messages(channel.id)[-1].get("content"))
+                    print("seen:", ",".join(str(c.seen) for c in bot.cogs.values()))
             finally:
                 fake.stop()
 
 
     print("omnicord:", omnicord.__version__, Path(omnicord.__file__).parent)
     asyncio.run(main(Path(sys.argv[2])))
+''')
+
+
+#: The host's own cogs (module: class), named as Omnicord's own cogs once were.
+HOST_COGS = {"settings": "Settings", "chat": "Chat", "usage": "Usage", "privacy": "Privacy",
+             "caption": "Captions"}
+HOST_COG = textwrap.dedent('''
+    import discord
+    from discord.ext import commands
+
+
+    class {name}(commands.Cog):
+        """The host's own {name} cog: a message listener and a prefix command."""
+
+        def __init__(self):
+            self.seen = 0
+
+        @commands.Cog.listener()
+        async def on_message(self, message):
+            self.seen += 1
+
+        @commands.command(name="host-{word}")
+        async def host_command(self, ctx):
+            await ctx.send("host {word} works", allowed_mentions=discord.AllowedMentions.none())
+
+
+    async def setup(bot):
+        await bot.add_cog({name}())
 ''')
 
 
@@ -133,9 +178,9 @@ def test_a_host_with_its_own_bot_and_cogs_runs_omnicord_from_the_wheel(
     (host / "cogs").mkdir(parents=True)
     (host / "bot.py").write_text("HOST_BOT = True\n")
     (host / "cogs" / "__init__.py").write_text("HOST_COGS = True\n")
-    (host / "cogs" / "greetings.py").write_text(
-        "from discord.ext import commands\n\n\nclass Greetings(commands.Cog):\n    pass\n\n\n"
-        "async def setup(bot):\n    await bot.add_cog(Greetings())\n")
+    for module, name in HOST_COGS.items():
+        (host / "cogs" / f"{module}.py").write_text(
+            HOST_COG.format(name=name, word=name.lower()))
     (host / "run_host.py").write_text(HOST_SCRIPT)
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH",) and not k.startswith(("OMNICORD_", "DASHSCOPE_"))}
@@ -144,9 +189,22 @@ def test_a_host_with_its_own_bot_and_cogs_runs_omnicord_from_the_wheel(
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
     assert str(venv) in lines["omnicord"]  # the wheel's copy, not the repository's
-    assert lines["cogs"] == "Captions,Chat,Greetings,Privacy,Settings,Usage"
+    host_cogs = ",".join(sorted(HOST_COGS.values()))
+    assert lines["loaded cogs"] == ("Captions,Chat,OmnicordCaptions,OmnicordChat,OmnicordPrivacy,"
+                                    "OmnicordSettings,OmnicordUsage,Privacy,Settings,Usage")
     assert {"thread", "caption", "status", "usage", "forget"} <= set(lines["omni"].split(","))
+    assert lines["loaded tree"] == "Caption audio,Transcribe audio,omni,omni-admin"
     assert lines["reply"].startswith("Echo: ") and "hello from a host" in lines["reply"]
+    # Unloaded: the host's cogs, prefix commands and listeners are all still there and work.
+    assert lines["unloaded cogs"] == host_cogs
+    assert lines["unloaded commands"] == lines["loaded commands"] == (
+        "help,host-captions,host-chat,host-privacy,host-settings,host-usage")
+    assert lines["unloaded listeners"] == "5" and lines["loaded listeners"] == "7"
+    assert lines["unloaded tree"] == ""
+    assert lines["host"] == "host settings works"
+    before = [int(n) for n in lines["seen before"].split(",")]
+    assert len(set(before)) == 1 and before[0] >= 2  # the mention and Omnicord's reply
+    assert lines["seen"] == ",".join([str(before[0] + 2)] * 5)  # !host-settings and its answer
     cli = subprocess.run([str(python), "-m", "omnicord", "voices"], cwd=host, env=env,
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0 and "Cherry" in cli.stdout

@@ -12,12 +12,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 from discord.ext import commands, tasks
 from omnicord.cogs.utils.inflight import InFlight
+from omnicord.cogs.utils.omni_group import check_names_free
 from omnicord.cogs.utils.pacing import EditPacer
 from omnicord.conversation.cache_sweep import SWEEP_INTERVAL_SECONDS
 from omnicord.policy.admission import Admission
@@ -27,6 +28,7 @@ from omnicord.settings import Settings, load_settings
 from omnicord.store.base import PreferenceStore
 
 UrlRewrite = Callable[[str], str]
+CogT = TypeVar("CogT", bound=commands.Cog)
 log = logging.getLogger("omnicord.limits")
 
 
@@ -160,7 +162,10 @@ async def _stop(loop: tasks.Loop[Any]) -> None:
 async def setup_cog(
     bot: commands.Bot, make: Callable[[commands.Bot, Runtime], commands.Cog]
 ) -> None:
-    """Add a cog built on the shared runtime (the extension's ``setup``)."""
+    """Add a cog built on the shared runtime (the extension's ``setup``); refused before
+    anything is opened or added when the bot's own ``/omni`` or ``/omni-admin`` is in the way
+    (``CommandNameTaken``)."""
+    check_names_free(bot)
     runtime = await acquire(bot)
     try:
         await bot.add_cog(make(bot, runtime))
@@ -169,9 +174,12 @@ async def setup_cog(
         raise
 
 
-def cog_of(interaction: discord.Interaction, name: str) -> commands.Cog | None:
-    """The loaded cog called ``name`` of the bot an interaction came to."""
+def cog_of(interaction: discord.Interaction, cog_class: type[CogT]) -> CogT | None:
+    """The loaded cog of ``cog_class`` (found by its own cog name) of the bot an interaction
+    came to."""
     client = interaction.client
     # AutoShardedBot is not a subclass of Bot: hosts (and omnicord run) may use either.
-    return (client.get_cog(name) if isinstance(client, commands.Bot | commands.AutoShardedBot)
-            else None)
+    if not isinstance(client, commands.Bot | commands.AutoShardedBot):
+        return None
+    cog = client.get_cog(cog_class.__cog_name__)
+    return cog if isinstance(cog, cog_class) else None

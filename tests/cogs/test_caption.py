@@ -17,7 +17,7 @@ async def test_auto_caption_in_enabled_channels_only(world: World, tmp_path: Pat
     world.h.voice_message(world.channel, world.member, note, duration=3.0)
     await world.h.settle(timeout=20)
     assert caption_requests(world) == []
-    world.h.slash(world.channel, world.admin, "omni server caption-channel",
+    world.h.slash(world.channel, world.admin, "omni-admin caption-channel",
                   {"enabled": True, "mode": "description"})  # new channels transcribe
     await world.h.settle()
     question = world.h.voice_message(world.channel, world.member, note, duration=3.0)

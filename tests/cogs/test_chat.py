@@ -62,7 +62,7 @@ async def test_dm_reply_and_bot_reply_triggers(world: World) -> None:
 
 async def test_opened_channel_and_bot_thread_answer_everything(world: World) -> None:
     h = world.h
-    h.slash(world.channel, world.admin, "omni server chat-channel", {"enabled": True})
+    h.slash(world.channel, world.admin, "omni-admin chat-channel", {"enabled": True})
     await h.settle()
     h.message_create(world.channel, world.member, "no mention needed")
     await h.settle(timeout=20)
@@ -100,7 +100,7 @@ async def test_voice_note_image_video_mixed_in_one_reply(world: World, tmp_path:
 
 
 async def open_channel(world: World) -> None:
-    world.h.slash(world.channel, world.admin, "omni server chat-channel", {"enabled": True})
+    world.h.slash(world.channel, world.admin, "omni-admin chat-channel", {"enabled": True})
     await world.h.settle()
 
 
@@ -156,7 +156,7 @@ async def test_long_answer_is_split_on_boundaries(world: World) -> None:
 
 
 async def test_a_reply_cut_at_the_models_length_limit_says_so(world: World) -> None:
-    world.h.slash(world.channel, world.admin, "omni server model", {"model": "qwen-omni-turbo"})
+    world.h.slash(world.channel, world.admin, "omni-admin model", {"model": "qwen-omni-turbo"})
     await world.h.settle()
     world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(9))
     assert len(world.model.reply_text) > 3 * 2048  # over turbo's 2,048 output tokens
@@ -212,7 +212,7 @@ async def test_deleted_message_ends_the_reply_quietly(world: World) -> None:
 
 
 async def test_daily_cap_refuses_politely(world: World) -> None:
-    world.h.slash(world.channel, world.admin, "omni server token-cap", {"tokens": 1})
+    world.h.slash(world.channel, world.admin, "omni-admin token-cap", {"tokens": 1})
     await world.h.settle()
     await world.ask("first question")
     await world.ask("second question")

@@ -52,7 +52,7 @@ async def test_a_mention_a_reply_and_a_dm_are_still_answered(world: World) -> No
 
 
 async def test_chat_channels_are_off_and_setting_one_says_why(world: World) -> None:
-    said = await slash(world, "omni server chat-channel", {"enabled": True})
+    said = await slash(world, "omni-admin chat-channel", {"enabled": True})
     assert "Chat **on**" in said and NOTE in said
     world.h.message_create(world.channel, world.member, "a plain message")
     await world.h.settle(timeout=20)
@@ -62,7 +62,7 @@ async def test_chat_channels_are_off_and_setting_one_says_why(world: World) -> N
 async def test_auto_captions_are_off_and_setting_them_says_why(
     world: World, tmp_path: Path
 ) -> None:
-    said = await slash(world, "omni server caption-channel", {"enabled": True})
+    said = await slash(world, "omni-admin caption-channel", {"enabled": True})
     assert "Auto-captions **on**" in said and NOTE in said
     world.h.voice_message(world.channel, world.member, ogg_voice_note(tmp_path, 2),
                           duration=2.0)
@@ -87,7 +87,7 @@ async def test_with_the_intent_status_and_settings_say_nothing_of_it(
 ) -> None:
     async with running_world(dashscope, tmp_path) as world:
         assert world.bot.intents.message_content
-        assert NOTE not in await slash(world, "omni server chat-channel", {"enabled": True})
+        assert NOTE not in await slash(world, "omni-admin chat-channel", {"enabled": True})
         assert "Message Content" not in await slash(world, "omni status")
         world.h.message_create(world.channel, world.member, "a plain message")
         await world.h.settle(timeout=20)

@@ -112,7 +112,7 @@ async def test_a_deleted_message_leaves_history_export_and_later_requests(
 
 async def test_a_deleted_question_takes_the_bots_reply_messages_with_it(
         world: World) -> None:
-    await command(world, world.admin, "omni server replies", {"mode": "both"})
+    await command(world, world.admin, "omni-admin replies", {"mode": "both"})
     world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(4))
     question = await world.ask("a long one, spoken too")
     answer_ids = reply_ids(world)
@@ -206,7 +206,7 @@ async def test_a_message_deleted_while_its_reply_streams_is_erased_too(world: Wo
 
 async def test_a_deleted_voice_message_takes_its_auto_caption_with_it(
         world: World, tmp_path: Path) -> None:
-    await command(world, world.admin, "omni server caption-channel", {"enabled": True})
+    await command(world, world.admin, "omni-admin caption-channel", {"enabled": True})
     note = ogg_voice_note(tmp_path, 3)
     spoken = world.h.voice_message(world.channel, world.member, note, duration=3.0)
     await world.h.settle(timeout=20)
@@ -450,10 +450,10 @@ async def test_allow_lists_refuse_before_any_download_or_model_call(
     h = world.h
     helpers = h.add_role(world.guild, "Helpers", discord.Permissions.none())
     helper = h.add_member(world.guild, "cy", roles=[helpers])
-    refused = await command(world, world.member, "omni server allow-role",
+    refused = await command(world, world.member, "omni-admin allow-role",
                             {"role": helpers, "allowed": True})
     assert "Manage Server" in answer(world, refused)
-    done = await command(world, world.admin, "omni server allow-role",
+    done = await command(world, world.admin, "omni-admin allow-role",
                          {"role": helpers, "allowed": True})
     assert f"<@&{helpers.id}>" in answer(world, done)
 
@@ -470,7 +470,7 @@ async def test_allow_lists_refuse_before_any_download_or_model_call(
     await world.ask("look at this", author=helper, attachments=[picture])
     assert world.texts()[-1].startswith("Echo:") and len(world.model.requests) == 1
 
-    await command(world, world.admin, "omni server allow-channel", {"allowed": True})
+    await command(world, world.admin, "omni-admin allow-channel", {"allowed": True})
     elsewhere = await _second_channel(world)
     h.message_create(elsewhere, helper, "over here?", mention_bot=True)
     await h.settle(timeout=20)
@@ -479,9 +479,9 @@ async def test_allow_lists_refuse_before_any_download_or_model_call(
     assert len(world.model.requests) == 1
     status = answer(world, await command(world, world.admin, "omni status"))
     assert f"**Open to:** <@&{helpers.id}>, in <#{world.channel.id}>" in status
-    await command(world, world.admin, "omni server allow-role",
+    await command(world, world.admin, "omni-admin allow-role",
                   {"role": helpers, "allowed": False})
-    await command(world, world.admin, "omni server allow-channel", {"allowed": False})
+    await command(world, world.admin, "omni-admin allow-channel", {"allowed": False})
     await world.ask("open again?")
     assert world.texts()[-1].startswith("Echo:") and len(world.model.requests) == 2
 

@@ -102,7 +102,7 @@ async def test_one_info_line_per_caption_and_per_transcript(
     world: World, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.INFO, logger="omnicord")
-    interaction = world.h.slash(world.channel, world.admin, "omni server caption-channel",
+    interaction = world.h.slash(world.channel, world.admin, "omni-admin caption-channel",
                                 {"enabled": True, "mode": "both"})
     await world.h.settle()
     assert world.fake.interaction_responses(interaction["token"])

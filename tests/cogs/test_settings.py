@@ -12,6 +12,7 @@ from omnicord.cogs.runner import REQUIRED_PERMISSIONS, intents, invite_url
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import DiscordHarness
+from tests.doubles.fake_discord.rules import EPHEMERAL
 from tests.doubles.omnicord_bot import World, make_settings
 from tests.doubles.omnicord_bot import world as world
 
@@ -27,28 +28,33 @@ async def run(world: World, user: discord.Member, command: str, options=None) ->
 @pytest.mark.parametrize(
     ("command", "options"),
     [
-        ("omni server model", {"model": "qwen-omni-turbo"}),
-        ("omni server voice", {"voice": "Ethan"}),
-        ("omni server replies", {"mode": "voice"}),
-        ("omni server thinking", {"enabled": True}),
-        ("omni server chat-channel", {"enabled": True}),
-        ("omni server caption-channel", {"enabled": True}),
-        ("omni server persona", {"prompt": "Talk like a pirate."}),
-        ("omni server token-cap", {"tokens": 5000}),
+        ("omni-admin model", {"model": "qwen-omni-turbo"}),
+        ("omni-admin voice", {"voice": "Ethan"}),
+        ("omni-admin replies", {"mode": "voice"}),
+        ("omni-admin thinking", {"enabled": True}),
+        ("omni-admin chat-channel", {"enabled": True}),
+        ("omni-admin caption-channel", {"enabled": True}),
+        ("omni-admin persona", {"prompt": "Talk like a pirate."}),
+        ("omni-admin token-cap", {"tokens": 5000}),
     ],
 )
 async def test_server_settings_need_manage_server(world: World, command: str, options) -> None:
-    refused = await run(world, world.member, command, options)
-    assert "Manage Server" in refused
+    # Discord hides /omni-admin from members, but an admin may grant it to anyone in
+    # Integrations: the check still runs, and the refusal is answered privately.
+    asked = world.h.slash(world.channel, world.member, command, options)
+    await world.h.settle(timeout=20)
+    (refused,) = world.fake.interaction_responses(asked["token"])
+    assert "Manage Server" in (refused.content or "")
+    assert refused.payload["data"]["flags"] & EPHEMERAL
     allowed = await run(world, world.admin, command, options)
     assert "⚠️" not in allowed
 
 
 async def test_settings_change_what_replies_use(world: World) -> None:
-    await run(world, world.admin, "omni server model", {"model": "qwen-omni-turbo"})
-    await run(world, world.admin, "omni server voice", {"voice": "Serena"})
-    await run(world, world.admin, "omni server replies", {"mode": "both"})
-    await run(world, world.admin, "omni server persona", {"prompt": "Talk like a pirate."})
+    await run(world, world.admin, "omni-admin model", {"model": "qwen-omni-turbo"})
+    await run(world, world.admin, "omni-admin voice", {"voice": "Serena"})
+    await run(world, world.admin, "omni-admin replies", {"mode": "both"})
+    await run(world, world.admin, "omni-admin persona", {"prompt": "Talk like a pirate."})
     await world.ask("ahoy")
     sent = world.model.accepted[-1]
     assert sent["model"] == "qwen-omni-turbo"
@@ -66,14 +72,14 @@ async def test_settings_change_what_replies_use(world: World) -> None:
 @pytest.mark.parametrize(
     ("steps", "reason"),
     [
-        ([("omni server voice", {"voice": "Nofish"})], None),
-        ([("omni server model", {"model": "qwen-omni-turbo"}),
-          ("omni server voice", {"voice": "Nofish"})], "has no voice 'Nofish'"),
-        ([("omni server replies", {"mode": "voice"}),
-          ("omni server thinking", {"enabled": True})], "text only"),
-        ([("omni server model", {"model": "qwen-omni-turbo"}),
-          ("omni server thinking", {"enabled": True})], "no thinking mode"),
-        ([("omni server model", {"model": "gpt-4o"})], "Unknown chat model"),
+        ([("omni-admin voice", {"voice": "Nofish"})], None),
+        ([("omni-admin model", {"model": "qwen-omni-turbo"}),
+          ("omni-admin voice", {"voice": "Nofish"})], "has no voice 'Nofish'"),
+        ([("omni-admin replies", {"mode": "voice"}),
+          ("omni-admin thinking", {"enabled": True})], "text only"),
+        ([("omni-admin model", {"model": "qwen-omni-turbo"}),
+          ("omni-admin thinking", {"enabled": True})], "no thinking mode"),
+        ([("omni-admin model", {"model": "gpt-4o"})], "Unknown chat model"),
     ],
 )
 async def test_invalid_combinations_are_refused_with_a_reason(
@@ -87,13 +93,13 @@ async def test_invalid_combinations_are_refused_with_a_reason(
 
 
 async def test_member_voice_is_checked_against_the_server_model(world: World) -> None:
-    await run(world, world.admin, "omni server model", {"model": "qwen-omni-turbo"})
+    await run(world, world.admin, "omni-admin model", {"model": "qwen-omni-turbo"})
     answer = await run(world, world.member, "omni me voice", {"voice": "Rocky"})
     assert "choose from Cherry, Serena, Ethan, Chelsie" in answer
 
 
 async def test_voice_autocomplete_follows_the_model(world: World) -> None:
-    await run(world, world.admin, "omni server model", {"model": "qwen-omni-turbo"})
+    await run(world, world.admin, "omni-admin model", {"model": "qwen-omni-turbo"})
     for typed, expected in (("e", ["Cherry", "Serena", "Ethan", "Chelsie"]),
                             ("che", ["Cherry", "Chelsie"])):
         interaction = world.h.autocomplete(world.channel, world.member, "omni me voice",
@@ -141,14 +147,16 @@ async def test_loads_into_any_bot_and_unloads_cleanly(dashscope: FakeDashScope, 
         for name in EXTENSIONS:
             await bot.load_extension(name)
         omni = bot.tree.get_command("omni")
-        assert {c.name for c in omni.commands} >= {"thread", "caption", "server", "me",
-                                                   "status", "reset", "export", "usage",
-                                                   "forget"}
+        assert {c.name for c in omni.commands} >= {"thread", "caption", "me", "status",
+                                                   "reset", "export", "usage", "forget"}
+        admin = bot.tree.get_command("omni-admin")
+        assert {c.name for c in admin.commands} >= {"model", "chat-channel", "allow-role"}
         assert bot.tree.get_command("Caption audio", type=discord.AppCommandType.message)
         assert bot._omnicord_runtime.users == len(EXTENSIONS)
         for name in EXTENSIONS:
             await bot.unload_extension(name)
         assert bot.tree.get_command("omni") is None
+        assert bot.tree.get_command("omni-admin") is None
         assert bot.tree.get_command("Caption audio", type=discord.AppCommandType.message) is None
         assert not hasattr(bot, "_omnicord_runtime")
         assert not bot.extra_events.get("on_message")

@@ -92,6 +92,29 @@ async def test_only_a_changed_tree_is_synced(dashscope: FakeDashScope, tmp_path:
             assert len(puts(other)) == 1
 
 
+async def test_server_settings_are_a_command_discord_hides_from_members(
+        dashscope: FakeDashScope, tmp_path: Path) -> None:
+    settings = make_settings(dashscope, tmp_path)
+    with FakeDiscord() as fake:
+        for _ in range(2):
+            async with started(fake, settings):
+                pass
+        (put,) = puts(fake)  # synced once, then unchanged
+        assert put.status == 200  # every name and description valid under Discord's rules
+    synced = {command["name"]: command for command in put.json}
+    admin = synced["omni-admin"]
+    assert admin["default_member_permissions"] == str(
+        discord.Permissions(manage_guild=True).value)
+    assert admin["contexts"] == [0] and admin["dm_permission"] is False  # never in DMs
+    assert {option["name"] for option in admin["options"]} == {
+        "model", "voice", "replies", "thinking", "chat-channel", "caption-channel",
+        "caption-language", "allow-role", "allow-channel", "persona", "token-cap"}
+    omni = synced["omni"]
+    assert omni["default_member_permissions"] is None
+    assert {option["name"] for option in omni["options"]} == {
+        "status", "me", "forget", "thread", "transcribe", "caption", "export", "usage", "reset"}
+
+
 async def test_a_failed_sync_keeps_the_bot_running_and_is_retried_next_start(
         dashscope: FakeDashScope, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(dashscope, tmp_path)
@@ -100,7 +123,7 @@ async def test_a_failed_sync_keeps_the_bot_running_and_is_retried_next_start(
                        code=50001, message="Missing Access")
         async with started(fake, settings) as bot:
             assert [put.status for put in puts(fake)] == [403]
-            assert bot.is_ready() and bot.get_cog("Usage") is not None  # it runs all the same
+            assert bot.is_ready() and bot.get_cog("OmnicordUsage") is not None  # runs all the same
         assert "could not sync slash commands" in caplog.text
         assert await stored_hash(settings, fake.application_id) is None
         async with started(fake, settings):

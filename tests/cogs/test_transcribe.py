@@ -62,7 +62,7 @@ async def test_each_caption_channel_mode_posts_what_it_says(
     world: World, tmp_path: Path, mode: str | None
 ) -> None:
     options: dict = {"enabled": True} | ({"mode": mode} if mode else {})
-    answer = await command(world, world.admin, "omni server caption-channel", options)
+    answer = await command(world, world.admin, "omni-admin caption-channel", options)
     shown = {None: "transcripts", "transcript": "transcripts", "description": "descriptions",
              "both": "transcripts and descriptions"}[mode]
     assert answer == f"Auto-captions **on** in <#{world.channel.id}>: {shown}."
@@ -90,7 +90,7 @@ async def test_each_caption_channel_mode_posts_what_it_says(
 async def test_in_both_mode_a_failed_half_is_one_line_and_the_other_is_posted(
     world: World, tmp_path: Path, failing: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await command(world, world.admin, "omni server caption-channel",
+    await command(world, world.admin, "omni-admin caption-channel",
                   {"enabled": True, "mode": "both"})
     model = "qwen3-omni-flash" if failing == "transcript" else CAPTIONER
     world.model.add_fault(Fault(status=400, code="DataInspectionFailed", model=model))
@@ -116,7 +116,7 @@ async def test_in_both_mode_a_failed_half_is_one_line_and_the_other_is_posted(
 async def test_in_both_mode_nothing_is_posted_when_both_halves_fail(
     world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await command(world, world.admin, "omni server caption-channel",
+    await command(world, world.admin, "omni-admin caption-channel",
                   {"enabled": True, "mode": "both"})
     world.model.add_fault(Fault(status=400, code="DataInspectionFailed", times=2))
     world.h.voice_message(world.channel, world.member, ogg_voice_note(tmp_path, 2), duration=2.0)
@@ -130,8 +130,8 @@ async def test_in_both_mode_nothing_is_posted_when_both_halves_fail(
 async def test_auto_transcripts_use_the_servers_language_and_silence_is_one_line(
     world: World, tmp_path: Path
 ) -> None:
-    await command(world, world.admin, "omni server caption-channel", {"enabled": True})
-    answer = await command(world, world.admin, "omni server caption-language",
+    await command(world, world.admin, "omni-admin caption-channel", {"enabled": True})
+    answer = await command(world, world.admin, "omni-admin caption-language",
                            {"language": "fr"})
     assert answer == "Transcripts here are translated into **French**."
     await command(world, world.member, "omni me caption-language", {"language": "Japanese"})
@@ -149,7 +149,7 @@ async def test_auto_transcripts_use_the_servers_language_and_silence_is_one_line
     await world.h.settle(timeout=30)
     assert world.replies()[-1].content == f"{TRANSCRIPT_LABEL}\nNo speech in this recording."
     assert len(chat_requests(world)) == 2  # silence is neither transcribed nor translated
-    usage = await world.bot.get_cog("Captions").runtime.usage.totals(  # type: ignore[union-attr]
+    usage = await world.bot.get_cog("OmnicordCaptions").runtime.usage.totals(  # type: ignore[union-attr]
         since_day="2000-01-01", user_id=str(world.member.id))
     assert usage.total_tokens > 0
 
@@ -158,7 +158,7 @@ async def test_the_context_menu_transcribes_in_the_members_language(
     world: World, tmp_path: Path
 ) -> None:
     assert world.bot.tree.get_command("Transcribe audio", type=discord.AppCommandType.message)
-    await command(world, world.admin, "omni server caption-language", {"language": "French"})
+    await command(world, world.admin, "omni-admin caption-language", {"language": "French"})
     answer = await command(world, world.admin, "omni me caption-language",
                            {"language": "Japanese"})
     assert answer == "Your transcripts are translated into **Japanese**."
@@ -190,7 +190,7 @@ async def test_the_context_menu_transcribes_in_the_members_language(
 
 
 async def test_slash_transcribe_with_a_language_of_its_own(world: World, tmp_path: Path) -> None:
-    await command(world, world.admin, "omni server caption-language", {"language": "French"})
+    await command(world, world.admin, "omni-admin caption-language", {"language": "French"})
     upload = world.h.attachment("memo.ogg", ogg_voice_note(tmp_path, 2), content_type="audio/ogg")
     interaction = world.h.slash(world.channel, world.member, "omni transcribe",
                                 {"file": upload, "language": "German"})
@@ -239,15 +239,15 @@ async def test_long_transcripts_are_attached_and_language_autocomplete_offers_ch
 
 @pytest.mark.parametrize(
     ("path", "options"),
-    [("omni server caption-language", {"language": "French"}),
-     ("omni server caption-channel", {"enabled": True, "mode": "both"})],
+    [("omni-admin caption-language", {"language": "French"}),
+     ("omni-admin caption-channel", {"enabled": True, "mode": "both"})],
 )
 async def test_transcript_settings_need_manage_server(
     world: World, path: str, options: dict
 ) -> None:
     assert "Manage Server" in await command(world, world.member, path, options)
     assert "⚠️" not in await command(world, world.admin, path, options)
-    bad = await command(world, world.admin, "omni server caption-language",
+    bad = await command(world, world.admin, "omni-admin caption-language",
                         {"language": "<@123>"})
     assert "not a language name" in bad
 
@@ -279,7 +279,7 @@ async def test_the_daily_cap_is_checked_before_every_part_of_a_transcript(
     async with running_world(dashscope, tmp_path, OMNICORD_MODEL="qwen-omni-turbo",
                              OMNICORD_DAILY_TOKEN_CAP=6000) as world:
         if asked_by == "caption channel":
-            await command(world, world.admin, "omni server caption-channel", {"enabled": True})
+            await command(world, world.admin, "omni-admin caption-channel", {"enabled": True})
             world.h.voice_message(world.channel, world.member, audio, duration=720.0)
             await world.h.settle(timeout=60)
             (reply,) = world.replies()

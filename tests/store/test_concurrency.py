@@ -344,7 +344,7 @@ async def test_auto_captions_pass_the_same_gate(
 
     note = ogg_voice_note(tmp_path, 2)
     async with running_world(dashscope, tmp_path, OMNICORD_COOLDOWN_SECONDS=600) as world:
-        world.h.slash(world.channel, world.admin, "omni server caption-channel",
+        world.h.slash(world.channel, world.admin, "omni-admin caption-channel",
                       {"enabled": True})
         await world.h.settle()
         for _ in range(5):  # in cooldown after the first
@@ -355,7 +355,7 @@ async def test_auto_captions_pass_the_same_gate(
         assert count(path, "usage") == 1
     async with running_world(dashscope, tmp_path / "capped",
                              OMNICORD_DAILY_TOKEN_CAP=1) as world:
-        world.h.slash(world.channel, world.admin, "omni server caption-channel",
+        world.h.slash(world.channel, world.admin, "omni-admin caption-channel",
                       {"enabled": True})
         await world.h.settle()
         for _ in range(5):  # over the cap after the first
