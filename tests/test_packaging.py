@@ -4,6 +4,7 @@ into a host bot that has its own ``bot.py`` and ``cogs/`` package."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -122,9 +123,22 @@ HOST_COG = textwrap.dedent('''
 ''')
 
 
+#: What a build reads from the repository (a private copy each: setuptools writes its build
+#: folders into the source tree, so two workers building one tree at once collide).
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", ".env.example", "MANIFEST.in", "bot", "cogs")
+
+
 def build_wheel(folder: Path) -> Path:
+    source = folder / "source"
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif (REPO / name).exists():
+            source.mkdir(exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(folder), str(REPO)], check=True, timeout=300,
+                    "-q", "-w", str(folder), str(source)], check=True, timeout=300,
                    capture_output=True)
     (wheel,) = folder.glob("omnicord-*.whl")
     return wheel
