@@ -15,14 +15,15 @@ from omnicord.store.urls import is_postgresql_url, sqlite_path
 
 if TYPE_CHECKING:
     from omnicord.media.types import MediaRef
-    from omnicord.store.base import ConversationStore, Store, Turn
+    from omnicord.store.interface import ConversationStore, Store
+    from omnicord.store.records import Turn
     from omnicord.store.sqlite import SqliteStore
 
 __all__ = ["ConversationStore", "MediaRef", "SqliteStore", "Store", "Turn", "open_store",
            "store_for"]
 #: Names this package offers, by the module that defines them (imported on first use).
-_LAZY = {"ConversationStore": "omnicord.store.base", "Store": "omnicord.store.base",
-         "Turn": "omnicord.store.base", "MediaRef": "omnicord.media.types",
+_LAZY = {"ConversationStore": "omnicord.store.interface", "Store": "omnicord.store.interface",
+         "Turn": "omnicord.store.records", "MediaRef": "omnicord.media.types",
          "SqliteStore": "omnicord.store.sqlite"}
 
 

@@ -1,110 +1,41 @@
-"""What a stored conversation turn holds, and the interface every store implements."""
+"""SQL helpers both stores share (the records and interface re-exported for now)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from omnicord.media.types import MediaRef
+from omnicord.store.interface import ConversationStore, Limits, PreferenceStore, Store
+from omnicord.store.records import (
+    ACCESS_KINDS,
+    CHANNEL_ROLES,
+    ERASURE_KEEP_SECONDS,
+    SYNC_CLAIM_SECONDS,
+    AccessList,
+    CaptionMode,
+    DailyUsage,
+    Expired,
+    GuildPreferences,
+    Kept,
+    MemberPreferences,
+    Removed,
+    ReplyMode,
+    Row,
+    SlotsFull,
+    Turn,
+    UsageRow,
+    utc_now,
+    utc_today,
+)
 
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC timestamp."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_today() -> str:
-    """The current UTC day, ``YYYY-MM-DD``."""
-    return datetime.now(UTC).strftime("%Y-%m-%d")
-
-
-class ReplyMode(StrEnum):
-    """How replies are delivered."""
-
-
-    TEXT = "text"
-    VOICE = "voice"
-    BOTH = "both"
-    AUTO = "auto"  # spoken when the member sent a voice note, text otherwise
-
-
-class CaptionMode(StrEnum):
-    """What an auto-caption channel posts for a voice message."""
-
-    TRANSCRIPT = "transcript"  # the words said (the chat model); new channels' default
-    DESCRIPTION = "description"  # the captioner's account of voices and sounds
-    BOTH = "both"
-
-
-@dataclass(frozen=True)
-class GuildPreferences:
-    """What a server's admins chose (None: use the default)."""
-
-    model: str | None = None
-    voice: str | None = None
-    reply_mode: ReplyMode | None = None
-    thinking: bool | None = None
-    system_prompt: str | None = None
-    daily_token_cap: int | None = None
-    caption_language: str | None = None  # transcripts translated into it ("none": not)
-
-
-@dataclass(frozen=True)
-class MemberPreferences:
-    """What a member chose for themselves (None: follow the server)."""
-
-    voice: str | None = None
-    reply_mode: ReplyMode | None = None
-    caption_language: str | None = None  # for the transcripts they ask for ("none": never)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One member message and the assistant's reply to it.
-
-    ``created_at`` is when the member's message came in (before the reply began): an erasure
-    of the member at or after it keeps the turn out of the store.
-    """
-
-    speaker_id: str
-    speaker_name: str
-    text: str
-    reply_text: str
-    model: str
-    media: tuple[MediaRef, ...] = ()
-    usage: dict[str, Any] | None = None
-    created_at: str = field(default_factory=utc_now)
-    replied_at: str = field(default_factory=utc_now)
-    source_message_id: str | None = None
-    reply_message_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Removed:
-    """What an erasure took away."""
-
-    turns: int = 0
-    #: Content hashes of cached media that no remaining turn refers to any more.
-    released_media: tuple[str, ...] = ()
-    preferences: int = 0  # member preference rows
-    usage: int = 0  # usage rows
-    #: Ids of the messages that showed Omnicord's replies to erased turns whose member's
-    #: message was deleted (``forget_messages`` only; the deleted ids themselves left out).
-    orphaned_replies: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AccessList:
-    """Who may use Omnicord in a server (ids as text). An empty set lets everyone in: no role
-    entries, every role; no channel entries, every channel."""
-
-    roles: frozenset[str] = frozenset()
-    channels: frozenset[str] = frozenset()
+__all__ = [  # the records and interface, re-exported while callers move to their modules
+    "ACCESS_KINDS", "CHANNEL_ROLES", "ERASURE_KEEP_SECONDS", "SYNC_CLAIM_SECONDS", "AccessList",
+    "CaptionMode", "ConversationStore", "DailyUsage", "Expired", "GuildPreferences", "Kept",
+    "Limits", "MemberPreferences", "PreferenceStore", "Removed", "ReplyMode", "Row", "SlotsFull",
+    "Store", "Turn", "UsageRow", "utc_now", "utc_today",
+]
 
 
 def media_hashes(media_json: Iterable[str]) -> set[str]:
@@ -119,9 +50,6 @@ def orphaned_replies(rows: Iterable[Record], deleted: Sequence[str]) -> tuple[st
     gone = set(deleted)
     return tuple(reply for row in rows if row["source_message_id"] in gone
                  for reply in json.loads(row["reply_message_ids"]) if reply not in gone)
-
-
-ACCESS_KINDS = ("role", "channel")
 
 
 def access_target(kind: str, target_id: str) -> str:
@@ -140,37 +68,10 @@ def access_list(targets: Sequence[str]) -> AccessList:
     return AccessList(roles=frozenset(kinds["role"]), channels=frozenset(kinds["channel"]))
 
 
-@dataclass(frozen=True)
-class UsageRow:
-    """The tokens one request to the model service cost, and whom they count against."""
-
-    user_id: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    guild_id: str = ""
-    channel_id: str = ""
-    day: str = field(default_factory=utc_today)
-    #: When the work these tokens paid for began: a row for a member erased at or after it
-    #: is not kept.
-    began_at: str = field(default_factory=utc_now)
-
-
-class Kept(StrEnum):
-    """What became of a turn handed to the store."""
-
-    STORED = "stored"
-    FORGOTTEN = "forgotten"  # its member was erased after the message came in
-    DELETED = "deleted"  # its member's message was deleted meanwhile
-    EDITED = "edited"  # its member's message was edited meanwhile
-
-
 #: Tombstone kinds: an erased member (subject: a user id), a deleted or edited message
 #: (subject: a message id). The message kinds' values are ``Kept`` values.
 MEMBER_ERASED = "member"
 MESSAGE_ERASURES = (Kept.DELETED.value, Kept.EDITED.value)
-#: How long tombstones are kept: far longer than any reply can take to be stored.
-ERASURE_KEEP_SECONDS = 24 * 3600
 #: Newest turns first, made from a Discord message since a time (placeholders: since, limit).
 RECENT_SOURCES = ("SELECT c.scope, t.source_message_id FROM turns t"
                   " JOIN conversations c ON c.id = t.conversation_id"
@@ -191,132 +92,11 @@ def without_nul(text: str) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-class ConversationStore(Protocol):
-    """Persistent multi-turn history keyed by scope (a thread, channel, DM or CLI session)."""
-
-    async def open(self, *, migrate: bool = True) -> None:
-        """Connect and (unless ``migrate`` is False) apply pending migrations."""
-
-    async def close(self) -> None:
-        """Release the connection."""
-
-    async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
-        """The scope's turns, oldest first (the newest ``limit`` when given)."""
-
-    def hold(self, scope: str) -> AbstractAsyncContextManager[None]:
-        """Hold the scope's conversation lock: one reply at a time, across processes."""
-
-    async def recall(self, scope: str, *, limit: int | None = None
-                     ) -> tuple[list[Turn], str | None]:
-        """The scope's turns (as ``history``) and its persona, in one read."""
-
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
-        """Store a completed turn and its usage atomically: both or neither. Neither is kept
-        (and the verdict says why) if the turn's message was deleted or edited, or its member
-        (or the usage's) erased at or after ``turn.created_at``: across processes, atomic
-        with the erasures. Written once even if retried after a lost connection."""
-
-    async def reset(self, scope: str) -> int:
-        """Delete the scope's turns; return how many were removed."""
-
-    async def system_prompt(self, scope: str) -> str | None:
-        """The scope's own persona, if one was set."""
-
-    async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
-        """Set (or clear, with None) the scope's persona."""
-
-
-class PreferenceStore(Protocol):
-    """Server, member and channel preferences."""
-
-    async def guild(self, guild_id: str) -> GuildPreferences:
-        """A server's preferences (all None when it never set any)."""
-
-    async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
-        """Replace a server's preferences."""
-
-    async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
-        """A member's own preferences in a server ('' for direct messages)."""
-
-    async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
-        """Replace a member's preferences."""
-
-    async def channel_role(self, channel_id: str, role: str) -> bool:
-        """Whether a channel is opened for chat or auto-captioning."""
-
-    async def set_channel_role(
-        self, guild_id: str, channel_id: str, role: str, enabled: bool
-    ) -> None:
-        """Open or close a channel for chat or auto-captioning."""
-
-    async def channels_with(self, guild_id: str, role: str) -> list[str]:
-        """Ids of the server's channels with a role switched on."""
-
-    async def caption_mode(self, channel_id: str) -> CaptionMode:
-        """What the channel's auto-captions post (``transcript`` for a channel never set)."""
-
-    async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
-        """Choose what the channel's auto-captions post (kept while captions are off)."""
-
-    async def access(self, guild_id: str) -> AccessList:
-        """The server's allow lists (empty: everyone, everywhere)."""
-
-    async def set_access(self, guild_id: str, kind: str, target_id: str, allowed: bool) -> None:
-        """Add a role or channel (``kind``) to the server's allow list, or remove it."""
-
-
-CHANNEL_ROLES = ("chat", "auto_caption")
-
-
 def channel_role_column(role: str) -> str:
     """The column storing a channel role (checked: the name goes into SQL)."""
     if role not in CHANNEL_ROLES:
         raise ValueError(f"unknown channel role {role!r}")
     return role
-
-
-class SlotsFull(Exception):
-    """Every slot of a concurrency limit is taken."""
-
-
-@dataclass(frozen=True)
-class Expired:
-    """What ``Limits.prune`` forgot: entries that could no longer refuse anything."""
-
-    cooldowns: int = 0  # members' last request times, older than any cooldown
-    leases: int = 0  # conversation and slot leases past their expiry (PostgreSQL)
-    upstream: int = 0  # requests to the model service outside the last minute
-
-    @property
-    def total(self) -> int:
-        """Everything forgotten."""
-        return self.cooldowns + self.leases + self.upstream
-
-
-class Limits(Protocol):
-    """Counters behind cooldowns, concurrency limits and the upstream request rate.
-
-    In memory they hold within one process; a shared database makes them hold across every
-    process using it.
-    """
-
-    async def try_cooldown(self, key: str, seconds: float) -> float:
-        """Record a request under ``key`` unless one came less than ``seconds`` ago.
-
-        Returns 0 when recorded, else the seconds left to wait (nothing recorded).
-        """
-
-    def slot(self, key: str, limit: int) -> AbstractAsyncContextManager[None]:
-        """Hold one of ``limit`` slots of ``key`` while the block runs; SlotsFull if none."""
-
-    async def try_upstream(self, per_minute: int) -> float:
-        """Record one request to the model service if fewer than ``per_minute`` were made in
-        the last 60 s; returns 0 then, else the seconds until one is free."""
-
-    async def prune(self, *, cooldowns_older_than: float) -> Expired:
-        """Forget cooldown times older than ``cooldowns_older_than`` seconds, expired leases
-        and upstream requests outside the window: nothing that could still refuse a request.
-        Safe while other callers (and processes) use the limits."""
 
 
 #: The tables ``omnicord db copy`` moves, parents first, with the columns both backends share.
@@ -342,9 +122,6 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
     "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
 }
-
-Row = tuple[Any, ...]
-
 
 class Record(Protocol):
     """A result row read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
@@ -430,13 +207,6 @@ def member_from_row(row: Sequence[Any] | None) -> MemberPreferences:
                              caption_language=row[2])
 
 
-#: (day, model, prompt tokens, completion tokens): one day's usage of one model.
-DailyUsage = tuple[str, str, int, int]
-
-#: How long a process's claim to sync the slash commands lasts if it never finishes.
-SYNC_CLAIM_SECONDS = 60.0
-
-
 def command_hash_key(application_id: str) -> str:
     """The ``bot_state`` key of the hash of an application's slash commands last synced."""
     return f"commands:{application_id}"
@@ -446,108 +216,3 @@ def command_claim_key(application_id: str) -> str:
     """The ``bot_state`` key of the claim to sync an application's slash commands: its value
     is ``"<expiry> <token>"``, the expiry an ISO 8601 UTC time."""
     return f"commands-sync:{application_id}"
-
-
-class Store(ConversationStore, Protocol):
-    """Everything Omnicord keeps: conversations, usage, preferences and shared limits.
-
-    SQLite (``SqliteStore``) and PostgreSQL (``PostgresStore``) both implement it.
-    """
-
-    backend: str  # "sqlite" or "postgresql"
-
-    @property
-    def preferences(self) -> PreferenceStore:
-        """Server, member and channel preferences."""
-
-    @property
-    def limits(self) -> Limits:
-        """The counters behind cooldowns, concurrency and the upstream rate."""
-
-    async def schema_version(self) -> int:
-        """The highest migration applied."""
-
-    async def pending_migrations(self) -> list[str]:
-        """Names of the migrations not applied yet."""
-
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations; return the versions applied."""
-
-    async def add_usage(self, usage: UsageRow) -> bool:
-        """Record one request's usage (requests that make no turn, such as captions); False
-        (nothing kept) if its member was erased at or after ``usage.began_at``."""
-
-    async def usage_by_model(
-        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
-    ) -> list[tuple[str, int, int]]:
-        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
-
-    async def usage_by_day(
-        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
-        guild_id: str | None = None,
-    ) -> list[DailyUsage]:
-        """(day, model, prompt tokens, completion tokens) for each day and model with usage
-        from ``since_day`` to ``until_day`` (inclusive), for a member and/or server; oldest
-        day first. Days without usage are not listed."""
-
-    async def command_tree_hash(self, application_id: str) -> str | None:
-        """The hash of the slash commands last synced for an application (None: never)."""
-
-    async def claim_command_sync(self, application_id: str, tree_hash: str, *,
-                                 seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
-        """Claim the sync of ``tree_hash`` for ``seconds``: a claim token when this caller
-        should sync, None when that tree is already synced or another caller's claim is live.
-        Atomic across processes: of processes starting together, one gets the claim."""
-
-    async def set_command_tree_hash(self, application_id: str, tree_hash: str, *,
-                                    claim: str | None = None) -> None:
-        """Record that ``tree_hash`` was synced, ending ``claim`` if given."""
-
-    async def release_command_sync(self, application_id: str, claim: str) -> None:
-        """End a claim without recording a sync (the sync failed): the next start retries."""
-
-    async def count_rows(self, table: str) -> int:
-        """How many rows one of ``COPY_TABLES`` holds."""
-
-    def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
-        """Every row of one of ``COPY_TABLES``, its columns in ``COPY_TABLES`` order, in
-        batches, in key order."""
-
-    async def import_rows(self, table: str, rows: list[Row]) -> None:
-        """Insert rows exported by ``export_rows`` (of any backend), keeping their ids."""
-
-    async def remove_rows(self, table: str, keys: list[Row]) -> None:
-        """Delete the rows of one of ``COPY_TABLES`` with these keys (``COPY_KEYS``): what an
-        ``import_rows`` of a copy that failed put there."""
-
-    async def forget_messages(self, message_ids: Sequence[str], *,
-                              why: Kept = Kept.DELETED) -> Removed:
-        """Delete every turn made from, or answered by, one of these messages, and leave a
-        tombstone (``why``: deleted or edited) so a turn from them stored later is not kept
-        (one transaction)."""
-
-    async def forget_member(self, user_id: str, *, own_scopes: Sequence[str] = ()) -> Removed:
-        """Delete, in one transaction, every turn the member spoke (the replies to them are in
-        the same rows), the conversations in ``own_scopes`` (their DMs) whole, their
-        preferences in every server and their usage; and leave a tombstone so nothing of
-        theirs begun before now is stored later, by any process."""
-
-    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
-        """(scope, member's message id) of the newest ``limit`` turns made from a Discord
-        message since ``since``, newest first: what to check for deletions missed while the
-        bot was away."""
-
-    async def prune_erasures(self, *, older_than: str) -> int:
-        """Forget tombstones from before ``older_than`` (no reply takes that long)."""
-
-    async def scrub(self) -> None:
-        """Make rows erased so far physically gone from the database's files (SQLite: the
-        write-ahead log truncated; PostgreSQL: the touched tables vacuumed). Erasures do this
-        by themselves (PostgreSQL within ``SCRUB_DELAY`` seconds); this does it now."""
-
-    async def prune(self, *, turns_before: str, usage_before: str) -> Removed:
-        """Delete turns created before a timestamp and usage of days before a day."""
-
-    async def referenced_media(self, content_hashes: Sequence[str]) -> set[str]:
-        """Which of these content hashes a stored turn refers to (one query; keep batches to
-        a few hundred)."""
