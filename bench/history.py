@@ -3,7 +3,7 @@
     .venv/bin/python bench/history.py
 
 A scripted 40-turn conversation in which members post images, voice notes, a video and text
-runs twice against the offline DashScope server (tests/doubles/fake_dashscope.py): once through
+runs twice against the offline DashScope server (tests/doubles/fake_dashscope/): once through
 Omnicord's conversations (budgeted, media re-sent only for recent turns) and once through a
 naive client that re-sends every turn's media every time. Both are counted with the same
 estimator, and each request is also checked by the server, which enforces the model's limit.

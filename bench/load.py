@@ -3,7 +3,7 @@
     .venv/bin/python bench/load.py [N ...]      (default: 8 32 128)
 
 Each member's message goes through the real conversation path (history read, composition,
-streamed reply from the offline DashScope server in tests/doubles/fake_dashscope.py, turn
+streamed reply from the offline DashScope server in tests/doubles/fake_dashscope/, turn
 and usage stored by one statement) on one SQLite store, all N at once with
 ``asyncio.gather``. Printed per N: replies per second, turns and usage rows stored against
 those expected, and the time each turn spent in the store (lock, history and persona reads,

@@ -10,7 +10,7 @@ Each configuration runs three phases on a fresh database:
    calls (scope lock, history and persona read, turn and usage write) timed as one, wall time
    of the awaited calls;
 2. replies: M other conversations x K turns through the real conversation path (streamed
-   reply from the offline DashScope server in tests/doubles/fake_dashscope.py); members pause
+   reply from the offline DashScope server in tests/doubles/fake_dashscope/); members pause
    ``--think`` s on average between a reply and their next message; the model service is the
    bottleneck: every reply waits ``--latency`` s for its first token, and a process streams at
    most ``--process-replies`` replies at once (OMNICORD_PROCESS_REPLIES), so capacity grows

@@ -1,4 +1,4 @@
-"""Tests of the offline DashScope test double (``tests/doubles/fake_dashscope.py``).
+"""Tests of the offline DashScope test double (``tests/doubles/fake_dashscope/``).
 
 They drive it with the real ``openai`` client (``max_retries=0``) and with plain urllib posts
 for malformed requests. Media is made on the spot with Pillow, ``wave`` and ffmpeg.
