@@ -1,17 +1,19 @@
-"""The one composition root: the core's services built from settings.
+"""The composition root's long-lived half: the services a front end answers members with.
 
-The command line and the Discord cogs both build their services here, so they behave alike:
-model clients, the store, the media cache, conversations, preferences, the usage ledger and
-the admission gate.
+The Discord cogs' runtime and ``omnicord ask`` (and ``transcribe --member``) open them here;
+every piece comes from ``omnicord.build``, as the other commands' pieces do, so the bot and
+the command line behave alike: model clients, the store, the media cache, conversations,
+preferences, the usage ledger, the admission gate and privacy.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 
+from omnicord import build
 from omnicord.conversation.cache_sweep import MIN_IDLE_SECONDS, CacheSweep
 from omnicord.conversation.privacy import DataFacts, Privacy, data_statement
 from omnicord.conversation.respond import Conversations
@@ -23,12 +25,12 @@ from omnicord.model.captioner import CaptionerClient
 from omnicord.model.omni import OmniClient
 from omnicord.policy.access import Access
 from omnicord.policy.admission import Admission
-from omnicord.policy.preferences import Defaults
-from omnicord.policy.throttle import ConcurrencyLimit, Cooldown, UpstreamPace, forget_expired
-from omnicord.policy.usage import UsageLedger, default_prices, parse_prices
+from omnicord.policy.throttle import forget_expired
+from omnicord.policy.usage import UsageLedger
 from omnicord.settings import Settings
-from omnicord.store import Store, store_for
-from omnicord.store.base import Expired, PreferenceStore, ReplyMode
+from omnicord.store import Store
+from omnicord.store.interface import PreferenceStore
+from omnicord.store.records import Expired
 
 log = logging.getLogger("omnicord.limits")
 
@@ -91,47 +93,23 @@ class Services:
     @property
     def prepare_options(self) -> PrepareOptions:
         """The pipeline's own limits, from settings."""
-        return self.settings.prepare_options()
-
-
-def defaults(settings: Settings) -> Defaults:
-    """The bot-wide defaults members and servers start from."""
-    return Defaults(model=settings.model, voice=settings.voice,
-                    reply_mode=ReplyMode(settings.reply_mode),
-                    daily_token_cap=settings.daily_token_cap or None)
-
-
-def media_cache(settings: Settings) -> MediaCache:
-    """The media cache the settings describe."""
-    return settings.media_cache()
+        return build.prepare_options(self.settings)
 
 
 @asynccontextmanager
 async def open_services(
     settings: Settings, *, database: str | None = None
 ) -> AsyncIterator[Services]:
-    """Open the store and clients (``database`` overrides OMNICORD_DB); close them after."""
-    api_key = settings.require_api_key()
-    store = store_for(database or settings.database, pool_size=settings.db_pool_size)
-    await store.open()
-    pace = UpstreamPace(settings.upstream_rpm, store.limits)
-    timeout, retries = settings.request_timeout, settings.max_retries
-    omni = OmniClient(api_key, settings.base_url, timeout=timeout, max_retries=retries,
-                      pace=pace)
-    captioner = CaptionerClient(api_key, settings.base_url, model=settings.caption_model,
-                                timeout=timeout, max_retries=retries, pace=pace)
-    try:
-        usage = UsageLedger(store, default_prices() | parse_prices(settings.prices))
-        admission = Admission(
-            defaults(settings), store.preferences, usage,
-            cooldown=Cooldown(settings.cooldown_seconds, store.limits),
-            concurrency=ConcurrencyLimit(settings.guild_concurrency, store.limits))
-        cache = media_cache(settings)
-        conversations = Conversations(store, omni, cache, streams=settings.process_replies)
-        yield Services(settings, omni, captioner, store, cache, conversations,
-                       store.preferences, usage, admission,
-                       Privacy(store, cache, retention_days=settings.retention_days))
-    finally:
-        await store.close()
-        await omni.aclose()
-        await captioner.aclose()
+    """Open the store and clients (``database`` overrides OMNICORD_DB); close them after.
+    The settings' secrets are masked from here on (by the builders), a host's own included."""
+    settings.require_api_key()  # before the store opens: a missing key is one error
+    async with build.open_store(settings, database=database) as store:
+        pace = build.upstream_pace(settings, store.limits)  # shared by all on this database
+        async with (aclosing(build.omni_client(settings, pace)) as omni,
+                    aclosing(build.captioner_client(settings, pace)) as captioner):
+            usage = build.usage_ledger(settings, store)
+            cache = build.media_cache(settings)
+            conversations = Conversations(store, omni, cache, streams=settings.process_replies)
+            yield Services(settings, omni, captioner, store, cache, conversations,
+                           store.preferences, usage, build.admission(settings, store, usage),
+                           build.privacy(settings, store, cache))

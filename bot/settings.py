@@ -1,7 +1,9 @@
 """Settings from environment variables and an optional ``.env`` file.
 
 ``load_settings()`` turns every problem into a ``ConfigError`` whose message names the setting,
-so the command line can print one clear line instead of a traceback.
+so the command line can print one clear line instead of a traceback, and masks the secrets it
+read. A ``Settings`` holds values only: building one (in a test, or a host bot) changes nothing
+else; ``omnicord.build`` masks its secrets when Omnicord builds anything from it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from omnicord.errors import ConfigError
@@ -33,10 +35,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-if TYPE_CHECKING:  # media is imported when first used: the command line starts faster
-    from omnicord.media.cache import MediaCache
-    from omnicord.media.prepare import PrepareOptions
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -106,8 +104,8 @@ def _secret_from_file(name: str, layers: Iterable[tuple[dict[str, str], str]]
 
 
 def read_secret_file(setting: str, path: str) -> str:
-    """The secret in the file ``setting`` names, one trailing newline dropped, registered for
-    masking at once (before any other setting can fail); ConfigError naming ``setting``."""
+    """The secret in the file ``setting`` names, one trailing newline dropped; ConfigError
+    naming ``setting``."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -119,9 +117,17 @@ def read_secret_file(setting: str, path: str) -> str:
     value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
     if not value.strip():
         raise ConfigError(f"{setting}: {path} is empty")
-    name = setting.removesuffix("_FILE")
-    register_secrets(*(url_secrets(value) if name in _URL_SETTINGS else [value]))
     return value
+
+
+def secrets_among(values: Mapping[str, str]) -> list[str]:
+    """The secrets among settings' values by name (the URLs' passwords, tokens and keys)."""
+    found: list[str] = []
+    for name in SECRET_FILE_SETTINGS:
+        value = values.get(name)
+        if value:
+            found += url_secrets(value) if name in _URL_SETTINGS else [value]
+    return found
 
 
 @dataclass(frozen=True)
@@ -189,9 +195,12 @@ class Settings(BaseModel):
             return data
         aliases = {name: field.alias or name for name, field in cls.model_fields.items()}
         given = {aliases.get(key, key): value for key, value in data.items()}
-        env_file = (info.context or {}).get("env_file") or ENV_FILE
+        context = info.context or {}
         unset = [alias for alias in aliases.values() if alias not in given]
-        return {**read_environment(unset, env_file), **given}
+        found = read_environment(unset, context.get("env_file") or ENV_FILE)
+        if (read := context.get("secrets_read")) is not None:  # load_settings masks them
+            read += secrets_among(found)
+        return {**found, **given}
 
     api_key: SecretStr | None = Field(default=None, alias="DASHSCOPE_API_KEY")
     base_url: str = Field(default=DEFAULT_BASE_URL, alias="DASHSCOPE_BASE_URL")
@@ -340,15 +349,12 @@ class Settings(BaseModel):
         self.voice = voice.name
         return self
 
-    @model_validator(mode="after")
-    def _register_secrets(self) -> Settings:
-        """Mask this key, token and the URLs' passwords by value in every message and log from
-        now on."""
-        register_secrets(*(secret.get_secret_value() for secret in (self.api_key,
-                                                                     self.discord_token)
-                           if secret is not None))
-        register_secrets(*url_secrets(self.database), *url_secrets(self.base_url))
-        return self
+    def secret_values(self) -> list[str]:
+        """What to mask by value wherever text leaves Omnicord: the key, the token and the
+        passwords, tokens and keys in the URLs."""
+        held = [secret.get_secret_value() for secret in (self.api_key, self.discord_token)
+                if secret is not None]
+        return [*held, *url_secrets(self.database), *url_secrets(self.base_url)]
 
     @property
     def uses_postgresql(self) -> bool:
@@ -369,25 +375,11 @@ class Settings(BaseModel):
         base = Path(".") if self.uses_postgresql else self.db_path.parent
         return base / "omnicord-media"
 
-    def media_cache(self) -> MediaCache:
-        """The prepared-media cache these settings describe."""
-        from omnicord.media.cache import MediaCache
-
-        return MediaCache(self.media_cache_dir, max_bytes=self.cache_max_mb * 1024 * 1024,
-                          max_age_seconds=self.cache_max_days * 86_400)
-
     def configure_ffmpeg(self) -> None:
         """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""
         from omnicord.media.ffmpeg import configure_ffmpeg
 
         configure_ffmpeg(self.ffmpeg)
-
-    def prepare_options(self) -> PrepareOptions:
-        """The media pipeline's own limits (input size, text cap)."""
-        from omnicord.media.prepare import PrepareOptions
-
-        return PrepareOptions(max_input_bytes=self.max_input_mb * 1024 * 1024,
-                              text_limit=self.text_limit)
 
     def require_api_key(self) -> str:
         """The DashScope key, or a ConfigError saying how to set it."""
@@ -442,8 +434,15 @@ def _describe(error: ValidationError) -> str:
 
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings from the environment and ``env_file`` (default ``.env``); raise
-    ConfigError naming a bad one."""
+    ConfigError naming a bad one. Their secrets are masked from now on: those read are masked
+    even when another setting is wrong."""
+    read: list[str] = []
     try:
-        return Settings.model_validate(overrides, context={"env_file": env_file})
+        settings = Settings.model_validate(overrides, context={"env_file": env_file,
+                                                               "secrets_read": read})
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    finally:
+        register_secrets(*read)
+    register_secrets(*settings.secret_values())
+    return settings

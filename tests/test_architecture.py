@@ -13,6 +13,7 @@ LAYERS = (
     ("cli", "__main__"),
     ("cogs",),
     ("services",),
+    ("build",),
     ("settings",),
     ("conversation",),
     ("policy",),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from omnicord.errors import ConfigError
 from omnicord.logs import configure_logging
-from omnicord.settings import Settings
+from omnicord.settings import load_settings
 
 from tests.cli.test_run_stop import Running, assert_closed_cleanly
 from tests.cli.test_run_stop import start as start
@@ -68,7 +68,7 @@ def test_the_log_file_is_written_and_rotated(tmp_path: Path) -> None:
 
 
 def test_a_secret_never_reaches_the_file(tmp_path: Path) -> None:
-    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # registers both for masking
+    load_settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # registers both for masking
     path = tmp_path / "omnicord.log"
     configure_logging("INFO", path, stream=io.StringIO())
     log = logging.getLogger("omnicord.test")
@@ -103,7 +103,7 @@ def test_run_with_an_unwritable_log_file_is_one_line_and_exit_2(
 
 
 def test_library_payloads_are_omitted_in_omnicords_handlers_only() -> None:
-    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # the secrets' record factory is on
+    load_settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # the secrets' record factory is on
     host = io.StringIO()
     host_handler = logging.StreamHandler(host)  # a host bot's own handler, before Omnicord's
     logging.getLogger().addHandler(host_handler)
@@ -200,7 +200,7 @@ class Keep(logging.Handler):
 
 
 def test_a_host_record_without_omnicords_secrets_reaches_the_host_as_made() -> None:
-    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # Omnicord's masking is on
+    load_settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)  # Omnicord's masking is on
     host = Keep()
     logging.getLogger().addHandler(host)
     ours = io.StringIO()
@@ -224,7 +224,7 @@ def test_a_host_record_without_omnicords_secrets_reaches_the_host_as_made() -> N
 
 
 def test_omnicords_secrets_are_masked_for_every_handler_in_any_record() -> None:
-    Settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)
+    load_settings(DASHSCOPE_API_KEY=KEY, DISCORD_TOKEN=TOKEN)
     host = Keep()
     logging.getLogger().addHandler(host)
     ours = io.StringIO()

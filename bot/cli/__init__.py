@@ -1,5 +1,5 @@
 """The ``omnicord`` command line: init, ask, caption, transcribe, prepare, history, reset,
-voices, run, db, forget, sync, usage, doctor.
+voices, run, db, forget, doctor, sync, usage (one module each in ``omnicord.cli.commands``).
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
 service failed (for ``doctor``: a check failed). Every failure is one line on stderr, never a
@@ -9,30 +9,16 @@ traceback.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from omnicord.cli.output import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_UPSTREAM,
-    EXIT_USAGE,
-    fail,
-    note,
-    warn,
-)
-from omnicord.cli.parser import (
-    ASYNC_COMMANDS,
-    build_parser,
-    check_env_file,
-    env_file_of,
-    setting_overrides,
-)
+from omnicord.cli.arguments import check_env_file, setting_overrides
+from omnicord.cli.commands import command_module
+from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_UPSTREAM, EXIT_USAGE, fail, warn
+from omnicord.cli.parser import build_parser
 from omnicord.errors import InputError, UpstreamError
-
-#: Commands that convert media, so need OMNICORD_FFMPEG checked first.
-MEDIA_COMMANDS = frozenset({"ask", "caption", "transcribe", "prepare", "run"})
 
 if TYPE_CHECKING:  # settings (pydantic) load after the arguments parse: --help never pays
     from omnicord.settings import Settings
@@ -42,29 +28,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omnicord`` console script and ``python -m omnicord``."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "init":  # writes the settings file, so reads none
-            from omnicord.cli.init import run_init
-
-            return run_init(env_file_of(args))
-        env_file = check_env_file(args)
-        if args.command == "doctor":  # loads the settings itself: a bad one is a FAIL line
-            from omnicord.cli.doctor import run_doctor
-
-            return run_doctor(args, env_file)
-        settings = _load_settings(args, env_file)
-        if args.command == "voices":  # no media: ffmpeg (and asyncio) need not load
-            return _voices(settings, args.model)
-        if args.command in MEDIA_COMMANDS:  # the others never run ffmpeg
-            settings.configure_ffmpeg()
-        if args.command == "run":
-            return _run(settings)
-        return _run_async(args, settings)
+        return _dispatch(command_module(args.command), args)
     except InputError as error:
         return fail(str(error), EXIT_USAGE)
     except UpstreamError as error:
         return fail(str(error), EXIT_UPSTREAM)
     except KeyboardInterrupt:
         return fail("interrupted", EXIT_INTERRUPTED)
+
+
+def _dispatch(command: ModuleType, args: argparse.Namespace) -> int:
+    """Load the settings (unless the command reads its file itself), check ffmpeg for a
+    command that converts media, then run the command (under asyncio when it is async)."""
+    if not getattr(command, "LOADS_SETTINGS", True):
+        return _finish(command.run(args))
+    settings = _load_settings(args, check_env_file(args))
+    if getattr(command, "NEEDS_MEDIA", False):  # the others never run ffmpeg
+        from omnicord import build
+
+        build.configure_ffmpeg(settings)
+    return _finish(command.run(args, settings))
+
+
+def _finish(result: int | Coroutine[Any, Any, int]) -> int:
+    """The exit status, running the command's coroutine first (asyncio loads only then)."""
+    if not isinstance(result, Coroutine):
+        return result
+    import asyncio
+
+    status: int = asyncio.run(result)
+    return status
 
 
 def _load_settings(args: argparse.Namespace, env_file: Path) -> Settings:
@@ -74,33 +67,3 @@ def _load_settings(args: argparse.Namespace, env_file: Path) -> Settings:
     for unknown in unknown_settings(env_file):
         warn(f"{unknown.problem()}; {unknown.hint()}")
     return load_settings(env_file, **setting_overrides(args))
-
-
-def _run_async(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the command's coroutine (its module, and asyncio, load only now)."""
-    import asyncio
-    import importlib
-
-    module, function = ASYNC_COMMANDS[args.command]
-    command = getattr(importlib.import_module(module), function)
-    status: int = asyncio.run(command(args, settings))
-    return status
-
-
-def _voices(settings: Settings, model_name: str | None) -> int:
-    from omnicord.model.catalog import find_model
-
-    model = find_model(model_name or settings.model, "chat")
-    if not model.voices:
-        note(f"{model.name} does not speak")
-    for voice in model.voices:
-        print(f"{voice.name}\t{voice.note}" if voice.note else voice.name)
-    return EXIT_OK
-
-
-def _run(settings: Settings) -> int:
-    token = settings.require_discord_token()
-    from omnicord.cogs.runner import run_bot  # imported here: bot/ itself never imports discord
-
-    run_bot(settings, token)
-    return EXIT_OK

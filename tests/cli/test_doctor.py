@@ -14,8 +14,8 @@ import imageio_ffmpeg
 import pytest
 from omnicord.checks import FAIL
 from omnicord.cli import main
-from omnicord.cli.doctor_local import ffmpeg_verdict
-from omnicord.cli.doctor_service import BEIJING_BASE_URL, service_failure
+from omnicord.cli.commands.doctor.local import ffmpeg_verdict
+from omnicord.cli.commands.doctor.service import BEIJING_BASE_URL, service_failure
 from omnicord.cogs.runner import REQUIRED_PERMISSIONS
 from omnicord.errors import AuthenticationFailed
 from omnicord.media.codecs import Capabilities, codec_names, inspect_ffmpeg, version_of
@@ -420,7 +420,7 @@ def test_a_silent_model_service_is_bounded(
     env: Path, dashscope: FakeDashScope, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from omnicord.cli import doctor_service
+    from omnicord.cli.commands.doctor import service as doctor_service
 
     monkeypatch.setattr(doctor_service, "PROBE_TIMEOUT", 1.0)
     monkeypatch.delenv("DISCORD_TOKEN")
