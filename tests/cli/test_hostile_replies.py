@@ -142,7 +142,7 @@ def test_a_reply_that_cannot_be_saved_is_not_remembered(
     folder.mkdir()
     out = folder / "reply.ogg"
     # The folder exists and is writable when checked; the file is a folder when written.
-    dashscope.add_fault(Fault(first_token_delay=1.0))
+    dashscope.add_fault(Fault(first_token_delay=5.0))  # time to make the folder first
     process = subprocess.Popen([sys.executable, "-m", "omnicord", "ask", "hi", "--session", "w",
                                 "--out", str(out)], env=cli_env, cwd=tmp_path, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -124,7 +124,7 @@ def assert_closed_cleanly(running: Running) -> None:
 def test_sigterm_lets_a_reply_under_way_finish_and_stores_it(
     dashscope: FakeDashScope, start: Callable[..., Running]
 ) -> None:
-    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 0.1  # about 2 s of streaming
+    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 0.3  # about 6 s of streaming
     running = start(OMNICORD_LOG_FILE="logs/omnicord.log")
     running.ask("tell me a long story")
     assert running.bot_messages()[-1] != LONG_REPLY  # still streaming when the signal comes
@@ -145,11 +145,11 @@ def test_sigterm_lets_a_reply_under_way_finish_and_stores_it(
 def test_a_reply_past_the_grace_is_cut_with_nothing_stored(
     dashscope: FakeDashScope, start: Callable[..., Running]
 ) -> None:
-    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 0.5  # about 10 s of streaming
+    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 2.0  # about 40 s of streaming
     running = start(OMNICORD_SHUTDOWN_GRACE="0.5")
     running.ask("tell me a very long story")
     took = running.stop(signal.SIGTERM)
-    assert took < 0.5 + 5, took  # the grace, the member's note, closing
+    assert took < 0.5 + 20, took  # the grace, the member's note, closing: not the 40 s stream
     assert_closed_cleanly(running)
     assert running.rows("turns") == [] and running.rows("usage") == []
     assert running.bot_messages() == [STOPPED_NOTE]
@@ -159,16 +159,19 @@ def test_a_reply_past_the_grace_is_cut_with_nothing_stored(
 def test_a_second_signal_stops_at_once(
     dashscope: FakeDashScope, start: Callable[..., Running]
 ) -> None:
-    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 0.5
-    running = start(OMNICORD_SHUTDOWN_GRACE="60")
+    dashscope.reply_text, dashscope.token_delay = LONG_REPLY, 2.0  # about 40 s of streaming
+    running = start(OMNICORD_SHUTDOWN_GRACE="60", OMNICORD_LOG_FILE="logs/omnicord.log")
     running.ask("another long story")
     running.process.send_signal(signal.SIGINT)
-    time.sleep(0.5)  # stopping now: still connected, waiting out the grace
+    log = running.folder / "logs" / "omnicord.log"
+    running.wait_for("stopping", lambda: log.exists()
+                     and "stopping: 1 replies under way" in log.read_text())
+    # stopping now: still connected, waiting out the grace
     running.gateway.message_create(running.guild, running.channel, running.member,
                                    "and one more", mention_bot=True)
     time.sleep(0.5)
     took = running.stop(signal.SIGINT)
-    assert took < 5, took
+    assert took < 20, took  # neither the 60 s grace nor the 40 s stream
     assert_closed_cleanly(running)
     assert len(dashscope.requests) == 1  # the message that came while stopping was not taken
     assert running.bot_messages() == [STOPPED_NOTE]
@@ -184,7 +187,7 @@ def test_sigint_stops_an_idle_bot_and_identify_follows_the_content_setting(
     [identify] = running.gateway.wait_identified()
     assert has_message_content(identify) is (content == "true")
     assert ("OMNICORD_MESSAGE_CONTENT=false" in running.output()) is (content == "false")
-    assert running.stop(signal.SIGINT) < 5
+    assert running.stop(signal.SIGINT) < 15  # not the 20 s grace
     assert_closed_cleanly(running)
     assert running.output().splitlines()[-1] == "Omnicord stopped (0 replies finished, 0 cut)"
 

@@ -304,7 +304,7 @@ async def test_decompression_bomb_over_our_limit_is_refused_quickly(tmp_path: Pa
     started = time.monotonic()
     with pytest.raises(MediaError, match=r"too large to process \(81 megapixels\)"):
         await prepare(source, "png")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # refused from the header, not decoded
 
 
 async def test_absurd_dimensions_are_refused(tmp_path: Path) -> None:
@@ -312,7 +312,7 @@ async def test_absurd_dimensions_are_refused(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(MediaError, match="too large to process"):
         await prepare(source, "png")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # refused from the header, not decoded
 
 
 async def test_truncated_jpeg_is_refused(tmp_path: Path) -> None:

@@ -173,7 +173,7 @@ async def test_upstream_failures_become_clear_errors(
 
 
 async def test_slow_first_token_times_out_as_unavailable(dashscope: FakeDashScope) -> None:
-    dashscope.add_fault(Fault(first_token_delay=3.0))
+    dashscope.add_fault(Fault(first_token_delay=30.0))  # far past the 0.5 s timeout
     with pytest.raises(UpstreamUnavailable, match="timed out"):
         await collect(client_for(dashscope, timeout=0.5),
                       ChatRequest("qwen3-omni-flash", [user("hi")]))

@@ -86,7 +86,7 @@ async def test_daily_fills_days_without_usage_and_prices_each_day(tmp_path: Path
 def test_the_chart_is_a_png_of_the_preview_size_and_shows_its_data() -> None:
     started = time.perf_counter()
     png = render_usage_chart(days_of([0, 1200, 50, 0, 90_000] * 6), title="Your usage")
-    assert time.perf_counter() - started < 2  # a few milliseconds in fact
+    assert time.perf_counter() - started < 10  # a few milliseconds in fact; bounded, not hung
     image = opened(png)
     assert image.format == "PNG" and image.size == (1200, 600)
     assert opened(render_usage_chart(days_of([5]), title="t", scale=1)).size == (600, 300)
@@ -113,7 +113,7 @@ def test_no_usage_says_so_instead_of_drawing_empty_axes() -> None:
 def test_a_years_chart_draws_in_bounded_time() -> None:
     started = time.perf_counter()
     image = opened(render_usage_chart(days_of(list(range(366))), title="A year"))
-    assert time.perf_counter() - started < 2 and image.size == (1200, 600)
+    assert time.perf_counter() - started < 10 and image.size == (1200, 600)
     with pytest.raises(ValueError, match="1 to 366 days"):
         render_usage_chart([], title="nothing")
 
