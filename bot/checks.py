@@ -1,6 +1,6 @@
 """One finding of ``omnicord doctor``: what was checked, how it went, and how to fix it.
 
-The core's checks and the plugin's Discord checks (``omnicord.cogs.utils.diagnose``) both
+The core's checks and the plugin's Discord checks (``omnicord.cogs.diagnose``) both
 report ``Check`` lines, so this sits at the bottom of the package.
 """
 

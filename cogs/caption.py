@@ -24,16 +24,16 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.utils.access import check_access, interaction_refused
-from omnicord.cogs.utils.attachments import AttachmentError, is_audio_or_video, prepare_attachment
-from omnicord.cogs.utils.errors import friendly, log_refusal
-from omnicord.cogs.utils.inflight import STOPPED_NOTE
-from omnicord.cogs.utils.languages import language_autocomplete
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands, remove_own
-from omnicord.cogs.utils.places import guild_key, scope_for
-from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.split import split_message
-from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.access.attachments import AttachmentError, is_audio_or_video, prepare_attachment
+from omnicord.cogs.access.checks import check_access, interaction_refused
+from omnicord.cogs.access.places import guild_key, scope_for
+from omnicord.cogs.delivery.friendly import friendly, log_refusal
+from omnicord.cogs.delivery.split import split_message
+from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.inflight import STOPPED_NOTE
+from omnicord.cogs.runtime.languages import language_autocomplete
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands, remove_own
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.captioning import Asked, describe, transcribe
 from omnicord.conversation.respond import Payer
 from omnicord.conversation.transcribe import Transcription

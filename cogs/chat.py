@@ -13,22 +13,22 @@ import re
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.utils.access import check_access
-from omnicord.cogs.utils.attachments import AttachmentError, prepare_all
-from omnicord.cogs.utils.errors import friendly, log_refusal
-from omnicord.cogs.utils.inflight import STOPPED_NOTE
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands
-from omnicord.cogs.utils.places import guild_key, is_group, scope_for
-from omnicord.cogs.utils.runtime import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.streaming import (
+from omnicord.cogs.access.attachments import AttachmentError, prepare_all
+from omnicord.cogs.access.checks import check_access
+from omnicord.cogs.access.places import guild_key, is_group, scope_for
+from omnicord.cogs.delivery.friendly import friendly, log_refusal
+from omnicord.cogs.delivery.streaming import (
     NO_PINGS,
     ReplyGone,
     StreamingReply,
     cancel_cleanups,
     is_gone,
 )
-from omnicord.cogs.utils.voice_message import send_voice_or_file
-from omnicord.cogs.utils.waveform import waveform_from_pcm
+from omnicord.cogs.delivery.voice_message import send_voice_or_file
+from omnicord.cogs.delivery.waveform import waveform_from_pcm
+from omnicord.cogs.runtime.inflight import STOPPED_NOTE
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
+from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, Reply
 from omnicord.conversation.respond import Answer, Payer, ReplyOptions

@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 import discord
-from discord.http import HTTPClient, Route
 from omnicord.checks import FAIL, NOTE, OK, Check
-from omnicord.cogs.utils.reach import unreachable
+from omnicord.cogs.discord_internals import RestApi
+from omnicord.cogs.reach import unreachable
 
 #: Application flags: the Message Content intent, approved (verified bots) or switched on.
 GATEWAY_MESSAGE_CONTENT = 1 << 18
@@ -25,7 +25,7 @@ REFUSED_FIX = "copy the bot token again from the developer portal (Bot → Reset
 
 async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
     """Every Discord check for this token; failures are lines, never exceptions."""
-    http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=30.0)
+    http = RestApi(max_ratelimit_timeout=30.0)
     try:
         return await asyncio.wait_for(_diagnose(http, token, message_content), DISCORD_TIMEOUT)
     except discord.LoginFailure:
@@ -45,11 +45,11 @@ async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
         await http.close()
 
 
-async def _diagnose(http: HTTPClient, token: str, message_content: bool) -> list[Check]:
-    me = _mapping(await http.static_login(token))
+async def _diagnose(http: RestApi, token: str, message_content: bool) -> list[Check]:
+    me = _mapping(await http.login(token))
     name = f"{me.get('username') or 'unnamed'} ({me.get('id') or 'no id'})"
     checks = [Check(OK, "Discord token", f"valid: the bot is {name}")]
-    application = _mapping(await http.request(Route("GET", "/applications/@me")))
+    application = _mapping(await http.get("/applications/@me"))
     flags = _integer(application.get("flags"))
     checks.append(UNREADABLE_FLAGS if flags is None and message_content
                   else intent_check(flags or 0, message_content))
@@ -92,12 +92,12 @@ def intent_check(flags: int, message_content: bool) -> Check:
                  "without it")
 
 
-async def _guilds(http: HTTPClient) -> list[dict[str, Any]]:
+async def _guilds(http: RestApi) -> list[dict[str, Any]]:
     """Every server the bot is in (partial guilds, with the bot's ``permissions``)."""
     found: list[dict[str, Any]] = []
     while True:
         after = found[-1].get("id") if found else None
-        page = await http.get_guilds(GUILD_PAGE, after=after, with_counts=False)
+        page = await http.guilds(GUILD_PAGE, after=after)
         if not isinstance(page, list):
             return found
         found.extend(_mapping(guild) for guild in page)

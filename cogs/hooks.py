@@ -14,7 +14,7 @@ Both need an Omnicord extension loaded in ``bot`` (any one: they share one runti
 from __future__ import annotations
 
 from discord.ext import commands
-from omnicord.cogs.utils.runtime import Runtime, current
+from omnicord.cogs.runtime.shared import Runtime, current
 from omnicord.store.base import Removed
 
 __all__ = ["OmnicordNotLoaded", "Removed", "data_statement", "forget_member"]

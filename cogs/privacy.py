@@ -8,7 +8,7 @@ message was a member's, Omnicord's replies to it (and captions of it) are delete
 too, one by one (the bot may always delete its own messages; discord.py keeps to the rate
 limits); replies already gone are skipped quietly. An edited message takes its turn too (the
 reply stays). At each new gateway session, the newest stored turns are checked for messages
-deleted while the bot was away (``omnicord.cogs.utils.vanished``).
+deleted while the bot was away (``omnicord.cogs.access.vanished``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
-from omnicord.cogs.utils.errors import friendly
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands
-from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.streaming import NO_PINGS, is_gone
-from omnicord.cogs.utils.vanished import vanished_messages
+from omnicord.cogs.access.vanished import vanished_messages
+from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.delivery.streaming import NO_PINGS, is_gone
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.privacy import Privacy as Erasures
 from omnicord.store.base import Removed
 

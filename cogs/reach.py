@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
-import discord
+from omnicord.cogs.discord_internals import api_base
 
 
 def unreachable(error: BaseException) -> str:
@@ -21,7 +21,7 @@ def discord_host(error: BaseException) -> str:
     if isinstance(error, aiohttp.ClientResponseError) and error.request_info is not None:
         url = error.request_info.url
         return _host_port(url.host or "", url.port)
-    parts = urlsplit(discord.http.Route.BASE)
+    parts = urlsplit(api_base())
     return _host_port(parts.hostname or "discord.com", parts.port)
 
 

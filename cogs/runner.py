@@ -1,6 +1,7 @@
 """The standalone Omnicord bot: a ``commands.AutoShardedBot`` with every extension in
 ``EXTENSIONS``, running the gateway shards its settings name, until SIGTERM or SIGINT stop it
-cleanly (replies under way finish within OMNICORD_SHUTDOWN_GRACE; a second signal cuts them)."""
+cleanly (replies under way finish within OMNICORD_SHUTDOWN_GRACE; a second signal cuts them);
+and ``sync_now``, that bot's slash commands synced over HTTP only (``omnicord sync``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import aiohttp
 import discord
 from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
-from omnicord.cogs.utils.inflight import Drained
-from omnicord.cogs.utils.reach import unreachable
-from omnicord.cogs.utils.runtime import current, reads_all_messages
-from omnicord.cogs.utils.sync import sync_if_changed
+from omnicord.cogs.reach import unreachable
+from omnicord.cogs.runtime.inflight import Drained
+from omnicord.cogs.runtime.shared import current, reads_all_messages
+from omnicord.cogs.runtime.sync import force_sync, sync_if_changed
 from omnicord.errors import ConfigError, UpstreamUnavailable
 from omnicord.logs import configure_logging
 from omnicord.settings import Settings
@@ -37,6 +38,10 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     send_voice_messages=True,
 )
 
+
+#: A token Discord refuses, as ``omnicord run`` and ``omnicord sync`` say it.
+TOKEN_REFUSED = ("DISCORD_TOKEN was refused by Discord: copy the bot token again from the "
+                 "developer portal (Bot → Reset Token)")
 
 #: Printed at start-up when the Message Content intent is not used.
 NO_CONTENT_NOTE = ("Without the Message Content intent (OMNICORD_MESSAGE_CONTENT=false), "
@@ -158,8 +163,7 @@ def run_bot(settings: Settings, token: str) -> None:
     try:
         drained = asyncio.run(serve(OmnicordBot(settings), token))
     except discord.LoginFailure:
-        raise ConfigError("DISCORD_TOKEN was refused by Discord: copy the bot token again from "
-                          "the developer portal (Bot → Reset Token)") from None
+        raise ConfigError(TOKEN_REFUSED) from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("Discord refused the Message Content intent: switch it on in the "
                           "developer portal (Bot → Privileged Gateway Intents), or set "
@@ -226,3 +230,35 @@ async def _finish(running: asyncio.Task[None], timeout: float = 5.0) -> None:
         await asyncio.wait({running})
     if not running.cancelled() and running.exception() is not None:
         log.debug("gateway ended while stopping", exc_info=running.exception())
+
+
+class SyncOnlyBot(OmnicordBot):
+    """The standalone bot's tree, without syncing at log-in (``sync_now`` forces the sync)."""
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+
+async def sync_now(settings: Settings, token: str) -> tuple[int, int]:
+    """``omnicord sync``: log in over HTTP only (no gateway), load every extension to build the
+    tree, sync it and record its hash; (commands synced, application id).
+
+    A refused token is a ConfigError; Discord out of reach or refusing the sync is an
+    UpstreamUnavailable: one line each from the command line.
+    """
+    bot = SyncOnlyBot(settings)
+    try:
+        await bot.login(token)
+        runtime = current(bot)
+        assert runtime is not None and bot.application_id is not None  # the cogs opened it
+        return await force_sync(bot, runtime.services.store), bot.application_id
+    except discord.LoginFailure:
+        raise ConfigError(TOKEN_REFUSED) from None
+    except discord.HTTPException as error:
+        raise UpstreamUnavailable(f"Discord refused the sync: {error}") from None
+    except (aiohttp.ClientError, OSError) as error:
+        raise UpstreamUnavailable(f"{unreachable(error)}; check the network and try "
+                                  "again") from None
+    finally:
+        await bot.close()

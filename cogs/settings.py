@@ -12,11 +12,11 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.utils.languages import language_autocomplete, member_language_autocomplete
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands
-from omnicord.cogs.utils.places import guild_key, scope_for
-from omnicord.cogs.utils.runtime import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.access.places import guild_key, scope_for
+from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
+from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.conversation.export import export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
 from omnicord.model.catalog import chat_models

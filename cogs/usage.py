@@ -16,10 +16,10 @@ from typing import Literal
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.utils.omni_group import add_commands, remove_commands
-from omnicord.cogs.utils.places import guild_key
-from omnicord.cogs.utils.runtime import Runtime, cog_of, release, setup_cog
-from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.access.places import guild_key
+from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.policy.usage import UsageTotals, cost_text, price_hint, today, unpriced
 from omnicord.policy.usage_chart import render_usage_chart
 

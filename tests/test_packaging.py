@@ -154,7 +154,7 @@ def test_the_wheel_holds_one_package_of_its_own(wheel: Path) -> None:
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
         (".dist-info", ".data"))}
     assert tops == {"omnicord"}
-    for shipped in ("omnicord/py.typed", "omnicord/cogs/chat.py", "omnicord/cogs/utils/split.py",
+    for shipped in ("omnicord/py.typed", "omnicord/cogs/chat.py", "omnicord/cogs/delivery/split.py",
                     "omnicord/store/migrations/0001_conversations.sql", "omnicord/media/worker.py"):
         assert shipped in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import discord
-from omnicord.cogs.utils.cdn import cdn_chunks
-from omnicord.cogs.utils.runtime import Runtime
+from omnicord.cogs.access.cdn import cdn_chunks
+from omnicord.cogs.runtime.shared import Runtime
 from omnicord.errors import MediaError
 from omnicord.media.prepare import check_declared_size, prepare_media
 from omnicord.media.types import MediaTarget, PreparedMedia

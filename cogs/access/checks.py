@@ -4,10 +4,10 @@ policy and the server's allow lists of roles and channels (``omnicord.policy.acc
 from __future__ import annotations
 
 import discord
-from omnicord.cogs.utils.errors import friendly
-from omnicord.cogs.utils.places import guild_key
-from omnicord.cogs.utils.runtime import Runtime
-from omnicord.cogs.utils.streaming import NO_PINGS
+from omnicord.cogs.access.places import guild_key
+from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.shared import Runtime
 from omnicord.policy.access import AccessRefused
 
 

@@ -14,8 +14,8 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import discord
-from omnicord.cogs.utils.pacing import EditPacer
-from omnicord.cogs.utils.split import split_message
+from omnicord.cogs.delivery.pacing import EditPacer
+from omnicord.cogs.delivery.split import split_message
 from omnicord.model.events import ReplyEvent, TextDelta
 
 T = TypeVar("T")

@@ -5,10 +5,9 @@ A voice message is an ordinary ``POST /channels/{id}/messages`` whose body has f
 entry in ``payload_json`` carries ``duration_secs`` and a base64 ``waveform`` (one byte per
 point, at most 256 points). ``discord.File`` cannot carry those two fields and
 ``handle_message_parameters`` sends every file as ``application/octet-stream``, so
-``send_voice_message`` builds that one multipart request itself and hands it to discord.py's own
-HTTP client (``HTTPClient.request`` with ``form=``), which keeps rate limiting, retries and
-error mapping. This module is the only place that does so; drop it when discord.py ships
-support for sending voice messages.
+``send_voice_message`` builds that one request's body and has ``discord_internals.post_message``
+hand it to discord.py's own HTTP client, which keeps rate limiting, retries and error mapping.
+Drop both when discord.py ships support for sending voice messages.
 
 Discord refuses voice messages with codes 50159-50162 and 50173, or with 50013 when the bot
 lacks SEND_VOICE_MESSAGES; ``send_voice_or_file`` then sends the audio as a plain file.
@@ -21,7 +20,7 @@ import io
 from typing import Any
 
 import discord
-from discord.http import Route
+from omnicord.cogs.discord_internals import post_message, target_channel
 
 __all__ = [
     "MAX_WAVEFORM_POINTS",
@@ -101,21 +100,14 @@ async def send_voice_message(channel: discord.abc.Messageable, ogg_opus: bytes, 
     discord.py's ``HTTPException`` family for anything else.
     """
     _check_arguments(ogg_opus, duration, waveform)
-    target = await channel._get_channel()
+    target = await target_channel(channel)
     if _voice_permission(target) is False:
         raise VoiceMessageRefused("missing the Send Voice Messages permission",
                                   code=_MISSING_PERMISSIONS)
-    state = target._state
     file = discord.File(io.BytesIO(ogg_opus), filename=filename)
-    form: list[dict[str, Any]] = [
-        {"name": "payload_json",
-         "value": discord.utils._to_json(_payload(filename, duration, waveform, reply_to))},
-        {"name": "files[0]", "value": file.fp, "filename": filename,
-         "content_type": _VOICE_CONTENT_TYPE},
-    ]
-    route = Route("POST", "/channels/{channel_id}/messages", channel_id=target.id)
+    payload = _payload(filename, duration, waveform, reply_to)
     try:
-        data = await state.http.request(route, files=[file], form=form)
+        return await post_message(target, payload, file, content_type=_VOICE_CONTENT_TYPE)
     except discord.HTTPException as exc:
         if exc.code in VOICE_REFUSAL_CODES:
             raise VoiceMessageRefused(exc.text or "voice message refused", code=exc.code) from exc
@@ -124,7 +116,6 @@ async def send_voice_message(channel: discord.abc.Messageable, ogg_opus: bytes, 
         raise
     finally:
         file.close()
-    return state.create_message(channel=target, data=data)
 
 
 async def send_voice_or_file(channel: discord.abc.Messageable, ogg_opus: bytes, *,

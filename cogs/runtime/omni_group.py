@@ -18,7 +18,8 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.discord_internals import guilds_with_commands
 
 GROUP_NAME = "omni"
 ADMIN_GROUP_NAME = "omni-admin"
@@ -72,7 +73,7 @@ def check_names_free(bot: AnyBot) -> None:
     (global or for a guild) that is not Omnicord's; call before adding anything."""
     tree = bot.tree
     scopes: list[discord.abc.Snowflake | None] = [None]
-    scopes.extend(discord.Object(guild) for guild in sorted(tree._guild_commands))
+    scopes.extend(discord.Object(guild) for guild in sorted(guilds_with_commands(tree)))
     for name in GROUP_NAMES:
         for guild in scopes:
             found = tree.get_command(name, guild=guild)

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 from discord.ext import commands, tasks
-from omnicord.cogs.utils.inflight import InFlight
-from omnicord.cogs.utils.omni_group import check_names_free
-from omnicord.cogs.utils.pacing import EditPacer
+from omnicord.cogs.delivery.pacing import EditPacer
+from omnicord.cogs.runtime.inflight import InFlight
+from omnicord.cogs.runtime.omni_group import check_names_free
 from omnicord.conversation.cache_sweep import SWEEP_INTERVAL_SECONDS
 from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger

@@ -16,15 +16,11 @@ import json
 import logging
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs import EXTENSIONS
-from omnicord.cogs.utils.reach import unreachable
-from omnicord.cogs.utils.runtime import current
-from omnicord.errors import ConfigError, UpstreamUnavailable
-from omnicord.settings import Settings
+from omnicord.cogs.discord_internals import guilds_with_commands, guilds_with_context_menus
+from omnicord.cogs.runtime.shared import current
 from omnicord.store import Store
 
 log = logging.getLogger("omnicord.sync")
@@ -39,9 +35,7 @@ Tree = app_commands.CommandTree[Any]
 
 def guild_ids(tree: Tree) -> list[int]:
     """The guilds the tree holds commands for (guild-only commands and context menus)."""
-    found = set(tree._guild_commands)
-    found.update(guild for (_, guild, _) in tree._context_menus if guild is not None)
-    return sorted(found)
+    return sorted(guilds_with_commands(tree) | guilds_with_context_menus(tree))
 
 
 async def payloads(tree: Tree, guild_id: int | None = None) -> list[dict[str, Any]]:
@@ -128,37 +122,3 @@ async def _sync_logged(bot: AnyBot) -> int | None:
         return None
     log.info("synced %d slash commands", synced)
     return synced
-
-
-async def sync_now(settings: Settings, token: str) -> tuple[int, int]:
-    """``omnicord sync``: log in over HTTP only (no gateway), load every extension to build the
-    tree, sync it and record its hash; (commands synced, application id).
-
-    A refused token is a ConfigError; Discord out of reach or refusing the sync is an
-    UpstreamUnavailable: one line each from the command line.
-    """
-    from omnicord.cogs.runner import OmnicordBot  # the runner imports this module
-
-    class SyncOnly(OmnicordBot):
-        """The standalone bot's tree, without syncing at log-in (this sync is forced)."""
-
-        async def setup_hook(self) -> None:
-            for extension in EXTENSIONS:
-                await self.load_extension(extension)
-
-    bot = SyncOnly(settings)
-    try:
-        await bot.login(token)
-        runtime = current(bot)
-        assert runtime is not None and bot.application_id is not None  # the cogs opened it
-        return await force_sync(bot, runtime.services.store), bot.application_id
-    except discord.LoginFailure:
-        raise ConfigError("DISCORD_TOKEN was refused by Discord: copy the bot token again from "
-                          "the developer portal (Bot → Reset Token)") from None
-    except discord.HTTPException as error:
-        raise UpstreamUnavailable(f"Discord refused the sync: {error}") from None
-    except (aiohttp.ClientError, OSError) as error:
-        raise UpstreamUnavailable(f"{unreachable(error)}; check the network and try "
-                                  "again") from None
-    finally:
-        await bot.close()

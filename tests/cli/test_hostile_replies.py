@@ -16,7 +16,7 @@ from pathlib import Path
 import discord
 import pytest
 from omnicord import cli
-from omnicord.cogs.utils.errors import friendly
+from omnicord.cogs.delivery.friendly import friendly
 from omnicord.errors import BadRequest
 from omnicord.secrets import redact
 from omnicord.settings import load_settings

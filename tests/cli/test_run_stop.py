@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from omnicord.cogs.utils.inflight import STOPPED_NOTE
+from omnicord.cogs.runtime.inflight import STOPPED_NOTE
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import IS_VOICE_MESSAGE, FakeDiscord

@@ -7,10 +7,10 @@ import struct
 from pathlib import Path
 
 import pytest
-from omnicord.cogs.utils.cdn import check_cdn_url
-from omnicord.cogs.utils.pacing import EditPacer
-from omnicord.cogs.utils.split import split_message
-from omnicord.cogs.utils.waveform import MAX_POINTS, waveform_from_pcm
+from omnicord.cogs.access.cdn import check_cdn_url
+from omnicord.cogs.delivery.pacing import EditPacer
+from omnicord.cogs.delivery.split import split_message
+from omnicord.cogs.delivery.waveform import MAX_POINTS, waveform_from_pcm
 from omnicord.errors import InputError, MediaError
 from omnicord.model.catalog import find_model
 from omnicord.policy.preferences import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnicord.cogs.utils.errors import STORE_DOWN, friendly
+from omnicord.cogs.delivery.friendly import STORE_DOWN, friendly
 from omnicord.store.database import StoreUnavailable
 
 

@@ -10,9 +10,9 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs import EXTENSIONS
+from omnicord.cogs.delivery.streaming import CLEANUP_TASK_PREFIX
 from omnicord.cogs.runner import intents
-from omnicord.cogs.utils.omni_group import CommandNameTaken
-from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
+from omnicord.cogs.runtime.omni_group import CommandNameTaken
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import DiscordHarness

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from omnicord.cogs.utils.inflight import Drained, InFlight
+from omnicord.cogs.runtime.inflight import Drained, InFlight
 
 
 async def reply(work: InFlight, seconds: float, log: list[str], name: str) -> None:

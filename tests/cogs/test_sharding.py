@@ -18,8 +18,8 @@ from pathlib import Path
 import discord
 import pytest
 from discord.ext import commands
+from omnicord.cogs.delivery.streaming import CLEANUP_TASK_PREFIX
 from omnicord.cogs.runner import OmnicordBot, format_shard_ids, intents
-from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import (

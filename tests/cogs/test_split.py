@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from omnicord.cogs.utils.split import CLOSE, split_message
+from omnicord.cogs.delivery.split import CLOSE, split_message
 
 from tests.conftest import REPO
 
@@ -75,7 +75,7 @@ def test_a_split_code_block_is_reopened_with_its_language() -> None:
 
 def test_a_megabyte_of_hostile_text_splits_promptly() -> None:
     code = (
-        "from omnicord.cogs.utils.split import split_message\n"
+        "from omnicord.cogs.delivery.split import split_message\n"
         "for text in ['```' + 'x' * 1992 + '\\nhello\\n' * 100_000, '\\n' * 2_000_000,\n"
         "             '```' + 'y' * 2_000_000]:\n"
         "    assert all(len(p) <= 2000 for p in split_message(text))\n"

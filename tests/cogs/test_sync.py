@@ -15,10 +15,10 @@ import discord.http
 import pytest
 from discord import app_commands
 from omnicord.cli import main
+from omnicord.cogs.delivery.streaming import CLEANUP_TASK_PREFIX
 from omnicord.cogs.runner import OmnicordBot
-from omnicord.cogs.utils import sync
-from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
-from omnicord.cogs.utils.sync import tree_hash
+from omnicord.cogs.runtime import sync
+from omnicord.cogs.runtime.sync import tree_hash
 from omnicord.settings import Settings
 from omnicord.store import open_store
 

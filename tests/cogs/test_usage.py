@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 import discord
+from omnicord.cogs.runtime.shared import current
 from omnicord.cogs.usage import MANAGERS_ONLY, SERVER_ONLY
-from omnicord.cogs.utils.runtime import current
 from PIL import Image
 
 from tests.doubles.fake_discord.server import CapturedRequest

@@ -7,7 +7,7 @@ import subprocess
 
 import discord
 import pytest
-from omnicord.cogs.utils.voice_message import (
+from omnicord.cogs.delivery.voice_message import (
     VoiceMessageRefused,
     send_voice_message,
     send_voice_or_file,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import discord
 import pytest_asyncio
+from omnicord.cogs.delivery.streaming import CLEANUP_TASK_PREFIX
 from omnicord.cogs.runner import OmnicordBot
-from omnicord.cogs.utils.streaming import CLEANUP_TASK_PREFIX
 from omnicord.settings import Settings
 
 from tests.doubles.fake_dashscope import FakeDashScope
