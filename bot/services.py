@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from omnicord import build
 from omnicord.conversation.cache_sweep import MIN_IDLE_SECONDS, CacheSweep
+from omnicord.conversation.captioning import audio_describer
 from omnicord.conversation.privacy import DataFacts, Privacy, data_statement
 from omnicord.conversation.respond import Conversations
 from omnicord.media.cache import MediaCache
-from omnicord.media.captions import audio_describer
 from omnicord.media.prepare import PrepareOptions
 from omnicord.media.types import AudioDescriber
 from omnicord.model.captioner import CaptionerClient

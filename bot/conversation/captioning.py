@@ -1,25 +1,59 @@
-"""Captions and transcripts made for a member: the model's work, its tokens in the usage
+"""Captions and transcripts: the model's work over prepared media, its tokens in the usage
 ledger, and one INFO log line each (where, for whom, which model, what it was asked for, how
-long the sound, tokens in/out, time taken; never the words)."""
+long the sound, tokens in/out, time taken; never the words).
+
+A recording in several segments gets one caption per segment, joined in order and labelled
+with its time range; ``audio_describer`` gives the media pipeline the captioner's account of
+a video's sound.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from omnicord.conversation.respond import Payer
-from omnicord.conversation.transcribe import TextSink, Transcriber, Transcription
-from omnicord.media.captions import caption_media
-from omnicord.media.types import PreparedMedia
+from omnicord.conversation.transcribe import TextSink, Transcriber, Transcription, time_range
+from omnicord.media.prepare import prepare_media
+from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia
 from omnicord.model.captioner import Caption, CaptionerClient
-from omnicord.model.events import Usage
+from omnicord.model.events import Usage, add_usage
 from omnicord.model.omni import OmniClient
 from omnicord.policy.usage import UsageLedger
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
-from omnicord.store.base import utc_now
+from omnicord.store.records import utc_now
 
 log = logging.getLogger("omnicord.caption")
+
+
+async def caption_media(
+    client: CaptionerClient, media: PreparedMedia, *, stream: bool = True
+) -> Caption:
+    """Caption prepared audio, one request per segment (each caption labelled with its time
+    range when there are several)."""
+    if len(media.parts) == 1:
+        return await client.caption(media.parts[0].part, stream=stream)
+    pieces: list[str] = []
+    usage: Usage | None = None
+    for part in media.parts:
+        caption = await client.caption(part.part, stream=stream)
+        usage = add_usage(usage, caption.usage)
+        pieces.append(f"{time_range(part)}{caption.text}")
+    return Caption("\n\n".join(pieces), usage)
+
+
+def audio_describer(client: CaptionerClient) -> AudioDescriber:
+    """A describer for the media pipeline: the captioner's account of a file's sound."""
+
+    async def describe(path: Path) -> str:
+        media = await prepare_media(
+            path, name=path.name, target=MediaTarget(client.model, purpose="caption")
+        )
+        return (await caption_media(client, media)).text
+
+    return describe
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from omnicord.media.captions import add_usage, clock
+from omnicord.media.durations import clock
 from omnicord.media.silence import is_silent
 from omnicord.media.types import PreparedMedia, PreparedPart
 from omnicord.model.catalog import find_model
-from omnicord.model.events import Finished, TextDelta, Usage
+from omnicord.model.events import Finished, TextDelta, Usage, add_usage
 from omnicord.model.omni import OmniClient
 from omnicord.model.parts import Part, text_part
 from omnicord.model.rules import ChatRequest

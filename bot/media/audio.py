@@ -23,11 +23,12 @@ from pathlib import Path
 
 import aiofiles
 from omnicord.errors import MediaError
+from omnicord.media.durations import describe_duration
 from omnicord.media.ffmpeg import CONVERSION_FAILED, ffmpeg_process, run_ffmpeg
 from omnicord.media.probe import MediaInfo
 from omnicord.media.tokens import audio_tokens
 from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
-from omnicord.model.parts import audio_part
+from omnicord.model.parts import audio_part, base64_chars
 
 SAMPLE_RATE = 16_000
 WAV_BYTES_PER_SECOND = SAMPLE_RATE * 2
@@ -65,31 +66,15 @@ class Encoding:
         return [*common, "-c:a", "libmp3lame", "-b:a", f"{self.kbps}k", "-f", "mp3"]
 
 
-def base64_size(raw_bytes: float) -> int:
-    """Characters of the base64 form of ``raw_bytes`` bytes."""
-    return math.ceil(raw_bytes / 3) * 4
-
-
 def choose_encoding(seconds: float, budget_bytes: int) -> Encoding | None:
     """The best encoding whose base64 fits ``budget_bytes``, or None if nothing does."""
     room = budget_bytes * BUDGET_MARGIN
-    if base64_size(seconds * WAV_BYTES_PER_SECOND + 44) <= room:
+    if base64_chars(seconds * WAV_BYTES_PER_SECOND + 44) <= room:
         return Encoding("wav")
     for kbps in MP3_BITRATES_KBPS:
-        if base64_size((seconds + MP3_OVERHEAD_SECONDS) * kbps * 125 + 1024) <= room:
+        if base64_chars((seconds + MP3_OVERHEAD_SECONDS) * kbps * 125 + 1024) <= room:
             return Encoding("mp3", kbps)
     return None
-
-
-def describe_duration(seconds: float) -> str:
-    """``150 s``, ``3 min``, ``1 h 5 min``: how a member reads a limit."""
-    if seconds < 180 and seconds != 60:
-        return f"{round(seconds):g} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def source_name(info: MediaInfo) -> str:
@@ -179,7 +164,7 @@ class _Clip:
 
 def _planned(data: bytes, seconds: float, expected: float, budget: int) -> bool:
     """Whether an encode holds what was expected and fits the budget."""
-    fits = base64_size(len(data)) <= budget
+    fits = base64_chars(len(data)) <= budget
     return fits and abs(seconds - expected) <= TRIM_NOTICE_TOLERANCE
 
 
@@ -231,7 +216,7 @@ async def prepare_chat_audio(
     """One audio part for a chat model: trimmed to its limit, encoded to fit the budget."""
     _require_sound(info)
     limits = target.model.audio
-    budget = min(target.budget_bytes, base64_size(limits.max_bytes))
+    budget = min(target.budget_bytes, base64_chars(limits.max_bytes))
     clip = await encode_within(path, workdir / "audio", info.duration,
                                limit=limits.max_seconds, budget=budget)
     notices = []
@@ -269,7 +254,7 @@ async def prepare_caption_audio(
     limit (a single part for recordings that fit)."""
     _require_sound(info)
     limits = target.model.audio
-    budget = min(target.budget_bytes, base64_size(limits.max_bytes))
+    budget = min(target.budget_bytes, base64_chars(limits.max_bytes))
     cap = MAX_CAPTION_SECONDS + 1
     duration = info.duration
     if duration is None:
@@ -318,7 +303,7 @@ async def _caption_parts(
     if not _planned(data, seconds, duration, budget):
         if not trusted:
             return None
-        if base64_size(len(data)) > budget:
+        if base64_chars(len(data)) > budget:
             raise MediaError("the audio is too long to send")
     return encoding, [(0.0, seconds, data)]
 
@@ -348,7 +333,7 @@ async def _split(
         if end - start < 0.05:
             continue  # rounding can leave a sliver of a last segment
         data = await _read(file)
-        if base64_size(len(data)) > budget:
+        if base64_chars(len(data)) > budget:
             raise MediaError("the audio could not be split into parts small enough to send")
         segments.append((start, end, data))
     return segments

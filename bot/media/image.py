@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import cast
 
 from omnicord.errors import MediaError
+from omnicord.media.frames import fewer
 from omnicord.media.tokens import (
     image_list_tokens,
     image_size_for_tokens,
@@ -40,7 +41,7 @@ from omnicord.model.catalog import (
     ModelSpec,
     VideoLimits,
 )
-from omnicord.model.parts import image_list_part, image_part
+from omnicord.model.parts import data_url_chars, image_list_part, image_part
 from PIL import ExifTags, Image, ImageCms
 
 #: Largest source image (width × height) Omnicord agrees to decode.
@@ -415,11 +416,6 @@ def _shaped(im: Image.Image, plan: _Plan, rules: ImageRules) -> Image.Image:
 # --------------------------------------------------------------------------- encoding
 
 
-def _b64_size(raw: int, mime: str) -> int:
-    """Characters of the data URL for ``raw`` bytes."""
-    return len(f"data:{mime};base64,") + 4 * math.ceil(raw / 3)
-
-
 def _jpeg(picture: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
     _bare(picture).save(buffer, "JPEG", quality=quality, subsampling="4:2:0", optimize=True)
@@ -438,7 +434,7 @@ def _try_encodings(
     """(data, format, quality) for the best encoding that fits, or None."""
 
     def fits(data: bytes, kind: str) -> bool:
-        return len(data) <= rules.max_bytes and _b64_size(len(data), _MIME[kind]) <= limit
+        return len(data) <= rules.max_bytes and data_url_chars(len(data), _MIME[kind]) <= limit
 
     if picture.mode == "RGBA" or fmt == "png":
         data = _png(picture)
@@ -598,15 +594,7 @@ def _decode_frames(
 
 
 def _list_size(encoded: list[bytes]) -> int:
-    return sum(_b64_size(len(data), "image/jpeg") for data in encoded)
-
-
-def _fewer(frames: list[Image.Image], minimum: int, share: float) -> list[Image.Image] | None:
-    """Evenly chosen frames, about ``share`` of them; None when already at the minimum."""
-    if len(frames) <= minimum:
-        return None
-    count = max(minimum, min(len(frames) - 1, math.floor(len(frames) * share)))
-    return [frames[(2 * k + 1) * len(frames) // (2 * count)] for k in range(count)]
+    return sum(data_url_chars(len(data), "image/jpeg") for data in encoded)
 
 
 def _fit_frames(
@@ -620,11 +608,11 @@ def _fit_frames(
             if _list_size(encoded) <= budget:
                 return frames, encoded, lowered or quality < JPEG_QUALITIES[0]
         lowered = True
-        fewer = _fewer(frames, minimum, budget / _list_size(encoded))
-        if fewer is None:
+        thinned = fewer(frames, budget / _list_size(encoded), minimum=minimum)
+        if thinned is None:
             frames = [_halve(frame, rules.min_side_px, "animation") for frame in frames]
         else:
-            frames = fewer
+            frames = thinned
 
 
 def _animation(

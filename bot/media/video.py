@@ -19,12 +19,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import aiofiles
 import aiofiles.os
 from omnicord.errors import MediaError, OmnicordError
+from omnicord.media.durations import clock
 from omnicord.media.ffmpeg import ffmpeg_process
+from omnicord.media.frames import fewer, spread
 from omnicord.media.probe import MediaInfo
 from omnicord.media.tokens import (
     audio_tokens,
@@ -35,9 +36,7 @@ from omnicord.media.tokens import (
 )
 from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
 from omnicord.model.catalog import ImageListLimits, ModelSpec, VideoLimits
-from omnicord.model.parts import image_list_part, video_part
-
-T = TypeVar("T")
+from omnicord.model.parts import data_url_chars, image_list_part, video_part
 
 #: Highest frame rate kept in a video file: the model samples 2 per second.
 MAX_FPS = 4.0
@@ -66,8 +65,8 @@ UNKNOWN_LENGTH_CAP = 8 * 3600.0
 #: disk use that leaves the one retry at a lower bitrate room to see how far over it was.
 OUTPUT_CAP_FACTOR = 8
 
-_VIDEO_URL_PREFIX = len("data:;base64,")
-_FRAME_URL_PREFIX = len("data:image/jpeg;base64,")
+_VIDEO_URL_PREFIX = data_url_chars(0)
+_FRAME_MIME = "image/jpeg"
 _FRAME_NAME = "f_%04d.jpg"
 
 DECODE_FAILED = "the video could not be decoded; the file may be damaged"
@@ -78,11 +77,6 @@ TOO_BIG = "this video cannot be made small enough to send; try a shorter clip"
 def ffmpeg_timeout(seconds: float) -> float:
     """Seconds an ffmpeg job on ``seconds`` of video may take."""
     return min(TIMEOUT_BASE + TIMEOUT_PER_SECOND * max(seconds, 0.0), TIMEOUT_CAP)
-
-
-def base64_chars(raw_bytes: float, prefix: int = 0) -> int:
-    """Length of a data URL carrying ``raw_bytes`` bytes behind a ``prefix``-character header."""
-    return prefix + math.ceil(raw_bytes / 3) * 4
 
 
 @dataclass(frozen=True)
@@ -215,11 +209,11 @@ async def _file_media(src: _Source, target: MediaTarget, folder: Path,
     cap = OUTPUT_CAP_FACTOR * target.budget_bytes
     seconds = await _encode(src, plan, out, cap)
     data = await _read(out)
-    if base64_chars(len(data), _VIDEO_URL_PREFIX) > target.budget_bytes:
+    if data_url_chars(len(data)) > target.budget_bytes:
         plan = _retry_plan(plan, len(data), target.budget_bytes)
         seconds = await _encode(src, plan, out, cap)
         data = await _read(out)
-        if base64_chars(len(data), _VIDEO_URL_PREFIX) > target.budget_bytes:
+        if data_url_chars(len(data)) > target.budget_bytes:
             raise MediaError(TOO_BIG)
     tokens = video_tokens(plan.width, plan.height, seconds, plan.fps, limits) + audio_tokens(
         seconds, target.model.audio
@@ -310,7 +304,7 @@ async def _whole_video(src: _Source, name: str, target: MediaTarget, folder: Pat
         sound = group.create_task(_describe(describe_audio, src.path))
     media = frames.result()
     count = media.parts[0].frames
-    notices = [f"shown as {count} frames from the whole {_clock(src.seconds)} video"]
+    notices = [f"shown as {count} frames from the whole {clock(src.seconds)} video"]
     description = sound.result()
     if description is None:
         notices.append("its sound was not included")
@@ -326,13 +320,6 @@ async def _describe(describe_audio: AudioDescriber | None, path: Path) -> str | 
     except OmnicordError:
         return None  # the pictures still go; the notice says the sound did not
     return text or None
-
-
-def _clock(seconds: float) -> str:
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 async def _frames_media(src: _Source, target: MediaTarget, folder: Path, limits: VideoLimits,
@@ -415,26 +402,21 @@ async def _read_frames(folder: Path) -> list[bytes]:
 
 
 def _frames_chars(images: Sequence[bytes]) -> int:
-    return sum(base64_chars(len(image), _FRAME_URL_PREFIX) for image in images)
+    return sum(data_url_chars(len(image), _FRAME_MIME) for image in images)
 
 
 def _fewer_frames(images: list[bytes], budget: int, minimum: int, factor: int) -> list[bytes]:
     """Drop frames evenly until the list fits ``budget``; MediaError below ``minimum``."""
     while (size := _frames_chars(images)) > budget:
-        if len(images) <= minimum:
+        kept = fewer(images, budget / size * FRAME_SHRINK_MARGIN, minimum=minimum,
+                     factor=factor)
+        if kept is None:
             raise MediaError(TOO_BIG)
-        keep = int(len(images) * budget / size * FRAME_SHRINK_MARGIN)
-        keep = max(minimum, keep - keep % factor)
-        images = _spread(images, keep)
+        images = kept
     return images
 
 
 def _pad(images: list[bytes], minimum: int, factor: int) -> list[bytes]:
     """At least ``minimum`` frames, a multiple of ``factor`` (very short clips repeat frames)."""
     wanted = max(minimum, math.ceil(len(images) / factor) * factor)
-    return images if len(images) == wanted else _spread(images, wanted)
-
-
-def _spread(items: Sequence[T], count: int) -> list[T]:
-    """``count`` items taken evenly from ``items`` (repeating some when there are too few)."""
-    return [items[min(len(items) - 1, int((i + 0.5) * len(items) / count))] for i in range(count)]
+    return images if len(images) == wanted else spread(images, wanted)

@@ -57,6 +57,17 @@ class Usage:
         )
 
 
+def add_usage(first: Usage | None, second: Usage | None) -> Usage | None:
+    """The sum of two usage reports (either may be missing)."""
+    if first is None or second is None:
+        return first or second
+    return Usage(
+        prompt_tokens=first.prompt_tokens + second.prompt_tokens,
+        completion_tokens=first.completion_tokens + second.completion_tokens,
+        total_tokens=first.total_tokens + second.total_tokens,
+    )
+
+
 @dataclass(frozen=True)
 class Finished:
     """The stream ended normally; ``reason`` is the model's finish reason."""

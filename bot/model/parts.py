@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,16 @@ Modality = Literal["image", "audio", "video"]
 def data_url(data: bytes, mime: str = "") -> str:
     """Inline ``data`` as a base64 data URL (``data:;base64,...`` when no MIME type is given)."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def base64_chars(raw_bytes: float) -> int:
+    """Characters of the base64 form of ``raw_bytes`` bytes."""
+    return math.ceil(raw_bytes / 3) * 4
+
+
+def data_url_chars(raw_bytes: float, mime: str = "") -> int:
+    """Characters of ``data_url`` for ``raw_bytes`` bytes of type ``mime``."""
+    return len(f"data:{mime};base64,") + base64_chars(raw_bytes)
 
 
 def text_part(text: str) -> Part:

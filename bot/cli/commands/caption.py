@@ -33,7 +33,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from contextlib import aclosing
 
     from omnicord.cli.files import prepare_file
-    from omnicord.media.captions import caption_media
+    from omnicord.conversation.captioning import caption_media
     from omnicord.media.types import MediaTarget
 
     async with aclosing(build.captioner_client(settings)) as client:
