@@ -21,7 +21,10 @@ print(code, sorted(name for name in {modules!r} if name in sys.modules))
 
 
 @pytest.mark.parametrize(("argv", "modules"), [
-    (["--help"], ["pydantic", "omnicord.settings", "asyncio"]),
+    # --help imports every command module: none may import anything heavy at top level.
+    (["--help"], ["pydantic", "omnicord.settings", "asyncio", "openai", "discord", "PIL",
+                  "omnicord.services", "omnicord.store.sqlite", "omnicord.media.prepare",
+                  "omnicord.policy.usage", "omnicord.conversation.respond"]),
     (["voices"], ["asyncio", "omnicord.media.ffmpeg", "omnicord.store.sqlite",
                   "pydantic_settings", "dotenv"]),
     (["reset", "s"], ["pydantic_settings", "omnicord.policy.usage", "openai"]),
