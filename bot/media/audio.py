@@ -21,11 +21,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles
 from omnicord.errors import MediaError
 from omnicord.media.durations import describe_duration
 from omnicord.media.ffmpeg import CONVERSION_FAILED, ffmpeg_process, run_ffmpeg
 from omnicord.media.probe import MediaInfo
+from omnicord.media.tempfiles import read_file
 from omnicord.media.tokens import audio_tokens
 from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
 from omnicord.model.parts import audio_part, base64_chars
@@ -88,11 +88,6 @@ def _require_sound(info: MediaInfo) -> None:
         raise MediaError("there is no sound in this file")
 
 
-async def _read(path: Path) -> bytes:
-    async with aiofiles.open(path, "rb") as handle:
-        return await handle.read()
-
-
 def _timeout(seconds: float) -> float:
     return 60.0 + seconds / 4
 
@@ -114,7 +109,7 @@ async def encode_audio(
          "-map_metadata", "-1", *encoding.args(), "-fs", str(max_bytes), "-y", str(dest)],
         timeout=timeout, failure=UNDECODABLE,
     )
-    data = await _read(dest)
+    data = await read_file(dest)
     if measured_seconds(data, encoding) <= 0:
         raise MediaError(UNDECODABLE)
     return data
@@ -332,7 +327,7 @@ async def _split(
         end = min(duration, start + length)
         if end - start < 0.05:
             continue  # rounding can leave a sliver of a last segment
-        data = await _read(file)
+        data = await read_file(file)
         if base64_chars(len(data)) > budget:
             raise MediaError("the audio could not be split into parts small enough to send")
         segments.append((start, end, data))

@@ -122,7 +122,7 @@ async def ffmpeg_process(
 ) -> tuple[int, bytes, bytes]:
     """Run ffmpeg; return (exit status, stdout, stderr). Bounded, killed on timeout or cancel."""
     base = ["-hide_banner", "-loglevel", loglevel] + (["-nostdin"] if stdin is None else [])
-    exe = await asyncio.to_thread(ffmpeg_exe)  # the first call runs the search's encoder check
+    exe = await _exe()
     async with job_slot():
         process = await asyncio.create_subprocess_exec(
             exe,
@@ -135,6 +135,14 @@ async def ffmpeg_process(
         )
         out, err = await communicate_or_kill(process, stdin, timeout, doing="Converting")
     return process.returncode or 0, out, err
+
+
+async def _exe() -> str:
+    """``ffmpeg_exe()``; only its first call, which runs the search's encoder check, needs a
+    thread."""
+    if ffmpeg_exe.cache_info().currsize:
+        return ffmpeg_exe()
+    return await asyncio.to_thread(ffmpeg_exe)
 
 
 async def communicate_or_kill(

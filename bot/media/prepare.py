@@ -1,9 +1,9 @@
 """The media pipeline's one entry point: any attachment in, parts the model accepts out.
 
 ``prepare_media`` hashes and size-checks the input (streams and bytes are spooled to a private
-temp folder; a local file is read where it is), recognises it by content, probes it once, and
-hands it to the converter for its kind. The temp folder is removed on success, error and
-cancellation alike.
+temp folder; a local file is read where it is), recognises it by the first bytes read on the
+way, probes it once, and hands it to the converter for its kind. The temp folder is removed
+on success, error and cancellation alike.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import AsyncIterable
 from pathlib import Path
 
-import aiofiles
 from omnicord.errors import MediaError
 from omnicord.media.audio import prepare_caption_audio, prepare_chat_audio
 from omnicord.media.image import prepare_image
@@ -73,7 +72,7 @@ async def prepare_media(
         path = spooled.path
         if path.parent != workdir:
             path = await link_in(path, workdir)  # a local file keeps its name out of ffmpeg
-        kind = await _sniff_file(path)
+        kind = sniff(spooled.head)
         prepared = await _convert(
             path, kind, name=name, target=target, content_type=content_type,
             workdir=workdir, describe_audio=describe_audio, options=options,
@@ -89,11 +88,6 @@ async def _take_in(source: Source, workdir: Path, max_bytes: int) -> Spooled:
         return await fingerprint(source, max_bytes=max_bytes)
     chunks = bytes_chunks(source) if isinstance(source, bytes) else source
     return await spool(chunks, workdir / INPUT_NAME, max_bytes=max_bytes)
-
-
-async def _sniff_file(path: Path) -> Sniffed:
-    async with aiofiles.open(path, "rb") as handle:
-        return sniff(await handle.read(64))
 
 
 async def _convert(

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from omnicord.errors import MediaError
 
 PREFIX = "omnicord-"
 CHUNK_BYTES = 1 << 20
+#: Bytes kept from a file's start, enough to recognise it (``omnicord.media.probe.sniff``).
+HEAD_BYTES = 64
 #: The one name every file gets inside a work folder, so a member's file name never reaches
 #: ffmpeg (whose report would echo it) or a message.
 INPUT_NAME = "input"
@@ -51,40 +54,65 @@ async def work_dir() -> AsyncIterator[Path]:
 
 @dataclass(frozen=True)
 class Spooled:
-    """A file written to disk, with its size and SHA-256."""
+    """A file on disk, with its size, SHA-256 and first bytes (read on the way)."""
 
     path: Path
     size: int
     sha256: str
+    head: bytes
 
 
 async def spool(chunks: AsyncIterable[bytes], dest: Path, *, max_bytes: int) -> Spooled:
     """Stream ``chunks`` into ``dest``, hashing as it goes; MediaError past ``max_bytes``."""
     digest = hashlib.sha256()
     size = 0
+    head = b""
     async with aiofiles.open(dest, "wb") as handle:
         async for chunk in chunks:
             size += len(chunk)
             if size > max_bytes:
                 raise MediaError(too_large(max_bytes))
             digest.update(chunk)
+            head = _head(head, chunk)
             await handle.write(chunk)
-    return Spooled(dest, size, digest.hexdigest())
+    return Spooled(dest, size, digest.hexdigest(), head)
 
 
 async def fingerprint(path: Path, *, max_bytes: int) -> Spooled:
-    """Size and SHA-256 of a local file, read in place (no copy); MediaError past ``max_bytes``."""
+    """Size, SHA-256 and first bytes of a local file, read in place (no copy) in one thread;
+    MediaError past ``max_bytes``."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(_fingerprint, path, max_bytes, stop)
+    finally:
+        stop.set()  # a cancelled caller's read ends at its next chunk
+
+
+def _fingerprint(path: Path, max_bytes: int, stop: threading.Event) -> Spooled:
     digest = hashlib.sha256()
     size = 0
+    head = b""
     try:
-        async for chunk in file_chunks(path):
-            size += len(chunk)
-            if size > max_bytes:
-                raise MediaError(too_large(max_bytes))
-            digest.update(chunk)
+        with path.open("rb") as handle:
+            while not stop.is_set() and (chunk := handle.read(CHUNK_BYTES)):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise MediaError(too_large(max_bytes))
+                digest.update(chunk)
+                head = _head(head, chunk)
     except OSError as error:
         raise MediaError(f"the file could not be read ({error.strerror or 'unreadable'})") from None
-    return Spooled(path, size, digest.hexdigest())
+    return Spooled(path, size, digest.hexdigest(), head)
+
+
+def _head(head: bytes, chunk: bytes) -> bytes:
+    """The first ``HEAD_BYTES`` of a file, from what was read so far and the next chunk."""
+    return head if len(head) >= HEAD_BYTES else (head + chunk)[:HEAD_BYTES]
+
+
+async def read_file(path: Path) -> bytes:
+    """The whole of a file ffmpeg wrote within a size bound, read in one go off the loop."""
+    return await asyncio.to_thread(path.read_bytes)
 
 
 async def link_in(path: Path, workdir: Path) -> Path:
@@ -98,13 +126,6 @@ def _link_in(path: Path, link: Path) -> Path:
     except OSError:
         shutil.copyfile(path, link)
     return link
-
-
-async def file_chunks(path: Path) -> AsyncIterator[bytes]:
-    """A file's content in 1 MiB pieces."""
-    async with aiofiles.open(path, "rb") as handle:
-        while chunk := await handle.read(CHUNK_BYTES):
-            yield chunk
 
 
 async def bytes_chunks(data: bytes) -> AsyncIterator[bytes]:

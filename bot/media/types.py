@@ -76,7 +76,9 @@ class MediaTarget:
 class PreparedPart:
     """One message part ready to send, with what it costs."""
 
-    part: Part
+    # Left out of repr: megabytes of base64 would be copied into every log line, traceback
+    # and task repr (asyncio.run formats its main task's result on the way out).
+    part: Part = field(repr=False)
     kind: MediaKind
     format: str  # "wav", "mp3", "jpeg", "png", "mp4", "frames", "text" ...
     tokens: int

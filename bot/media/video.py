@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiofiles
 import aiofiles.os
 from omnicord.errors import MediaError, OmnicordError
 from omnicord.media.durations import clock
 from omnicord.media.ffmpeg import ffmpeg_process
 from omnicord.media.frames import fewer, spread
 from omnicord.media.probe import MediaInfo
+from omnicord.media.tempfiles import read_file
 from omnicord.media.tokens import (
     audio_tokens,
     image_list_tokens,
@@ -208,11 +208,11 @@ async def _file_media(src: _Source, target: MediaTarget, folder: Path,
     out = folder / "video.mp4"
     cap = OUTPUT_CAP_FACTOR * target.budget_bytes
     seconds = await _encode(src, plan, out, cap)
-    data = await _read(out)
+    data = await read_file(out)
     if data_url_chars(len(data)) > target.budget_bytes:
         plan = _retry_plan(plan, len(data), target.budget_bytes)
         seconds = await _encode(src, plan, out, cap)
-        data = await _read(out)
+        data = await read_file(out)
         if data_url_chars(len(data)) > target.budget_bytes:
             raise MediaError(TOO_BIG)
     tokens = video_tokens(plan.width, plan.height, seconds, plan.fps, limits) + audio_tokens(
@@ -286,11 +286,6 @@ async def _encode(src: _Source, plan: _FilePlan, out: Path, max_bytes: int) -> f
     if frames == 0:
         raise MediaError(NO_PICTURES)
     return min(seconds, plan.seconds) if seconds > 0 else plan.seconds
-
-
-async def _read(path: Path) -> bytes:
-    async with aiofiles.open(path, "rb") as handle:
-        return await handle.read()
 
 
 # ---- frames (image list)
@@ -398,7 +393,7 @@ async def _recompress(originals: Path, folder: Path, quality: int) -> list[bytes
 
 async def _read_frames(folder: Path) -> list[bytes]:
     names = sorted(n for n in await aiofiles.os.listdir(folder) if n.endswith(".jpg"))
-    return [await _read(folder / n) for n in names]
+    return [await read_file(folder / n) for n in names]
 
 
 def _frames_chars(images: Sequence[bytes]) -> int:
