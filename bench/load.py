@@ -37,7 +37,7 @@ from omnicord.media.types import MediaTarget  # noqa: E402
 from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.store import SqliteStore, Turn  # noqa: E402
-from omnicord.store.base import UsageRow  # noqa: E402
+from omnicord.store.records import UsageRow  # noqa: E402
 
 from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
 

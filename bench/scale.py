@@ -62,7 +62,7 @@ from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.policy.usage import usage_row  # noqa: E402
 from omnicord.store import Store, Turn, open_store  # noqa: E402
-from omnicord.store.base import SlotsFull, UsageRow  # noqa: E402
+from omnicord.store.records import SlotsFull, UsageRow  # noqa: E402
 
 from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
 

@@ -41,7 +41,7 @@ from omnicord.errors import OmnicordError
 from omnicord.media.types import MediaTarget
 from omnicord.policy.languages import check_language, translation_language
 from omnicord.policy.preferences import Effective
-from omnicord.store.base import CaptionMode
+from omnicord.store.records import CaptionMode
 
 log = logging.getLogger("omnicord.caption")
 LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"

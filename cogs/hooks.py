@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from discord.ext import commands
 from omnicord.cogs.runtime.shared import Runtime, current
-from omnicord.store.base import Removed
+from omnicord.store.records import Removed
 
 __all__ = ["OmnicordNotLoaded", "Removed", "data_statement", "forget_member"]
 

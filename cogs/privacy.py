@@ -27,7 +27,7 @@ from omnicord.cogs.delivery.streaming import NO_PINGS, is_gone
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.privacy import Privacy as Erasures
-from omnicord.store.base import Removed
+from omnicord.store.records import Removed
 
 log = logging.getLogger("omnicord.privacy")
 CONFIRM_SECONDS = 120.0

@@ -28,7 +28,8 @@ from omnicord.policy.preferences import (
     check_guild_change,
     check_member_change,
 )
-from omnicord.store.base import AccessList, CaptionMode, PreferenceStore
+from omnicord.store.interface import PreferenceStore
+from omnicord.store.records import AccessList, CaptionMode
 
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in ReplyMode]
 MEMBER_MODES = [*MODES, app_commands.Choice(name="server default", value="default")]

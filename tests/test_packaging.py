@@ -155,7 +155,9 @@ def test_the_wheel_holds_one_package_of_its_own(wheel: Path) -> None:
         (".dist-info", ".data"))}
     assert tops == {"omnicord"}
     for shipped in ("omnicord/py.typed", "omnicord/cogs/chat.py", "omnicord/cogs/delivery/split.py",
-                    "omnicord/store/migrations/0001_conversations.sql", "omnicord/media/worker.py"):
+                    "omnicord/store/sqlite/migrations/0001_conversations.sql",
+                    "omnicord/store/postgres/migrations/0001_conversations_usage_settings.sql",
+                    "omnicord/media/worker.py"):
         assert shipped in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))

@@ -31,7 +31,7 @@ from omnicord.media.tokens import text_tokens
 from omnicord.media.types import PreparedMedia, describe_media
 from omnicord.model.catalog import ModelSpec
 from omnicord.model.parts import Message, Modality, Part, part_modality, text_part
-from omnicord.store.base import Turn
+from omnicord.store.records import Turn
 
 DEFAULT_RESEND_MEDIA_TURNS = 2
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from omnicord.media.types import describe_media
-from omnicord.store.base import Turn
+from omnicord.store.records import Turn
 
 EXPORT_VERSION = 1
 

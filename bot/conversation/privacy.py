@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from omnicord.media.cache import MediaCache
-from omnicord.store.base import ERASURE_KEEP_SECONDS, Kept, Removed, Store
+from omnicord.store.interface import Store
+from omnicord.store.records import ERASURE_KEEP_SECONDS, Kept, Removed
 
 #: How long this process remembers where a deleted message was: longer than any caption
 #: takes, so captions posted for a voice message deleted meanwhile go at once.

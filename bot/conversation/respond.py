@@ -34,7 +34,8 @@ from omnicord.model.omni import OmniClient
 from omnicord.model.rules import ChatRequest
 from omnicord.policy.usage import usage_row
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
-from omnicord.store.base import ConversationStore, Kept, Turn, UsageRow, utc_now
+from omnicord.store.interface import ConversationStore
+from omnicord.store.records import Kept, Turn, UsageRow, utc_now
 
 log = logging.getLogger("omnicord.reply")
 T = TypeVar("T")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from omnicord.errors import InputError
-from omnicord.store.base import AccessList, PreferenceStore
+from omnicord.store.interface import PreferenceStore
+from omnicord.store.records import AccessList
 
 NO_DMS = "I don't answer direct messages here; please ask me in a server"
 NOT_YOUR_ROLES = "Omnicord is only open to some roles in this server"

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from omnicord.policy.preferences import Defaults, Effective, GuildPreferences, resolve
 from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
 from omnicord.policy.usage import UsageLedger
-from omnicord.store.base import PreferenceStore
+from omnicord.store.interface import PreferenceStore
 
 
 class Admission:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from omnicord.errors import InputError
 from omnicord.model.catalog import ModelSpec, find_model
-from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode
+from omnicord.store.records import GuildPreferences, MemberPreferences, ReplyMode
 
 
 class SettingRefused(InputError):

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from omnicord.errors import InputError, RateLimited
-from omnicord.store.base import Expired, Limits, SlotsFull
-from omnicord.store.limits import MemoryLimits
+from omnicord.store.interface import Limits
+from omnicord.store.records import Expired, SlotsFull
+from omnicord.store.sqlite.limits import MemoryLimits
 
 #: Cooldown times are kept at least this long (longer if OMNICORD_COOLDOWN_SECONDS is): a
 #: margin over any cooldown, so a process started with a longer one still finds its times.

@@ -13,7 +13,8 @@ from typing import Any
 
 from omnicord.errors import InputError
 from omnicord.model.catalog import MODELS, Price, find_model
-from omnicord.store.base import Store, UsageRow, utc_now, utc_today
+from omnicord.store.interface import Store
+from omnicord.store.records import UsageRow, utc_now, utc_today
 
 
 class OverDailyCap(InputError):

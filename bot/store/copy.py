@@ -7,7 +7,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from omnicord.errors import InputError
-from omnicord.store.base import COPY_KEYS, COPY_TABLES, Row, Store
+from omnicord.store.interface import Store
+from omnicord.store.records import Row
+
+#: The tables ``omnicord db copy`` moves, parents first, with the columns both backends share.
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "conversations": ("id", "scope", "system_prompt", "created_at", "updated_at"),
+    "turns": ("id", "conversation_id", "speaker_id", "speaker_name", "text", "media_json",
+              "reply_text", "model", "usage_json", "created_at", "replied_at",
+              "source_message_id", "reply_message_ids"),
+    "usage": ("id", "day", "guild_id", "channel_id", "user_id", "model", "prompt_tokens",
+              "completion_tokens", "created_at"),
+    "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
+                       "daily_token_cap", "updated_at", "caption_language"),
+    "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
+                        "caption_language"),
+    "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
+                         "caption_mode"),
+    "guild_access": ("guild_id", "target", "updated_at"),
+}
+
+#: Each copied table's key: its leading columns in ``COPY_TABLES``.
+COPY_KEYS: dict[str, tuple[str, ...]] = {
+    "conversations": ("id",), "turns": ("id",), "usage": ("id",),
+    "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
+    "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
+}
+
+
+def check_table(table: str) -> str:
+    """``table`` if it is one of ``COPY_TABLES`` (safe to put in SQL), else ValueError."""
+    if table not in COPY_TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    return table
 
 
 class CopyRefused(InputError):

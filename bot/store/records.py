@@ -143,6 +143,10 @@ ERASURE_KEEP_SECONDS = 24 * 3600
 CHANNEL_ROLES = ("chat", "auto_caption")
 
 
+#: The window the upstream request rate is counted over (requests per minute).
+UPSTREAM_WINDOW_SECONDS = 60.0
+
+
 class SlotsFull(Exception):
     """Every slot of a concurrency limit is taken."""
 

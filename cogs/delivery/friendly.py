@@ -19,7 +19,7 @@ from omnicord.errors import (
 )
 from omnicord.pseudonyms import member_tag, reveal
 from omnicord.secrets import redact
-from omnicord.store.database import StoreUnavailable
+from omnicord.store.errors import StoreUnavailable
 
 log = logging.getLogger("omnicord")
 

@@ -25,7 +25,7 @@ from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger
 from omnicord.services import Services, open_services
 from omnicord.settings import Settings, load_settings
-from omnicord.store.base import PreferenceStore
+from omnicord.store.interface import PreferenceStore
 
 UrlRewrite = Callable[[str], str]
 CogT = TypeVar("CogT", bound=commands.Cog)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.base import GuildPreferences, MemberPreferences, ReplyMode, UsageRow
-from omnicord.store.sqlite import load_migrations
+from omnicord.store.records import GuildPreferences, MemberPreferences, ReplyMode, UsageRow
+from omnicord.store.sqlite.migrate import load_migrations
 
 from tests.conftest import run_cli
 

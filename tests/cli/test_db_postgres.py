@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from omnicord.store import SqliteStore
-from omnicord.store.pg_migrations import load_migrations
+from omnicord.store.postgres.migrate import load_migrations
 
 from tests.cli.test_db import fill
 from tests.conftest import run_cli

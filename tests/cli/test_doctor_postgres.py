@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from omnicord.cli import main
-from omnicord.store.pg_migrations import load_migrations
+from omnicord.store.postgres.migrate import load_migrations
 
 from tests.cli.test_doctor import doctor, env  # noqa: F401  (env is a fixture)
 from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)

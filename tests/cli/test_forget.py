@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.base import MemberPreferences, UsageRow
+from omnicord.store.records import MemberPreferences, UsageRow
 
 from tests.conftest import run_cli
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
-from omnicord.store.postgres import PostgresStore
+from omnicord.store.postgres.store import PostgresStore
 
 from tests.conftest import run_cli
 from tests.doubles.fake_dashscope import FakeDashScope

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from omnicord.store import SqliteStore
-from omnicord.store.base import UsageRow
+from omnicord.store.records import UsageRow
 from PIL import Image
 
 from tests.conftest import run_cli

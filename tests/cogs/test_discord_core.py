@@ -26,7 +26,7 @@ from omnicord.policy.preferences import (
 from omnicord.policy.throttle import Busy, ConcurrencyLimit, Cooldown
 from omnicord.policy.usage import OverDailyCap, UsageLedger, parse_prices
 from omnicord.store import SqliteStore
-from omnicord.store.limits import MemoryLimits
+from omnicord.store.sqlite.limits import MemoryLimits
 
 DEFAULTS = Defaults(model="qwen3-omni-flash", voice="Cherry")
 

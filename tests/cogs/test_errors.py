@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from omnicord.cogs.delivery.friendly import STORE_DOWN, friendly
-from omnicord.store.database import StoreUnavailable
+from omnicord.store.errors import StoreUnavailable
 
 
 def test_a_database_that_is_down_is_one_line_without_its_url() -> None:

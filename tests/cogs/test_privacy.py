@@ -14,7 +14,7 @@ from types import ModuleType
 import discord
 import pytest
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.base import MemberPreferences
+from omnicord.store.records import MemberPreferences
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import DEFAULT_EVERYONE_PERMISSIONS
@@ -543,7 +543,7 @@ async def test_expired_cooldowns_and_leases_go_daily_without_retention(
         dashscope: FakeDashScope, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="omnicord")
     url, drop = await asyncio.to_thread(fresh_database)  # skips without PostgreSQL
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     try:
         async with PostgresStore(url) as data:

@@ -24,7 +24,7 @@ from omnicord.model.events import TextDelta
 from omnicord.model.omni import OmniClient
 from omnicord.model.parts import message_modalities
 from omnicord.store import SqliteStore, Turn
-from omnicord.store.sqlite import load_migrations
+from omnicord.store.sqlite.migrate import load_migrations
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.media import image, test_pattern_video, tone, voice_note

@@ -15,7 +15,7 @@ from omnicord.conversation.respond import Conversations, Payer, ReplyOptions
 from omnicord.model.catalog import find_model
 from omnicord.model.omni import OmniClient
 from omnicord.store import SqliteStore, Store
-from omnicord.store.base import Kept
+from omnicord.store.records import Kept
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.store.conftest import StoreFactory, require_postgres

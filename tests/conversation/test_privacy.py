@@ -20,7 +20,7 @@ from omnicord.conversation.privacy import (
 )
 from omnicord.media.cache import MediaCache
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.base import Kept, MemberPreferences, UsageRow
+from omnicord.store.records import Kept, MemberPreferences, UsageRow
 
 MODEL = "qwen3-omni-flash"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from omnicord.policy.access import Access, AccessRefused, check_access
-from omnicord.store.base import AccessList
+from omnicord.store.records import AccessList
 
 
 def test_empty_lists_let_everyone_in_everywhere() -> None:

@@ -10,7 +10,7 @@ from omnicord.model.omni import OmniClient
 from omnicord.model.parts import text_part
 from omnicord.model.rules import ChatRequest
 from omnicord.policy.throttle import UpstreamPace, forget_expired
-from omnicord.store.limits import MemoryLimits
+from omnicord.store.sqlite.limits import MemoryLimits
 
 from tests.doubles.fake_dashscope import FakeDashScope
 

@@ -34,7 +34,7 @@ from omnicord.policy.usage_chart import (
     summary,
 )
 from omnicord.store import SqliteStore
-from omnicord.store.base import UsageRow
+from omnicord.store.records import UsageRow
 from PIL import Image
 
 PRICED, UNPRICED = "qwen3-omni-30b-a3b-captioner", "qwen3-omni-flash"

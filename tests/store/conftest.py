@@ -112,7 +112,7 @@ async def make_store(tmp_path: Path) -> AsyncIterator[StoreFactory]:
             if backend == "sqlite":
                 store = SqliteStore(tmp_path / f"store-{count}.db")
             else:
-                from omnicord.store.postgres import PostgresStore
+                from omnicord.store.postgres.store import PostgresStore
 
                 url, drop = await asyncio.to_thread(fresh_database)
                 stack.callback(drop)

@@ -19,8 +19,8 @@ from omnicord.media.types import MediaTarget
 from omnicord.model.catalog import find_model
 from omnicord.model.omni import OmniClient
 from omnicord.store import SqliteStore, Turn
-from omnicord.store.base import Kept, UsageRow
-from omnicord.store.sqlite import load_migrations
+from omnicord.store.records import Kept, UsageRow
+from omnicord.store.sqlite.migrate import load_migrations
 
 from tests.doubles.fake_dashscope import FakeDashScope, Fault
 from tests.doubles.media import tone

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from omnicord.store import MediaRef, Store, Turn
-from omnicord.store.base import (
-    COPY_TABLES,
+from omnicord.store.copy import COPY_TABLES, copy_store
+from omnicord.store.records import (
     AccessList,
     CaptionMode,
     GuildPreferences,
@@ -20,9 +20,9 @@ from omnicord.store.base import (
     SlotsFull,
     UsageRow,
 )
-from omnicord.store.copy import copy_store
-from omnicord.store.sqlite import Migration, SqliteStore
-from omnicord.store.sqlite import load_migrations as sqlite_migrations
+from omnicord.store.schema import Migration
+from omnicord.store.sqlite.migrate import load_migrations as sqlite_migrations
+from omnicord.store.sqlite.store import SqliteStore
 
 from tests.store.conftest import StoreFactory, require_postgres
 
@@ -43,7 +43,7 @@ def usage(user: str = "7", prompt: int = 10, completion: int = 5, *, guild: str 
 def migrations_of(store: Store) -> list[Migration]:
     if store.backend == "sqlite":
         return sqlite_migrations()
-    from omnicord.store.pg_migrations import load_migrations
+    from omnicord.store.postgres.migrate import load_migrations
 
     return load_migrations()
 
@@ -369,9 +369,11 @@ async def test_forgetting_a_member_leaves_nothing_of_them_and_all_of_others(
 
 async def test_pruning_deletes_old_turns_and_usage_in_batches(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from omnicord.store import postgres, sqlite
+    import omnicord.store.postgres.store as postgres_store
+    import omnicord.store.sqlite.store as sqlite_store
 
-    monkeypatch.setattr(sqlite if store.backend == "sqlite" else postgres, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(sqlite_store if store.backend == "sqlite" else postgres_store,
+                        "PRUNE_BATCH", 2)
     for n in range(5):
         await store.add_turn("channel:1", turn(f"old{n}", media=(media(f"h{n}"), media("kept")),
                                                created_at=f"2025-01-0{n + 1}T10:00:00.000Z"))
@@ -418,7 +420,7 @@ async def migrate_to(store: Store, version: int) -> None:
               " applied_at TEXT NOT NULL)")
     wanted = [m for m in migrations_of(store) if m.version <= version]
     if isinstance(store, SqliteStore):
-        from omnicord.store.sqlite import _statements
+        from omnicord.store.sqlite.migrate import _statements
 
         def apply(db) -> None:
             db.execute(create)
@@ -554,14 +556,15 @@ async def test_a_new_database_migrates_on_demand(backend: str, make_store: Store
 
 
 def test_each_backend_loads_only_its_own_migrations() -> None:
-    from omnicord.store import sqlite
-    from omnicord.store.pg_migrations import load_migrations
+    from omnicord.store import postgres, sqlite
+    from omnicord.store.postgres.migrate import load_migrations
 
-    folder = Path(sqlite.__file__).parent / "migrations"
-    assert (folder / "postgresql").is_dir()
-    assert [m.name for m in sqlite_migrations()] == sorted(p.name for p in folder.glob("*.sql"))
+    sqlite_folder = Path(sqlite.__file__).parent / "migrations"
+    postgres_folder = Path(postgres.__file__).parent / "migrations"
+    assert [m.name for m in sqlite_migrations()] == sorted(
+        p.name for p in sqlite_folder.glob("*.sql"))
     assert [m.name for m in load_migrations()] == sorted(
-        p.name for p in (folder / "postgresql").glob("*.sql"))
+        p.name for p in postgres_folder.glob("*.sql"))
 
 
 # --- export, import and copy between backends -------------------------------------------------
@@ -698,7 +701,7 @@ async def test_of_processes_claiming_a_sync_together_exactly_one_wins(
     if isinstance(store, SqliteStore):
         other: Store = SqliteStore(store.path)
     else:
-        from omnicord.store.postgres import PostgresStore
+        from omnicord.store.postgres.store import PostgresStore
 
         other = PostgresStore(store.url)  # type: ignore[attr-defined]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from omnicord.store import SqliteStore, Store, Turn
-from omnicord.store.base import Kept, UsageRow, utc_now
+from omnicord.store.records import Kept, UsageRow, utc_now
 
 from tests.store.conftest import StoreFactory, require_postgres
 
@@ -96,7 +96,7 @@ async def test_writes_racing_an_erasure_from_another_store_keep_nothing_of_befor
     if backend == "postgresql":
         require_postgres()
         writer = await make_store(backend)
-        from omnicord.store.postgres import PostgresStore
+        from omnicord.store.postgres.store import PostgresStore
 
         eraser: Store = PostgresStore(writer.database.url)  # type: ignore[attr-defined]
     else:
@@ -271,7 +271,7 @@ async def test_recent_sources_name_the_newest_turns_from_discord_messages(store:
 
 
 async def test_preferences_drop_nul_characters_alike_on_both_backends(store: Store) -> None:
-    from omnicord.store.base import GuildPreferences, MemberPreferences
+    from omnicord.store.records import GuildPreferences, MemberPreferences
 
     prefs = store.preferences
     await prefs.save_guild("1", GuildPreferences(system_prompt="be\x00 brief"))

@@ -18,15 +18,15 @@ from omnicord.conversation.respond import Conversations, Payer, ReplyOptions
 from omnicord.model.catalog import find_model
 from omnicord.model.omni import OmniClient
 from omnicord.store import SqliteStore
-from omnicord.store.base import COPY_TABLES, GuildPreferences, MemberPreferences, Turn
-from omnicord.store.copy import CopyRefused, copy_store
-from omnicord.store.database import StoreUnavailable
+from omnicord.store.copy import COPY_TABLES, CopyRefused, copy_store
+from omnicord.store.errors import StoreUnavailable
+from omnicord.store.records import GuildPreferences, MemberPreferences, Turn
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.store.conftest import POSTGRES, admin, postgres_url  # noqa: F401  (a fixture)
 
 asyncpg = pytest.importorskip("asyncpg")
-from omnicord.store.postgres import PostgresStore  # noqa: E402  (needs asyncpg)
+from omnicord.store.postgres.store import PostgresStore  # noqa: E402  (needs asyncpg)
 
 FLASH = find_model("qwen3-omni-flash")
 KILL_EVERY = 0.3

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from omnicord.errors import ConfigError
 from omnicord.store import Turn, store_for
-from omnicord.store.base import SlotsFull
-from omnicord.store.database import StoreUnavailable
+from omnicord.store.errors import StoreUnavailable
+from omnicord.store.records import SlotsFull
 
 from tests.store.conftest import (
     LEASE_SECONDS,
@@ -47,7 +47,7 @@ WAIT = 30.0  # seconds any worker step may take before the test gives up on it
 # --- the worker processes ---------------------------------------------------------------------
 
 async def _worker(role: str, url: str, args: list[str]) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     store = PostgresStore(url, pool_size=4, lease_seconds=LEASE_SECONDS)
     if role != "migrate":
@@ -295,7 +295,7 @@ def test_the_upstream_window_admits_exactly_the_rate_across_processes(postgres_u
 
 def test_processes_migrating_a_new_database_together_apply_each_migration_once(
         postgres_url: str) -> None:
-    from omnicord.store.pg_migrations import load_migrations
+    from omnicord.store.postgres.migrate import load_migrations
 
     shipped = load_migrations()
     with workers("migrate", postgres_url, *[()] * 5) as started:
@@ -314,7 +314,7 @@ def test_a_killed_holders_conversation_is_taken_over_when_its_lease_expires(
         assert holder.result() == "held"
 
         async def take_over() -> float:
-            from omnicord.store.postgres import PostgresStore
+            from omnicord.store.postgres.store import PostgresStore
 
             async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
                 # Alive, the holder renews its lease past its time to live: no way in.
@@ -333,7 +333,7 @@ def test_a_killed_holders_conversation_is_taken_over_when_its_lease_expires(
 # --- in one process ---------------------------------------------------------------------------
 
 async def test_cancelled_waiters_and_holders_leave_no_lease(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url) as first, PostgresStore(postgres_url) as second:
         leases = "SELECT holder FROM scope_leases"
@@ -365,7 +365,7 @@ async def _enter(store: Any, scope: str, entered: asyncio.Event) -> None:
 
 
 async def test_held_conversations_and_slots_pin_no_connection(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url, pool_size=2) as store:
         inside = 0
@@ -385,7 +385,7 @@ async def test_held_conversations_and_slots_pin_no_connection(postgres_url: str)
 
 
 async def test_the_upstream_window_slides_with_the_database_clock(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url) as store:
         limits, pool = store.limits, store.database.pool
@@ -399,7 +399,7 @@ async def test_the_upstream_window_slides_with_the_database_clock(postgres_url: 
 
 
 async def test_forgetting_a_member_forgets_their_cooldowns(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url) as store:
         for key in ("chat:42", "caption:42", "chat:420", "chat:7"):
@@ -412,7 +412,7 @@ async def test_forgetting_a_member_forgets_their_cooldowns(postgres_url: str) ->
 async def test_pruning_limits_deletes_expired_rows_and_spares_live_ones(
     postgres_url: str
 ) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
         limits, pool = store.limits, store.database.pool
@@ -445,7 +445,7 @@ async def test_pruning_limits_deletes_expired_rows_and_spares_live_ones(
 
 
 async def test_pruning_spares_leases_taken_and_renewed_meanwhile(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
         limits = store.limits
@@ -479,7 +479,7 @@ async def test_pruning_spares_leases_taken_and_renewed_meanwhile(postgres_url: s
 
 
 async def test_a_crashed_slot_frees_itself_after_its_lease(postgres_url: str) -> None:
-    from omnicord.store.postgres import PostgresStore
+    from omnicord.store.postgres.store import PostgresStore
 
     async with PostgresStore(postgres_url, lease_seconds=LEASE_SECONDS) as store:
         await store.database.pool.execute(

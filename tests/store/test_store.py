@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from omnicord.store import MediaRef, SqliteStore, Turn
-from omnicord.store.sqlite import load_migrations
+from omnicord.store.sqlite.migrate import load_migrations
 
 
 def turn(text: str, reply: str = "ok") -> Turn:

@@ -91,7 +91,7 @@ async def _status(settings: Settings) -> int:
     if not settings.uses_postgresql and not settings.db_path.exists():
         note(f"there is no database at {settings.db_path} yet: the bot creates it on first use")
         return EXIT_OK
-    from omnicord.store.base import COPY_TABLES
+    from omnicord.store.copy import COPY_TABLES
 
     async with build.open_store(settings, pool_size=1, migrate=False) as store:
         print(f"database: {_name(settings.database)} ({store.backend})")
@@ -127,7 +127,7 @@ def backup_private(source: Path, target: Path) -> int:
     import tempfile
 
     from omnicord.files import create_private
-    from omnicord.store.database import backup_sqlite
+    from omnicord.store.sqlite.database import backup_sqlite
 
     if not source.is_file():
         raise InputError(f"OMNICORD_DB: there is no database at {source}")

@@ -94,9 +94,9 @@ async def check_database(settings: Settings) -> list[Check]:
 def _latest_migration(backend: str) -> int:
     """The newest schema version this Omnicord ships for a backend."""
     if backend == "postgresql":
-        from omnicord.store.pg_migrations import load_migrations
+        from omnicord.store.postgres.migrate import load_migrations
     else:
-        from omnicord.store.sqlite import load_migrations
+        from omnicord.store.sqlite.migrate import load_migrations
     return max(migration.version for migration in load_migrations())
 
 

@@ -1,48 +1,42 @@
 """PostgreSQL store: what ``SqliteStore`` keeps, in a database several bot processes share.
 
 Conversations, usage and preferences live in the same tables and columns as in SQLite (see
-``migrations/postgresql``). The conversation lock, cooldowns, concurrency slots and the
-upstream rate hold across processes (``pg_leases``, ``pg_limits``). Needs asyncpg (the
+``migrations``). The conversation lock, cooldowns, concurrency slots and the
+upstream rate hold across processes (``leases``, ``limits``). Needs asyncpg (the
 ``postgresql`` extra: ``pip install -e ".[postgresql]"`` in a checkout).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from omnicord.store.base import (
-    COPY_KEYS,
-    COPY_TABLES,
-    MEMBER_ERASED,
-    RECENT_SOURCES,
-    SYNC_CLAIM_SECONDS,
-    VERDICT_ORDER,
-    DailyUsage,
-    Kept,
-    Removed,
-    Row,
-    Turn,
-    UsageRow,
-    check_table,
+from omnicord.store.copy import COPY_KEYS, COPY_TABLES, check_table
+from omnicord.store.locks import ScopeLocks
+from omnicord.store.postgres.bot_state import PostgresBotState
+from omnicord.store.postgres.database import CONNECT_TIMEOUT, PostgresDatabase
+from omnicord.store.postgres.executor import PostgresExecutor, row_count
+from omnicord.store.postgres.leases import LEASE_SECONDS, Leases, ScopeHolds
+from omnicord.store.postgres.limits import PostgresLimits
+from omnicord.store.postgres.migrate import apply_pending, load_migrations, schema_version
+from omnicord.store.postgres.scrub import Scrubber
+from omnicord.store.records import SYNC_CLAIM_SECONDS, Kept, Removed, Row, Turn, UsageRow, utc_now
+from omnicord.store.rows import (
     media_hashes,
     orphaned_replies,
+    row_without_nul,
     turn_from_row,
-    usage_filter,
-    utc_now,
+    turn_values,
+    usage_values,
     without_nul,
 )
-from omnicord.store.locks import ScopeLocks
-from omnicord.store.pg_database import CONNECT_TIMEOUT, PostgresDatabase
-from omnicord.store.pg_leases import LEASE_SECONDS, Leases, ScopeHolds
-from omnicord.store.pg_limits import PostgresLimits
-from omnicord.store.pg_migrations import apply_pending, load_migrations, schema_version
-from omnicord.store.pg_preferences import PostgresPreferences
-from omnicord.store.pg_scrub import Scrubber
-from omnicord.store.pg_state import PostgresBotState
+from omnicord.store.schema import newer
+from omnicord.store.sql import conversations, erasures
+from omnicord.store.sql.erasures import PRUNE_BATCH
+from omnicord.store.sql.preferences import Preferences
+from omnicord.store.sql.shared import SharedQueries
 
 _RECALL = """
     SELECT c.system_prompt AS persona, t.* FROM conversations c
@@ -65,7 +59,7 @@ _BLOCKED = f"""
         SELECT kind FROM erasures
         WHERE (kind = 'member' AND subject = ANY($1::text[]) AND erased_at >= $2::text)
            OR (kind IN ('deleted', 'edited') AND subject = $3::text)
-        ORDER BY {VERDICT_ORDER} LIMIT 1)"""
+        ORDER BY {erasures.VERDICT_ORDER} LIMIT 1)"""
 
 # The turn, its conversation and its usage in one statement, unless a tombstone forbids them
 # (the statement returns its kind then); written once per write key however often retried.
@@ -81,16 +75,16 @@ _ADD_TURN = f"""
                            reply_text, model, usage_json, created_at, replied_at,
                            source_message_id, reply_message_ids, write_key)
         SELECT id, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text,
-               $12::text, $13::text, $3::text, $14::text, $22::text
+               $12::text, $13::text, $14::text, $15::text, $23::text
         FROM conversation
         ON CONFLICT (write_key) DO NOTHING
         RETURNING id),
     used AS (
         INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
                            completion_tokens, created_at, write_key)
-        SELECT $15::text, $16::text, $17::text, $18::text, $19::text, $20::bigint,
-               $21::bigint, $13::text, $22::text
-        WHERE $18::text IS NOT NULL AND EXISTS (SELECT 1 FROM turn))
+        SELECT $16::text, $17::text, $18::text, $19::text, $20::text, $21::bigint,
+               $22::bigint, $13::text, $23::text
+        WHERE $19::text IS NOT NULL AND EXISTS (SELECT 1 FROM turn))
     SELECT (SELECT kind FROM blocked)"""
 
 _ADD_USAGE = f"""
@@ -117,7 +111,7 @@ def _message_key(message_id: str) -> str:
     return f"message:{message_id}"
 
 
-class PostgresStore:
+class PostgresStore(SharedQueries):
     """Conversation history, usage, preferences and shared limits in one PostgreSQL database.
 
     Safe to share between coroutines (a connection pool) and between processes (transactions,
@@ -133,7 +127,8 @@ class PostgresStore:
         self.database = PostgresDatabase(url, pool_size=pool_size,
                                          connect_timeout=connect_timeout)
         self.leases = Leases(self.database, seconds=lease_seconds)
-        self.preferences = PostgresPreferences(self.database)
+        self.executor = PostgresExecutor(self.database)
+        self.preferences = Preferences(self.executor)
         self.limits = PostgresLimits(self.database, self.leases)
         self.bot_state = PostgresBotState(self.database)
         self.scrubber = Scrubber(url)
@@ -141,13 +136,6 @@ class PostgresStore:
         # Turns added at once to one scope are stored in call order, as SQLite's one writer
         # does; the pool alone could commit them in any order.
         self._write_order = ScopeLocks()
-
-    async def __aenter__(self) -> PostgresStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     async def open(self, *, migrate: bool = True) -> None:
         """Connect and (unless told not to) bring the schema up to date; StoreUnavailable if
@@ -176,12 +164,7 @@ class PostgresStore:
     async def pending_migrations(self) -> list[str]:
         """Names of the shipped migrations not applied yet."""
         current = await self.schema_version()
-        return [m.name for m in load_migrations() if m.version > current]
-
-    async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
-        """The scope's turns, oldest first (only the newest ``limit`` when given)."""
-        turns, _ = await self.recall(scope, limit=limit)
-        return turns
+        return [m.name for m in newer(load_migrations(), current)]
 
     async def recall(self, scope: str, *, limit: int | None = None
                      ) -> tuple[list[Turn], str | None]:
@@ -198,14 +181,8 @@ class PostgresStore:
         keys = [*map(_member_key, members)]
         if turn.source_message_id:
             keys.append(_message_key(turn.source_message_id))
-        values = (
-            members, turn.created_at, turn.source_message_id, scope, turn.speaker_id,
-            without_nul(turn.speaker_name), without_nul(turn.text),
-            json.dumps([m.to_dict() for m in turn.media]), without_nul(turn.reply_text),
-            turn.model, json.dumps(turn.usage) if turn.usage is not None else None,
-            turn.created_at, turn.replied_at, json.dumps(list(turn.reply_message_ids)),
-            *_usage_values(usage), uuid.uuid4().hex,
-        )
+        values = (members, turn.created_at, turn.source_message_id, scope, *turn_values(turn),
+                  *usage_values(usage), uuid.uuid4().hex)
 
         async def write(conn: Any) -> str | None:
             await conn.execute(_LOCK_SHARED, keys)
@@ -214,45 +191,18 @@ class PostgresStore:
 
         async with self._write_order.hold(scope):
             blocked = await self.database.transaction(write)
-        return _kept(blocked)
+        return erasures.verdict(blocked)
 
     async def add_usage(self, usage: UsageRow) -> bool:
         """Record one request's usage unless its member was erased since it began."""
-        values = ([usage.user_id], usage.began_at, None, *_usage_values(usage), utc_now(),
+        values = ([usage.user_id], usage.began_at, None, *usage_values(usage), utc_now(),
                   uuid.uuid4().hex)
 
         async def write(conn: Any) -> bool:
             await conn.execute(_LOCK_SHARED, [_member_key(usage.user_id)])
-            return _count(await conn.execute(_ADD_USAGE, *values)) > 0
+            return row_count(await conn.execute(_ADD_USAGE, *values)) > 0
 
         return await self.database.transaction(write)
-
-    async def usage_by_model(
-        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
-    ) -> list[tuple[str, int, int]]:
-        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
-        where, params = usage_filter(_dollar, since_day, user_id=user_id, guild_id=guild_id)
-        rows = await self.database.fetch(
-            "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-            f" WHERE {where} GROUP BY model", *params)
-        return [(row[0], int(row[1]), int(row[2])) for row in rows]
-
-    async def usage_by_day(
-        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
-        guild_id: str | None = None,
-    ) -> list[DailyUsage]:
-        """(day, model, prompt, completion) per day and model, oldest day first."""
-        where, params = usage_filter(_dollar, since_day, until_day=until_day, user_id=user_id,
-                                     guild_id=guild_id)
-        rows = await self.database.fetch(
-            "SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-            f" WHERE {where} GROUP BY day, model"
-            ' ORDER BY day, model COLLATE "C"', *params)  # byte order, as SQLite sorts
-        return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
-
-    async def command_tree_hash(self, application_id: str) -> str | None:
-        """The hash of the slash commands last synced for an application."""
-        return await self.bot_state.command_tree_hash(application_id)
 
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
@@ -270,18 +220,10 @@ class PostgresStore:
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        removed = _count(await self.database.execute(
-            "DELETE FROM turns WHERE conversation_id IN"
-            " (SELECT id FROM conversations WHERE scope = $1)", scope))
+        removed = await conversations.reset(self.executor, scope)
         if removed:
             self.scrubber.touched(_TURN_TABLES)
         return removed
-
-    async def system_prompt(self, scope: str) -> str | None:
-        """The scope's own persona, if one was set."""
-        prompt: str | None = await self.database.fetchval(
-            "SELECT system_prompt FROM conversations WHERE scope = $1", scope)
-        return prompt
 
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
@@ -319,12 +261,13 @@ class PostgresStore:
 
         async def forget(conn: Any) -> Removed:
             await conn.execute(_LOCK_ALONE, [_member_key(user_id)])
-            await conn.execute(_TOMBSTONES, MEMBER_ERASED, [user_id], erased_at)
+            await conn.execute(_TOMBSTONES, erasures.MEMBER_ERASED, [user_id], erased_at)
             rows, released = await _delete_turns(conn, _BY_SPEAKER, user_id, scopes)
             await conn.execute("DELETE FROM conversations WHERE scope = ANY($1::text[])", scopes)
-            preferences = _count(await conn.execute(
+            preferences = row_count(await conn.execute(
                 "DELETE FROM member_settings WHERE user_id = $1", user_id))
-            usage = _count(await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id))
+            usage = row_count(await conn.execute("DELETE FROM usage WHERE user_id = $1",
+                                                 user_id))
             # Cooldown keys end in the member's id ("chat:<id>"): their last request time goes too.
             await conn.execute("DELETE FROM cooldowns WHERE key LIKE '%:' || $1", user_id)
             return Removed(len(rows), released, preferences, usage)
@@ -333,15 +276,9 @@ class PostgresStore:
         self.scrubber.touched(_MEMBER_TABLES)
         return removed
 
-    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
-        """(scope, message id) of the newest turns made from a Discord message since then."""
-        rows = await self.database.fetch(RECENT_SOURCES.format("$1", "$2"), since, limit)
-        return [(row[0], row[1]) for row in rows]
-
     async def prune_erasures(self, *, older_than: str) -> int:
         """Forget tombstones from before ``older_than``."""
-        forgotten = _count(await self.database.execute(
-            "DELETE FROM erasures WHERE erased_at < $1", older_than))
+        forgotten = await conversations.prune_erasures(self.executor, older_than=older_than)
         if forgotten:
             self.scrubber.touched(("erasures",))
         return forgotten
@@ -356,14 +293,13 @@ class PostgresStore:
         turns, released = 0, set[str]()
         while True:
             rows, freed = await self.database.transaction(
-                lambda conn: _delete_turns(conn, _OLDER_THAN, turns_before, PRUNE_BATCH))
+                lambda conn: _delete_turns(conn, erasures.OLDER_THAN, turns_before, PRUNE_BATCH))
             count = len(rows)
             turns += count
             released.update(freed)
             if count < PRUNE_BATCH:
                 break
-        usage = _count(await self.database.execute(
-            "DELETE FROM usage WHERE day < $1", usage_before))
+        usage = await conversations.prune_usage(self.executor, before_day=usage_before)
         if turns or usage:
             self.scrubber.touched((*_TURN_TABLES, "usage"))
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
@@ -374,11 +310,6 @@ class PostgresStore:
             return set()
         rows = await self.database.fetch(_REFERENCED_MEDIA, list(content_hashes))
         return {row[0] for row in rows}
-
-    async def count_rows(self, table: str) -> int:
-        """How many rows one of ``COPY_TABLES`` holds."""
-        return int(await self.database.fetchval(
-            f"SELECT count(*) FROM {check_table(table)}"))
 
     async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
         """Every row of one of ``COPY_TABLES``, in batches, in key order (text keys in byte
@@ -402,7 +333,7 @@ class PostgresStore:
         """Insert exported rows, keeping their ids, in one transaction; new rows' ids then
         continue above them."""
         columns = COPY_TABLES[check_table(table)]
-        records = [_without_nul(row) for row in rows]
+        records = [row_without_nul(row) for row in rows]
 
         async def insert(conn: Any) -> None:
             await conn.copy_records_to_table(table, records=records, columns=list(columns))
@@ -416,7 +347,7 @@ class PostgresStore:
     async def remove_rows(self, table: str, keys: list[Row]) -> None:
         """Delete the rows with these keys (``COPY_KEYS``), in one statement."""
         columns = COPY_KEYS[check_table(table)]
-        arrays = [[key[i] for key in map(_without_nul, keys)] for i in range(len(columns))]
+        arrays = [[key[i] for key in map(row_without_nul, keys)] for i in range(len(columns))]
         unnest = ", ".join(f"${n}::{'bigint' if column == 'id' else 'text'}[]"
                            for n, column in enumerate(columns, 1))
         await self.database.execute(
@@ -424,14 +355,10 @@ class PostgresStore:
             f" (SELECT * FROM unnest({unnest}))", *arrays)
 
 
-#: Turns deleted per transaction by ``prune``.
-PRUNE_BATCH = 2000
 _BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
                " AND ref = ANY($1::text[]))")
 _BY_SPEAKER = ("speaker_id = $1 OR conversation_id IN (SELECT id FROM conversations"
                " WHERE scope = ANY($2::text[]))")
-_OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < $1 LIMIT $2)"
-_DELETED = "media_json, source_message_id, reply_message_ids"
 _REFERENCED_MEDIA = ("SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
                      " AND ref = ANY($1::text[])")
 
@@ -441,7 +368,7 @@ async def _delete_turns(conn: Any, where: str, *params: object
     """Delete the turns matching ``where`` (their refs go with them): their rows (media and
     message ids), and the content hashes of their media that no remaining turn refers to."""
     rows: list[Any] = await conn.fetch(
-        f"DELETE FROM turns WHERE {where} RETURNING {_DELETED}", *params)
+        f"DELETE FROM turns WHERE {where} RETURNING {erasures.DELETED_COLUMNS}", *params)
     hashes = media_hashes(row["media_json"] for row in rows)
     if not hashes:
         return rows, ()
@@ -449,32 +376,3 @@ async def _delete_turns(conn: Any, where: str, *params: object
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media' AND ref = ANY($1::text[])",
         sorted(hashes))}
     return rows, tuple(sorted(hashes - still_used))
-
-
-def _without_nul(row: Row) -> Row:
-    """A copied row as PostgreSQL stores it: its text without NUL characters."""
-    return tuple(without_nul(v) if isinstance(v, str) else v for v in row)
-
-
-def _kept(blocked: str | None) -> Kept:
-    """A turn's fate from the tombstone that blocked it (None: stored)."""
-    if blocked is None:
-        return Kept.STORED
-    return Kept.FORGOTTEN if blocked == MEMBER_ERASED else Kept(blocked)
-
-
-def _count(status: str) -> int:
-    """The row count of a command status such as ``DELETE 3``."""
-    return int(status.split()[-1])
-
-
-def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
-    if usage is None:
-        return (None,) * 7
-    return (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
-            usage.prompt_tokens, usage.completion_tokens)
-
-
-def _dollar(n: int) -> str:
-    """The n-th query placeholder, as asyncpg's driver spells it."""
-    return f"${n}"

@@ -21,10 +21,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from omnicord.store.base import Expired, SlotsFull
-from omnicord.store.limits import WINDOW_SECONDS
-from omnicord.store.pg_database import PostgresDatabase
-from omnicord.store.pg_leases import Leases
+from omnicord.store.postgres.database import PostgresDatabase
+from omnicord.store.postgres.leases import Leases
+from omnicord.store.records import UPSTREAM_WINDOW_SECONDS as WINDOW_SECONDS
+from omnicord.store.records import Expired, SlotsFull
 
 # Advisory lock namespaces (the first of two int4 keys): "OMN" and a number.
 _SLOTS_LOCK = 0x4F4D4E01

@@ -1,41 +1,29 @@
-"""SQL helpers both stores share (the records and interface re-exported for now)."""
+"""Turning records into rows and rows into records, the same on both backends."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from omnicord.media.types import MediaRef
-from omnicord.store.interface import ConversationStore, Limits, PreferenceStore, Store
 from omnicord.store.records import (
     ACCESS_KINDS,
     CHANNEL_ROLES,
-    ERASURE_KEEP_SECONDS,
-    SYNC_CLAIM_SECONDS,
     AccessList,
-    CaptionMode,
-    DailyUsage,
-    Expired,
     GuildPreferences,
-    Kept,
     MemberPreferences,
-    Removed,
     ReplyMode,
     Row,
-    SlotsFull,
     Turn,
     UsageRow,
-    utc_now,
-    utc_today,
 )
 
-__all__ = [  # the records and interface, re-exported while callers move to their modules
-    "ACCESS_KINDS", "CHANNEL_ROLES", "ERASURE_KEEP_SECONDS", "SYNC_CLAIM_SECONDS", "AccessList",
-    "CaptionMode", "ConversationStore", "DailyUsage", "Expired", "GuildPreferences", "Kept",
-    "Limits", "MemberPreferences", "PreferenceStore", "Removed", "ReplyMode", "Row", "SlotsFull",
-    "Store", "Turn", "UsageRow", "utc_now", "utc_today",
-]
+
+class Record(Protocol):
+    """A result row read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 def media_hashes(media_json: Iterable[str]) -> set[str]:
@@ -68,19 +56,6 @@ def access_list(targets: Sequence[str]) -> AccessList:
     return AccessList(roles=frozenset(kinds["role"]), channels=frozenset(kinds["channel"]))
 
 
-#: Tombstone kinds: an erased member (subject: a user id), a deleted or edited message
-#: (subject: a message id). The message kinds' values are ``Kept`` values.
-MEMBER_ERASED = "member"
-MESSAGE_ERASURES = (Kept.DELETED.value, Kept.EDITED.value)
-#: Newest turns first, made from a Discord message since a time (placeholders: since, limit).
-RECENT_SOURCES = ("SELECT c.scope, t.source_message_id FROM turns t"
-                  " JOIN conversations c ON c.id = t.conversation_id"
-                  " WHERE t.source_message_id IS NOT NULL AND t.created_at >= {}"
-                  " ORDER BY t.id DESC LIMIT {}")
-#: Which tombstone decides a turn's fate when several apply.
-VERDICT_ORDER = ("CASE kind WHEN 'deleted' THEN 0 WHEN 'edited' THEN 1 ELSE 2 END")
-
-
 def storable(value: Any) -> Any:
     """A value as both backends store it: text without NUL characters, anything else as is."""
     return without_nul(value) if isinstance(value, str) else value
@@ -97,58 +72,6 @@ def channel_role_column(role: str) -> str:
     if role not in CHANNEL_ROLES:
         raise ValueError(f"unknown channel role {role!r}")
     return role
-
-
-#: The tables ``omnicord db copy`` moves, parents first, with the columns both backends share.
-COPY_TABLES: dict[str, tuple[str, ...]] = {
-    "conversations": ("id", "scope", "system_prompt", "created_at", "updated_at"),
-    "turns": ("id", "conversation_id", "speaker_id", "speaker_name", "text", "media_json",
-              "reply_text", "model", "usage_json", "created_at", "replied_at",
-              "source_message_id", "reply_message_ids"),
-    "usage": ("id", "day", "guild_id", "channel_id", "user_id", "model", "prompt_tokens",
-              "completion_tokens", "created_at"),
-    "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
-                       "daily_token_cap", "updated_at", "caption_language"),
-    "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
-                        "caption_language"),
-    "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
-                         "caption_mode"),
-    "guild_access": ("guild_id", "target", "updated_at"),
-}
-
-#: Each copied table's key: its leading columns in ``COPY_TABLES``.
-COPY_KEYS: dict[str, tuple[str, ...]] = {
-    "conversations": ("id",), "turns": ("id",), "usage": ("id",),
-    "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
-    "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
-}
-
-class Record(Protocol):
-    """A result row read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-
-def usage_filter(
-    mark: Callable[[int], str], since_day: str, *, until_day: str | None = None,
-    user_id: str | None = None, guild_id: str | None = None,
-) -> tuple[str, list[str]]:
-    """The WHERE condition choosing usage rows (from a day, up to a day, for a member and/or
-    server) and its parameters; ``mark(n)`` spells the n-th placeholder (``?`` or ``$n``)."""
-    where, params = [f"day >= {mark(1)}"], [since_day]
-    for column, test, given in (("day", "<=", until_day), ("user_id", "=", user_id),
-                                ("guild_id", "=", guild_id)):
-        if given is not None:
-            params.append(given)
-            where.append(f"{column} {test} {mark(len(params))}")
-    return " AND ".join(where), params
-
-
-def check_table(table: str) -> str:
-    """``table`` if it is one of ``COPY_TABLES`` (safe to put in SQL), else ValueError."""
-    if table not in COPY_TABLES:
-        raise ValueError(f"unknown table {table!r}")
-    return table
 
 
 def turn_from_row(row: Record) -> Turn:
@@ -207,12 +130,25 @@ def member_from_row(row: Sequence[Any] | None) -> MemberPreferences:
                              caption_language=row[2])
 
 
-def command_hash_key(application_id: str) -> str:
-    """The ``bot_state`` key of the hash of an application's slash commands last synced."""
-    return f"commands:{application_id}"
+def usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
+    """A request's usage as (day, guild, channel, member, model, prompt, completion) tokens
+    (all None without usage)."""
+    if usage is None:
+        return (None,) * 7
+    return (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
+            usage.prompt_tokens, usage.completion_tokens)
 
 
-def command_claim_key(application_id: str) -> str:
-    """The ``bot_state`` key of the claim to sync an application's slash commands: its value
-    is ``"<expiry> <token>"``, the expiry an ISO 8601 UTC time."""
-    return f"commands-sync:{application_id}"
+def turn_values(turn: Turn) -> tuple[Any, ...]:
+    """A turn's (speaker id, speaker name, text, media json, reply text, model, usage json,
+    created at, replied at, source message id, reply message ids json), text without NULs."""
+    return (turn.speaker_id, without_nul(turn.speaker_name), without_nul(turn.text),
+            json.dumps([m.to_dict() for m in turn.media]), without_nul(turn.reply_text),
+            turn.model, json.dumps(turn.usage) if turn.usage is not None else None,
+            turn.created_at, turn.replied_at, turn.source_message_id,
+            json.dumps(list(turn.reply_message_ids)))
+
+
+def row_without_nul(row: Row) -> Row:
+    """A copied row as both backends store it: its text without NUL characters."""
+    return tuple(map(storable, row))

@@ -1,13 +1,16 @@
-"""PostgreSQL storage of server, member and channel preferences (as ``SqlitePreferences``)."""
+"""Server, member and channel preferences, written once for both backends."""
 
 from __future__ import annotations
 
-from omnicord.store.base import (
-    GUILD_FIELDS,
+from omnicord.store.records import (
     AccessList,
     CaptionMode,
     GuildPreferences,
     MemberPreferences,
+    utc_now,
+)
+from omnicord.store.rows import (
+    GUILD_FIELDS,
     access_list,
     access_target,
     channel_role_column,
@@ -15,87 +18,86 @@ from omnicord.store.base import (
     guild_values,
     member_from_row,
     member_values,
-    utc_now,
 )
-from omnicord.store.pg_database import PostgresDatabase
+from omnicord.store.sql.dialect import Executor
+
+_SAVE_GUILD = (
+    f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(GUILD_FIELDS) + 3))})"
+    " ON CONFLICT (guild_id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in (*GUILD_FIELDS, "updated_at")))
+
+_SAVE_MEMBER = (
+    "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
+    " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+    " voice = excluded.voice, reply_mode = excluded.reply_mode,"
+    " updated_at = excluded.updated_at, caption_language = excluded.caption_language")
 
 
-class PostgresPreferences:
-    """Preferences kept beside the conversation history in PostgreSQL."""
+class Preferences:
+    """Preferences kept beside the conversation history, on whichever backend runs them."""
 
-    def __init__(self, database: PostgresDatabase) -> None:
-        self._database = database
+    def __init__(self, executor: Executor) -> None:
+        self._db = executor
 
     async def guild(self, guild_id: str) -> GuildPreferences:
         """A server's preferences (all None when it never set any)."""
-        row = await self._database.fetchrow(
+        return guild_from_row(await self._db.fetchrow(
             f"SELECT {', '.join(GUILD_FIELDS)} FROM guild_settings WHERE guild_id = $1",
-            guild_id)
-        return guild_from_row(row)
+            guild_id))
 
     async def save_guild(self, guild_id: str, prefs: GuildPreferences) -> None:
         """Replace a server's preferences."""
-        values = guild_values(prefs)
-        placeholders = ", ".join(f"${n}" for n in range(1, len(GUILD_FIELDS) + 3))
-        await self._database.execute(
-            f"INSERT INTO guild_settings (guild_id, {', '.join(GUILD_FIELDS)}, updated_at)"
-            f" VALUES ({placeholders}) ON CONFLICT (guild_id) DO UPDATE SET "
-            + ", ".join(f"{f} = excluded.{f}" for f in (*GUILD_FIELDS, "updated_at")),
-            guild_id, *values, utc_now())
+        await self._db.execute(_SAVE_GUILD, guild_id, *guild_values(prefs), utc_now())
 
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
-        row = await self._database.fetchrow(
+        return member_from_row(await self._db.fetchrow(
             "SELECT voice, reply_mode, caption_language FROM member_settings"
-            " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
-        return member_from_row(row)
+            " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id))
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
         voice, mode, language = member_values(prefs)
-        await self._database.execute(
-            "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
-            " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
-            " voice = excluded.voice, reply_mode = excluded.reply_mode,"
-            " updated_at = excluded.updated_at, caption_language = excluded.caption_language",
-            guild_id, user_id, voice, mode, utc_now(), language)
+        await self._db.execute(_SAVE_MEMBER, guild_id, user_id, voice, mode, utc_now(),
+                               language)
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
         column = channel_role_column(role)
-        value = await self._database.fetchval(
+        row = await self._db.fetchrow(
             f"SELECT {column} FROM channel_settings WHERE channel_id = $1", channel_id)
-        return bool(value)
+        return bool(row and row[0])
 
     async def set_channel_role(
         self, guild_id: str, channel_id: str, role: str, enabled: bool
     ) -> None:
         """Open or close a channel for chat or auto-captioning."""
         column = channel_role_column(role)
-        await self._database.execute(
+        await self._db.execute(
             f"INSERT INTO channel_settings (channel_id, guild_id, {column}, updated_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
             f" {column} = excluded.{column}, updated_at = excluded.updated_at",
             channel_id, guild_id, int(enabled), utc_now())
 
     async def channels_with(self, guild_id: str, role: str) -> list[str]:
-        """Ids of the server's channels with a role switched on."""
+        """Ids of the server's channels with a role switched on, in byte order."""
         column = channel_role_column(role)
-        rows = await self._database.fetch(
+        rows = await self._db.fetch(
             f"SELECT channel_id FROM channel_settings WHERE guild_id = $1 AND {column} = 1"
-            " ORDER BY channel_id", guild_id)
+            f" ORDER BY channel_id{self._db.dialect.byte_order}", guild_id)
         return [row[0] for row in rows]
 
     async def caption_mode(self, channel_id: str) -> CaptionMode:
         """What the channel's auto-captions post (``transcript`` for a channel never set)."""
-        value = await self._database.fetchval(
+        row = await self._db.fetchrow(
             "SELECT caption_mode FROM channel_settings WHERE channel_id = $1", channel_id)
-        return CaptionMode(value) if value else CaptionMode.TRANSCRIPT
+        return CaptionMode(row[0]) if row and row[0] else CaptionMode.TRANSCRIPT
 
     async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
         """Choose what the channel's auto-captions post (kept while captions are off)."""
-        await self._database.execute(
+        await self._db.execute(
             "INSERT INTO channel_settings (channel_id, guild_id, caption_mode, updated_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
             " caption_mode = excluded.caption_mode, updated_at = excluded.updated_at",
@@ -103,19 +105,18 @@ class PostgresPreferences:
 
     async def access(self, guild_id: str) -> AccessList:
         """The server's allow lists (empty: everyone, everywhere)."""
-        rows = await self._database.fetch(
-            "SELECT target FROM guild_access WHERE guild_id = $1", guild_id)
+        rows = await self._db.fetch("SELECT target FROM guild_access WHERE guild_id = $1",
+                                    guild_id)
         return access_list([row[0] for row in rows])
 
     async def set_access(self, guild_id: str, kind: str, target_id: str, allowed: bool) -> None:
         """Add a role or channel to the server's allow list, or remove it."""
         target = access_target(kind, target_id)
         if allowed:
-            await self._database.execute(
+            await self._db.execute(
                 "INSERT INTO guild_access (guild_id, target, updated_at) VALUES ($1, $2, $3)"
                 " ON CONFLICT (guild_id, target) DO UPDATE SET updated_at = excluded.updated_at",
                 guild_id, target, utc_now())
         else:
-            await self._database.execute(
+            await self._db.execute(
                 "DELETE FROM guild_access WHERE guild_id = $1 AND target = $2", guild_id, target)
-

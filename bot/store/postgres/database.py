@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from omnicord.errors import ConfigError
 from omnicord.secrets import URL_MASK, mask_url, url_password, url_secrets
-from omnicord.store.database import StoreUnavailable
+from omnicord.store.errors import StoreUnavailable
 
 try:
     import asyncpg

@@ -1,4 +1,4 @@
-"""Versioned SQL migrations for PostgreSQL, from ``bot/store/migrations/postgresql``.
+"""Versioned SQL migrations for PostgreSQL, from ``store/postgres/migrations``.
 
 Every process applies pending migrations at start-up under one transaction-level advisory lock:
 processes starting together queue on the lock, the first applies everything in one
@@ -7,51 +7,36 @@ transaction, the others then find nothing left to do. Each version is applied ex
 
 from __future__ import annotations
 
-import re
-from importlib import resources
 from typing import Any
 
-from omnicord.store.base import utc_now
-from omnicord.store.sqlite import Migration
+from omnicord.store.records import utc_now
+from omnicord.store.schema import CREATE_HISTORY, CURRENT, RECORD, Migration, newer
+from omnicord.store.schema import load_migrations as load_from
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 #: The advisory lock held while migrating ("omnicord" in ASCII, as a bigint).
 MIGRATION_LOCK = int.from_bytes(b"omnicord", "big") >> 1
 
 
 def load_migrations() -> list[Migration]:
     """Every PostgreSQL migration shipped with the package, in version order."""
-    folder = resources.files("omnicord.store") / "migrations" / "postgresql"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    return sorted(found, key=lambda m: m.version)
+    return load_from("omnicord.store.postgres")
 
 
 async def schema_version(conn: Any) -> int:
     """The highest migration applied (0 on a database Omnicord never used)."""
     if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
         return 0
-    return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+    return int(await conn.fetchval(CURRENT))
 
 
 async def apply_pending(conn: Any) -> list[int]:
     """Apply every migration newer than the schema in one transaction; the versions applied."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-        current = await schema_version(conn)
+        await conn.execute(CREATE_HISTORY)
         applied = []
-        for migration in load_migrations():
-            if migration.version <= current:
-                continue
+        for migration in newer(load_migrations(), await schema_version(conn)):
             await conn.execute(migration.sql)  # no arguments: the whole script in one go
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                migration.version, migration.name, utc_now())
+            await conn.execute(RECORD, migration.version, migration.name, utc_now())
             applied.append(migration.version)
         return applied

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from omnicord.store.locks import ScopeLocks
-from omnicord.store.pg_database import PostgresDatabase
+from omnicord.store.postgres.database import PostgresDatabase
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from omnicord.errors import ConfigError
+from omnicord.store.errors import StoreUnavailable
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
 MEMORY = ":memory:"
 DEFAULT_BUSY_TIMEOUT = 30.0
-
-
-class StoreUnavailable(ConfigError):
-    """The database file cannot be opened or used."""
 
 
 def _describe(error: BaseException) -> str:

@@ -11,10 +11,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from omnicord.store.base import Expired, SlotsFull
+from omnicord.store.records import UPSTREAM_WINDOW_SECONDS as WINDOW_SECONDS
+from omnicord.store.records import Expired, SlotsFull
 
 Clock = Callable[[], float]
-WINDOW_SECONDS = 60.0
 
 
 class MemoryLimits:

@@ -1,13 +1,14 @@
-"""SQLite's ``bot_state``: the hash of the slash commands last synced, and the claim of the
-process syncing them. Each function runs inside the caller's write transaction (SQLite's write
-lock), so a claim is taken by one process at a time."""
+"""SQLite's claim to sync the slash commands. Each function runs inside the caller's write
+transaction (SQLite's write lock), so a claim is taken by one process at a time."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from omnicord.store.base import command_claim_key, command_hash_key, utc_now
+from omnicord.store.records import utc_now
+from omnicord.store.sql.bot_state import PUT, READ, command_claim_key, command_hash_key
+from omnicord.store.sql.dialect import SQLITE
 
 
 def iso_after(seconds: float) -> str:
@@ -18,15 +19,8 @@ def iso_after(seconds: float) -> str:
 
 def value(db: sqlite3.Connection, key: str) -> str | None:
     """The value kept under ``key`` (None: none)."""
-    row = db.execute("SELECT value FROM bot_state WHERE key = ?", (key,)).fetchone()
+    row = db.execute(SQLITE.sql(READ), (key,)).fetchone()
     return None if row is None else str(row[0])
-
-
-def put(db: sqlite3.Connection, key: str, new: str) -> None:
-    """Keep ``new`` under ``key``."""
-    db.execute("INSERT INTO bot_state (key, value, updated_at) VALUES (?, ?, ?)"
-               " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-               " updated_at = excluded.updated_at", (key, new, utc_now()))
 
 
 def claim_sync(db: sqlite3.Connection, application_id: str, tree_hash: str, seconds: float,
@@ -37,7 +31,8 @@ def claim_sync(db: sqlite3.Connection, application_id: str, tree_hash: str, seco
     held = value(db, command_claim_key(application_id))
     if held is not None and held.split(" ", 1)[0] > utc_now():
         return None
-    put(db, command_claim_key(application_id), f"{iso_after(seconds)} {token}")
+    db.execute(SQLITE.sql(PUT), (command_claim_key(application_id),
+                                 f"{iso_after(seconds)} {token}", utc_now()))
     return token
 
 
@@ -51,6 +46,6 @@ def end_claim(db: sqlite3.Connection, application_id: str, token: str) -> None:
 def set_hash(db: sqlite3.Connection, application_id: str, tree_hash: str,
              claim: str | None) -> None:
     """Record a sync of ``tree_hash``, ending ``claim`` if given."""
-    put(db, command_hash_key(application_id), tree_hash)
+    db.execute(SQLITE.sql(PUT), (command_hash_key(application_id), tree_hash, utc_now()))
     if claim is not None:
         end_claim(db, application_id, claim)

@@ -1,6 +1,6 @@
-"""PostgreSQL's ``bot_state``: the hash of the slash commands last synced, and the claim of the
-process syncing them. Claiming and recording a sync take one transaction-level advisory lock per
-application, so they never interleave: of processes starting together (on any hosts) exactly
+"""PostgreSQL's claim to sync the slash commands, and the record of a sync. Claiming and
+recording a sync take one transaction-level advisory lock per application, so they never
+interleave: of processes starting together (on any hosts) exactly
 one claims a tree, and none claims it once it is recorded. Claims expire on the database's
 clock."""
 
@@ -9,15 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from omnicord.store.base import command_claim_key, command_hash_key
-from omnicord.store.pg_database import PostgresDatabase
+from omnicord.store.postgres.database import PostgresDatabase
+from omnicord.store.records import utc_now
+from omnicord.store.sql.bot_state import PUT, command_claim_key, command_hash_key
 
 _ISO = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"  # utc_now's format
 _NOW = f"to_char(clock_timestamp() AT TIME ZONE 'UTC', {_ISO})"
-
-_PUT = f"""
-    INSERT INTO bot_state (key, value, updated_at) VALUES ($1, $2, {_NOW})
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"""
 
 # Inserted, or taken over from an expired claim; nothing while the tree is synced already.
 # (Claims, recordings and ends are idempotent: the store retries them on a lost connection.)
@@ -42,12 +39,6 @@ class PostgresBotState:
     def __init__(self, database: PostgresDatabase) -> None:
         self.database = database
 
-    async def command_tree_hash(self, application_id: str) -> str | None:
-        """The hash of the slash commands last synced for an application."""
-        found: str | None = await self.database.fetchval(
-            "SELECT value FROM bot_state WHERE key = $1", command_hash_key(application_id))
-        return found
-
     async def claim(self, application_id: str, tree_hash: str, seconds: float) -> str | None:
         """A claim token if this caller should sync ``tree_hash`` now, else None."""
         token = uuid.uuid4().hex
@@ -66,7 +57,7 @@ class PostgresBotState:
 
         async def record(conn: Any) -> None:
             await conn.execute(_LOCK, claim_key)
-            await conn.execute(_PUT, command_hash_key(application_id), tree_hash)
+            await conn.execute(PUT, command_hash_key(application_id), tree_hash, utc_now())
             if claim is not None:
                 await conn.execute(_END_CLAIM, claim_key, claim)
 

@@ -5,39 +5,32 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from omnicord.store import state
-from omnicord.store.base import (
-    COPY_KEYS,
-    COPY_TABLES,
-    MEMBER_ERASED,
-    RECENT_SOURCES,
-    SYNC_CLAIM_SECONDS,
-    VERDICT_ORDER,
-    DailyUsage,
-    Kept,
-    Removed,
-    Row,
-    Turn,
-    UsageRow,
-    check_table,
-    command_hash_key,
+from omnicord.store.copy import COPY_KEYS, COPY_TABLES, check_table
+from omnicord.store.locks import ScopeLocks
+from omnicord.store.records import SYNC_CLAIM_SECONDS, Kept, Removed, Row, Turn, UsageRow, utc_now
+from omnicord.store.rows import (
     media_hashes,
     orphaned_replies,
     turn_from_row,
-    usage_filter,
-    utc_now,
+    turn_values,
+    usage_values,
     without_nul,
 )
-from omnicord.store.database import (
+from omnicord.store.schema import newer
+from omnicord.store.sql import conversations, erasures
+from omnicord.store.sql.dialect import SQLITE
+from omnicord.store.sql.erasures import PRUNE_BATCH
+from omnicord.store.sql.preferences import Preferences
+from omnicord.store.sql.shared import SharedQueries
+from omnicord.store.sqlite.bot_state import claim_sync, end_claim, set_hash
+from omnicord.store.sqlite.database import (
     DEFAULT_BUSY_TIMEOUT,
     Combinable,
     SqliteDatabase,
@@ -45,34 +38,13 @@ from omnicord.store.database import (
     Work,
     in_transaction,
 )
-from omnicord.store.limits import MemoryLimits
-from omnicord.store.locks import FileScopeLocks, ScopeLocks
-from omnicord.store.preferences import SqlitePreferences
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One numbered SQL script from ``bot/store/migrations``."""
-
-    version: int
-    name: str
-    sql: str
+from omnicord.store.sqlite.executor import SqliteExecutor
+from omnicord.store.sqlite.limits import MemoryLimits
+from omnicord.store.sqlite.locks import FileScopeLocks
+from omnicord.store.sqlite.migrate import apply_pending, load_migrations, schema_version
 
 
-def load_migrations() -> list[Migration]:
-    """Every migration shipped with the package, in version order."""
-    folder = resources.files("omnicord.store") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    return sorted(found, key=lambda m: m.version)
-
-
-class SqliteStore:
+class SqliteStore(SharedQueries):
     """Conversation history, usage and preferences in one SQLite file.
 
     Safe to share between coroutines (writes are serialized in one writer thread) and between
@@ -85,24 +57,18 @@ class SqliteStore:
     def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.database = SqliteDatabase(path, busy_timeout=busy_timeout)
-        self.preferences = SqlitePreferences(self.database)
+        self.executor = SqliteExecutor(self.database)
+        self.preferences = Preferences(self.executor)
         self.limits = MemoryLimits()
         self.locks: ScopeLocks | FileScopeLocks = (
             ScopeLocks() if self.database.in_memory
             else FileScopeLocks(f"{self.database.path}-locks")
         )
 
-    async def __aenter__(self) -> SqliteStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
     async def open(self, *, migrate: bool = True) -> None:
         """Connect and (unless told not to) bring the schema up to date; StoreUnavailable if
         the file is unusable."""
-        await self.database.open(_apply_pending if migrate else None)
+        await self.database.open(apply_pending if migrate else None)
 
     async def close(self) -> None:
         """Close the connections."""
@@ -124,22 +90,16 @@ class SqliteStore:
 
     async def schema_version(self) -> int:
         """The highest migration applied."""
-        return await self.read(_schema_version)
+        return await self.read(schema_version)
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""
-        return await self.write(_apply_pending)
+        return await self.write(apply_pending)
 
     async def pending_migrations(self) -> list[str]:
         """Names of the shipped migrations not applied yet."""
         current = await self.schema_version()
-        return [m.name for m in load_migrations() if m.version > current]
-
-    async def count_rows(self, table: str) -> int:
-        """How many rows one of ``COPY_TABLES`` holds."""
-        check_table(table)
-        return int(await self.read(
-            lambda db: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]))
+        return [m.name for m in newer(load_migrations(), current)]
 
     async def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:
         """Every row of one of ``COPY_TABLES``, in batches, in key order."""
@@ -169,11 +129,6 @@ class SqliteStore:
         where = " AND ".join(f"{column} = ?" for column in COPY_KEYS[check_table(table)])
         await self.write(lambda db: db.executemany(f"DELETE FROM {table} WHERE {where}", keys))
 
-    async def history(self, scope: str, *, limit: int | None = None) -> list[Turn]:
-        """The scope's turns, oldest first (only the newest ``limit`` when given)."""
-        turns, _ = await self.recall(scope, limit=limit)
-        return turns
-
     async def recall(self, scope: str, *, limit: int | None = None
                      ) -> tuple[list[Turn], str | None]:
         """The scope's turns (as ``history``) and its persona, read together."""
@@ -185,14 +140,7 @@ class SqliteStore:
         """Store a completed turn, and the usage it cost, unless an erasure forbids it: both
         or neither, in one transaction with the tombstone check (turns queued together share
         it)."""
-        values = (
-            scope, turn.speaker_id, without_nul(turn.speaker_name), without_nul(turn.text),
-            json.dumps([m.to_dict() for m in turn.media]), without_nul(turn.reply_text),
-            turn.model, json.dumps(turn.usage) if turn.usage is not None else None,
-            turn.created_at, turn.replied_at, turn.source_message_id,
-            json.dumps(list(turn.reply_message_ids)),
-            *_usage_values(usage), uuid.uuid4().hex,
-        )
+        values = (scope, *turn_values(turn), *usage_values(usage), uuid.uuid4().hex)
         members = (turn.speaker_id, usage.user_id if usage else turn.speaker_id)
         write = _TurnWrite(values, members, turn.created_at, turn.source_message_id)
         kept: Kept = await self.database.write_combined(
@@ -203,60 +151,28 @@ class SqliteStore:
         """Record one request's usage unless its member was erased since it began."""
         return await self.write(lambda db: insert_usage(db, usage))
 
-    async def usage_by_model(
-        self, *, since_day: str, user_id: str | None = None, guild_id: str | None = None
-    ) -> list[tuple[str, int, int]]:
-        """(model, prompt tokens, completion tokens) since a day, for a member and/or server."""
-        where, params = usage_filter(_question, since_day, user_id=user_id, guild_id=guild_id)
-        query = ("SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-                 f" WHERE {where} GROUP BY model")
-        rows = await self.read(lambda db: db.execute(query, params).fetchall())
-        return [(row[0], int(row[1]), int(row[2])) for row in rows]
-
-    async def usage_by_day(
-        self, *, since_day: str, until_day: str | None = None, user_id: str | None = None,
-        guild_id: str | None = None,
-    ) -> list[DailyUsage]:
-        """(day, model, prompt, completion) per day and model, oldest day first."""
-        where, params = usage_filter(_question, since_day, until_day=until_day, user_id=user_id,
-                                     guild_id=guild_id)
-        query = ("SELECT day, model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage"
-                 f" WHERE {where} GROUP BY day, model ORDER BY day, model")
-        rows = await self.read(lambda db: db.execute(query, params).fetchall())
-        return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
-
-    async def command_tree_hash(self, application_id: str) -> str | None:
-        """The hash of the slash commands last synced for an application."""
-        return await self.read(lambda db: state.value(db, command_hash_key(application_id)))
-
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
         """Claim the sync of ``tree_hash`` (one writer at a time: one process wins)."""
         token = uuid.uuid4().hex
-        return await self.write(lambda db: state.claim_sync(db, application_id, tree_hash,
-                                                             seconds, token))
+        return await self.write(lambda db: claim_sync(db, application_id, tree_hash, seconds,
+                                                      token))
 
     async def set_command_tree_hash(self, application_id: str, tree_hash: str, *,
                                     claim: str | None = None) -> None:
         """Record that ``tree_hash`` was synced, ending ``claim`` if given."""
-        await self.write(lambda db: state.set_hash(db, application_id, tree_hash, claim))
+        await self.write(lambda db: set_hash(db, application_id, tree_hash, claim))
 
     async def release_command_sync(self, application_id: str, claim: str) -> None:
         """End a claim without recording a sync."""
-        await self.write(lambda db: state.end_claim(db, application_id, claim))
+        await self.write(lambda db: end_claim(db, application_id, claim))
 
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many there were."""
-        removed = await self.write(lambda db: db.execute(
-            "DELETE FROM turns WHERE conversation_id IN"
-            " (SELECT id FROM conversations WHERE scope = ?)", (scope,)).rowcount)
+        removed = await conversations.reset(self.executor, scope)
         if removed:
             await self.scrub()
         return int(removed)
-
-    async def system_prompt(self, scope: str) -> str | None:
-        """The scope's own persona, if one was set."""
-        return await self.read(lambda db: _persona(db, scope))
 
     async def forget_messages(self, message_ids: Sequence[str], *,
                               why: Kept = Kept.DELETED) -> Removed:
@@ -286,7 +202,7 @@ class SqliteStore:
         erased_at = utc_now()
 
         def forget(db: sqlite3.Connection) -> Removed:
-            db.execute(_TOMBSTONE, (MEMBER_ERASED, user_id, erased_at))
+            db.execute(_TOMBSTONE, (erasures.MEMBER_ERASED, user_id, erased_at))
             rows, released = _delete_turns(db, _BY_SPEAKER, (user_id, scopes))
             db.execute("DELETE FROM conversations WHERE scope IN (SELECT value FROM json_each(?))",
                        (scopes,))
@@ -299,16 +215,9 @@ class SqliteStore:
         await self.scrub()
         return removed
 
-    async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
-        """(scope, message id) of the newest turns made from a Discord message since then."""
-        rows = await self.read(lambda db: db.execute(
-            RECENT_SOURCES.format("?", "?"), (since, limit)).fetchall())
-        return [(row[0], row[1]) for row in rows]
-
     async def prune_erasures(self, *, older_than: str) -> int:
         """Forget tombstones from before ``older_than``."""
-        return int(await self.write(lambda db: db.execute(
-            "DELETE FROM erasures WHERE erased_at < ?", (older_than,)).rowcount))
+        return await conversations.prune_erasures(self.executor, older_than=older_than)
 
     async def scrub(self) -> None:
         """Truncate the write-ahead log, so pages of erased rows (zeroed in the database file
@@ -321,13 +230,13 @@ class SqliteStore:
         turns, released = 0, set[str]()
         while True:
             batch = await self.write(functools.partial(
-                _delete_turns, where=_OLDER_THAN, params=(turns_before, PRUNE_BATCH)))
+                _delete_turns, where=SQLITE.sql(erasures.OLDER_THAN),
+                params=(turns_before, PRUNE_BATCH)))
             turns += len(batch[0])
             released.update(batch[1])
             if len(batch[0]) < PRUNE_BATCH:
                 break
-        usage = await self.write(lambda db: db.execute(
-            "DELETE FROM usage WHERE day < ?", (usage_before,)).rowcount)
+        usage = await conversations.prune_usage(self.executor, before_day=usage_before)
         if turns or usage:
             await self.scrub()
         return Removed(turns=turns, released_media=tuple(sorted(released)), usage=usage)
@@ -365,7 +274,7 @@ _TOMBSTONE = ("INSERT INTO erasures (kind, subject, erased_at) VALUES (?, ?, ?)"
               " ON CONFLICT (kind, subject) DO UPDATE SET erased_at = excluded.erased_at")
 _VERDICT = ("SELECT kind FROM erasures WHERE (kind = 'member' AND subject IN (?, ?)"
             " AND erased_at >= ?) OR (kind IN ('deleted', 'edited') AND subject = ?)"
-            f" ORDER BY {VERDICT_ORDER} LIMIT 1")
+            f" ORDER BY {erasures.VERDICT_ORDER} LIMIT 1")
 
 
 @dataclass(frozen=True)
@@ -381,8 +290,7 @@ class _TurnWrite:
 def _verdict(db: sqlite3.Connection, members: tuple[str, str], since: str,
              message_id: str | None) -> Kept:
     row = db.execute(_VERDICT, (*members, since, message_id)).fetchone()
-    return Kept.STORED if row is None else (
-        Kept.FORGOTTEN if row[0] == MEMBER_ERASED else Kept(row[0]))
+    return erasures.verdict(None if row is None else row[0])
 
 
 def _write_turns(db: sqlite3.Connection, writes: list[_TurnWrite]) -> list[Kept]:
@@ -402,14 +310,10 @@ def _write_turns(db: sqlite3.Connection, writes: list[_TurnWrite]) -> list[Kept]
     return in_transaction(db, write)
 
 
-#: Turns deleted per transaction by ``prune``.
-PRUNE_BATCH = 2000
 _BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
                " AND ref IN (SELECT value FROM json_each(?)))")
 _BY_SPEAKER = ("speaker_id = ? OR conversation_id IN (SELECT id FROM conversations"
                " WHERE scope IN (SELECT value FROM json_each(?)))")
-_OLDER_THAN = "id IN (SELECT id FROM turns WHERE created_at < ? LIMIT ?)"
-_DELETED = "media_json, source_message_id, reply_message_ids"
 _REFERENCED_MEDIA = ("SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
                      " AND ref IN (SELECT value FROM json_each(?))")
 
@@ -418,7 +322,7 @@ def _delete_turns(db: sqlite3.Connection, where: str, params: Sequence[object]
                   ) -> tuple[list[sqlite3.Row], tuple[str, ...]]:
     """Delete the turns matching ``where`` (their refs go with them): their rows (media and
     message ids), and the content hashes of their media that no remaining turn refers to."""
-    rows = db.execute(f"DELETE FROM turns WHERE {where} RETURNING {_DELETED}",
+    rows = db.execute(f"DELETE FROM turns WHERE {where} RETURNING {erasures.DELETED_COLUMNS}",
                       params).fetchall()
     hashes = media_hashes(row["media_json"] for row in rows)
     if not hashes:
@@ -427,13 +331,6 @@ def _delete_turns(db: sqlite3.Connection, where: str, params: Sequence[object]
         "SELECT DISTINCT ref FROM turn_refs WHERE kind = 'media'"
         " AND ref IN (SELECT value FROM json_each(?))", (json.dumps(sorted(hashes)),))}
     return rows, tuple(sorted(hashes - still_used))
-
-
-def _usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:
-    if usage is None:
-        return (None,) * len(_USAGE_COLUMNS)
-    return (usage.day, usage.guild_id, usage.channel_id, usage.user_id, usage.model,
-            usage.prompt_tokens, usage.completion_tokens)
 
 
 def insert_usage(db: sqlite3.Connection, usage: UsageRow) -> bool:
@@ -476,61 +373,9 @@ def _fetch(query: str, params: tuple[object, ...], db: sqlite3.Connection) -> li
 
 
 
-def _persona(db: sqlite3.Connection, scope: str) -> str | None:
-    row = db.execute("SELECT system_prompt FROM conversations WHERE scope = ?",
-                     (scope,)).fetchone()
-    return row[0] if row else None
-
-
 def _conversation_id(db: sqlite3.Connection, scope: str) -> int:
     """The scope's conversation (created if new), marked as updated now."""
     db.execute("INSERT INTO conversations (scope, updated_at) VALUES (?, ?) ON CONFLICT (scope)"
                " DO UPDATE SET updated_at = excluded.updated_at", (scope, utc_now()))
     row = db.execute("SELECT id FROM conversations WHERE scope = ?", (scope,)).fetchone()
     return int(row[0])
-
-
-def _schema_version(db: sqlite3.Connection) -> int:
-    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'schema_migrations'").fetchone()
-    if not exists:
-        return 0
-    row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-    return int(row[0] or 0)
-
-
-def _apply_pending(db: sqlite3.Connection) -> list[int]:
-    """Apply every migration newer than the schema, inside the caller's transaction."""
-    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-               " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-    current = _schema_version(db)
-    applied = []
-    for migration in load_migrations():
-        if migration.version <= current:
-            continue
-        for statement in _statements(migration.sql):
-            db.execute(statement)
-        db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                   (migration.version, migration.name, utc_now()))
-        applied.append(migration.version)
-    return applied
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration script into complete statements (trigger bodies stay whole)."""
-    statements, pending = [], ""
-    for line in sql.splitlines(keepends=True):
-        if not pending and line.strip().startswith("--"):
-            continue
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        statements.append(pending.strip())
-    return statements
-
-
-def _question(n: int) -> str:
-    """The n-th query placeholder, as sqlite3's driver spells it."""
-    return "?"
