@@ -375,12 +375,6 @@ class Settings(BaseModel):
         base = Path(".") if self.uses_postgresql else self.db_path.parent
         return base / "omnicord-media"
 
-    def configure_ffmpeg(self) -> None:
-        """Make the media pipeline use ``OMNICORD_FFMPEG``; ConfigError naming it if invalid."""
-        from omnicord.media.ffmpeg import configure_ffmpeg
-
-        configure_ffmpeg(self.ffmpeg)
-
     def require_api_key(self) -> str:
         """The DashScope key, or a ConfigError saying how to set it."""
         if self.api_key is None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 from discord.ext import commands, tasks
+from omnicord import build
 from omnicord.cogs.delivery.pacing import EditPacer
 from omnicord.cogs.runtime.inflight import InFlight
 from omnicord.cogs.runtime.omni_group import check_names_free
@@ -111,7 +112,7 @@ async def release(bot: commands.Bot) -> None:
 
 async def _open(bot: commands.Bot) -> Runtime:
     settings = getattr(bot, "omnicord_settings", None) or load_settings()
-    settings.configure_ffmpeg()
+    build.configure_ffmpeg(settings)
     stack = contextlib.AsyncExitStack()
     try:
         services = await stack.enter_async_context(open_services(settings))
