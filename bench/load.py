@@ -37,7 +37,7 @@ from omnicord.media.types import MediaTarget  # noqa: E402
 from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.store import SqliteStore, Turn  # noqa: E402
-from omnicord.store.records import UsageRow  # noqa: E402
+from omnicord.store.records import Kept, UsageRow  # noqa: E402
 
 from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
 
@@ -111,8 +111,9 @@ class TimedStore:
                      ) -> tuple[list[Turn], str | None]:
         return await self._timed(scope, self.store.recall(scope, limit=limit))
 
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
-        await self._timed(scope, self.store.add_turn(scope, turn, usage))
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
+        kept: Kept = await self._timed(scope, self.store.add_turn(scope, turn, usage))
+        return kept
 
 
 def percentile(values: list[float], share: float) -> float:

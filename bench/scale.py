@@ -62,7 +62,7 @@ from omnicord.model.catalog import find_model  # noqa: E402
 from omnicord.model.omni import OmniClient  # noqa: E402
 from omnicord.policy.usage import usage_row  # noqa: E402
 from omnicord.store import Store, Turn, open_store  # noqa: E402
-from omnicord.store.records import SlotsFull, UsageRow  # noqa: E402
+from omnicord.store.records import Kept, SlotsFull, UsageRow  # noqa: E402
 
 from tests.doubles.fake_dashscope import FakeDashScope  # noqa: E402
 
@@ -97,10 +97,10 @@ class TimedStore:
         finally:
             self._add(scope, time.perf_counter() - start)
 
-    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> None:
+    async def add_turn(self, scope: str, turn: Turn, usage: UsageRow | None = None) -> Kept:
         start = time.perf_counter()
         try:
-            await self.store.add_turn(scope, turn, usage)
+            return await self.store.add_turn(scope, turn, usage)
         finally:
             self._add(scope, time.perf_counter() - start)
             self.per_turn.append(self._pending.pop(scope) * 1000)
