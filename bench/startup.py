@@ -50,6 +50,13 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNICORD_", "DASHSCOPE_"))}
         env.update(PYTHONPATH=str(ROOT), OMNICORD_DB=str(cwd / "bench.db"),
                    DASHSCOPE_API_KEY="sk-bench")
+        # As an installed program runs: with its bytecode cached (pip compiles a wheel's
+        # modules when it installs them; a checkout caches them on first run). Some machines
+        # set PYTHONDONTWRITEBYTECODE, which would time Python's compiler on every start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        for command in COMMANDS:  # one run each to fill the cache
+            subprocess.run([sys.executable, "-m", "omnicord", *command], env=env, cwd=cwd,
+                           capture_output=True, check=False)
         baseline = median_seconds([sys.executable, "-c", "pass"], env, cwd, args.runs)
         print(f"{'command':<26} {'median s':>9} {'over python':>12}")
         print(f"{'python -c pass':<26} {baseline:>9.3f} {'':>12}")
