@@ -208,6 +208,11 @@ def _deliver(jobs: list[_Job]) -> None:
             job.future.set_exception(value)
 
 
+def in_transaction(conn: sqlite3.Connection, work: Work[T]) -> T:
+    """Run ``work`` in one immediate transaction on ``conn`` (the writer's thread)."""
+    return _transaction(work)(conn)
+
+
 def _transaction(work: Work[T]) -> Work[T]:
     def run(conn: sqlite3.Connection) -> T:
         if conn.in_transaction:  # never join a transaction something else left open

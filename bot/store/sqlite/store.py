@@ -36,6 +36,7 @@ from omnicord.store.sqlite.database import (
     SqliteDatabase,
     T,
     Work,
+    in_transaction,
 )
 from omnicord.store.sqlite.executor import SqliteExecutor
 from omnicord.store.sqlite.limits import MemoryLimits
@@ -300,34 +301,27 @@ _VERDICTS = (
     " AND erased_at >= json_extract(w.value, '$[2]'))"
     " OR (kind IN ('deleted', 'edited') AND subject = json_extract(w.value, '$[3]'))"
     f" ORDER BY {erasures.VERDICT_ORDER} LIMIT 1) FROM json_each(?) w ORDER BY w.key")
-# The insert checks the tombstones again, in its own statement: a tombstone another process
-# commits after the verdicts were read still keeps its turn out (columns of turn_writes'
-# VALUES: 2 the speaker, 9 created_at, 11 the source message, 16 the usage's member).
-_UNLESS_ERASED = (
-    "WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE (kind = 'member' AND subject IN"
-    " (v.column2, COALESCE(v.column16, v.column2)) AND erased_at >= v.column9)"
-    " OR (kind IN ('deleted', 'edited') AND subject = v.column11))")
-
-
 def _verdicts(db: sqlite3.Connection, writes: list[_TurnWrite]) -> list[Kept]:
     checks = json.dumps([[*w.members, w.created_at, w.source_message_id] for w in writes])
     return [erasures.verdict(row[0]) for row in db.execute(_VERDICTS, (checks,))]
 
 
 def _write_turns(db: sqlite3.Connection, writes: list[_TurnWrite]) -> list[Kept]:
-    """Check a burst of turns against the tombstones and insert the ones kept: two statements
-    (each atomic on its own), the insert guarded by the same check, so no turn an erasure
-    forbids is ever stored. (A verdict can say "stored" for a turn whose tombstone another
-    process committed between the two: the guard still keeps it out.)"""
-    verdicts = _verdicts(db, writes)
-    kept = [w.values for w, verdict in zip(writes, verdicts, strict=True)
-            if verdict is Kept.STORED]
-    if kept:
-        row = f"({', '.join('?' * len(kept[0]))})"
-        db.execute(f"INSERT INTO {_INTO_TURN_WRITES} SELECT * FROM (VALUES"
-                   f" {', '.join([row] * len(kept))}) AS v {_UNLESS_ERASED}",
-                   [value for values in kept for value in values])
-    return verdicts
+    """Check a burst of turns against the tombstones (one query) and insert the ones kept (one
+    statement), in one transaction: no erasure, from any process, can come between the check
+    and the insert, so each verdict is exact."""
+
+    def write(db: sqlite3.Connection) -> list[Kept]:
+        verdicts = _verdicts(db, writes)
+        kept = [w.values for w, verdict in zip(writes, verdicts, strict=True)
+                if verdict is Kept.STORED]
+        if kept:
+            row = f"({', '.join('?' * len(kept[0]))})"
+            db.execute(f"INSERT INTO {_INTO_TURN_WRITES} VALUES {', '.join([row] * len(kept))}",
+                       [value for values in kept for value in values])
+        return verdicts
+
+    return in_transaction(db, write)
 
 
 _BY_MESSAGE = ("id IN (SELECT turn_id FROM turn_refs WHERE kind = 'message'"
