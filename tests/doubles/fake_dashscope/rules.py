@@ -140,15 +140,22 @@ def image_tokens(width: int, height: int, factor: int) -> int:
     h_bar = round(height / factor) * factor
     w_bar = round(width / factor) * factor
     min_pixels, max_pixels = 4 * factor * factor, 1280 * factor * factor
+    h_bar, w_bar = _within(height, width, h_bar, w_bar, factor, min_pixels, max_pixels)
+    return int((h_bar * w_bar) / (factor * factor)) + 2
+
+
+def _within(height: int, width: int, h_bar: int, w_bar: int, factor: int, min_pixels: float,
+            max_pixels: float) -> tuple[int, int]:
+    """``smart_resize``'s last step: the rounded size scaled into [min_pixels, max_pixels]."""
     if h_bar * w_bar > max_pixels:
         beta = math.sqrt((height * width) / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < min_pixels:
+        return (math.floor(height / beta / factor) * factor,
+                math.floor(width / beta / factor) * factor)
+    if h_bar * w_bar < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return int((h_bar * w_bar) / (factor * factor)) + 2
+        return (math.ceil(height * beta / factor) * factor,
+                math.ceil(width * beta / factor) * factor)
+    return h_bar, w_bar
 
 
 def video_tokens(width: int, height: int, nframes: int, factor: int) -> int:
@@ -159,14 +166,7 @@ def video_tokens(width: int, height: int, nframes: int, factor: int) -> int:
                      int(min_pixels * 1.05))
     h_bar = max(factor, round(height / factor) * factor)
     w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
+    h_bar, w_bar = _within(height, width, h_bar, w_bar, factor, min_pixels, max_pixels)
     return math.ceil(nframes / 2) * (h_bar // factor) * (w_bar // factor) + 2
 
 
