@@ -27,7 +27,8 @@ async def diagnose_discord(token: str, *, message_content: bool) -> list[Check]:
     """Every Discord check for this token; failures are lines, never exceptions."""
     http = RestApi(max_ratelimit_timeout=30.0)
     try:
-        return await asyncio.wait_for(_diagnose(http, token, message_content), DISCORD_TIMEOUT)
+        async with asyncio.timeout(DISCORD_TIMEOUT):
+            return await _diagnose(http, token, message_content)
     except discord.LoginFailure:
         return [Check(FAIL, "Discord token", "DISCORD_TOKEN was refused by Discord (HTTP 401)",
                       REFUSED_FIX)]

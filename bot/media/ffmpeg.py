@@ -111,7 +111,8 @@ async def run_in_thread(function: Callable[..., T], *args: Any, timeout: float =
     """
     async with job_slot():
         try:
-            return await asyncio.wait_for(asyncio.to_thread(function, *args), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.to_thread(function, *args)
         except TimeoutError:
             raise MediaError(f"Processing the file took longer than {timeout:.0f} s") from None
 
@@ -151,7 +152,8 @@ async def communicate_or_kill(
     """Feed ``data`` and collect the output; the process is killed (and reaped) on timeout or
     cancellation, so no work outlives its caller."""
     try:
-        return await asyncio.wait_for(process.communicate(data), timeout)
+        async with asyncio.timeout(timeout):
+            return await process.communicate(data)
     except TimeoutError:
         await kill_process(process)
         raise MediaError(f"{doing} the file took longer than {timeout:.0f} s") from None

@@ -64,17 +64,20 @@ async def stream_chunks(
     token now and then cannot hold a request open for ever. Every failure (SDK, transport,
     an unreadable chunk, the deadline) becomes one ``UpstreamError``.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_timeout
+    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancel that lands as a chunk
+    # arrives, and a stopped reply would run on to its end.
+    deadline = asyncio.get_running_loop().time() + total_timeout
     started = False
     try:
-        stream = await asyncio.wait_for(open_stream(), total_timeout)
+        async with asyncio.timeout_at(deadline):
+            stream = await open_stream()
         started = True
         async with stream:
             chunks = aiter(stream)
             while True:
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), deadline - loop.time())
+                    async with asyncio.timeout_at(deadline):
+                        chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
                 yield chunk

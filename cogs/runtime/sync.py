@@ -112,7 +112,8 @@ async def _sync_logged(bot: AnyBot) -> int | None:
     """``sync_all`` within ``SYNC_TIMEOUT``, its failure logged as a warning (None) rather
     than raised."""
     try:
-        synced = await asyncio.wait_for(sync_all(bot.tree), SYNC_TIMEOUT)
+        async with asyncio.timeout(SYNC_TIMEOUT):
+            synced = await sync_all(bot.tree)
     except TimeoutError:
         log.warning("slash commands not synced within %.0f s (rate limited?); the next start "
                     "tries again", SYNC_TIMEOUT)

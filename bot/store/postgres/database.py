@@ -186,7 +186,8 @@ class PostgresDatabase:
         if pool is None:
             return
         try:
-            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await pool.close()
         except TimeoutError:
             pool.terminate()
 

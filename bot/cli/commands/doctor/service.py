@@ -46,7 +46,8 @@ async def check_model_service(settings: Settings) -> list[Check]:
                                max_retries=0)
     try:
         async with aclosing(client):
-            await asyncio.wait_for(_drain(client.stream(request)), PROBE_TIMEOUT)
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await _drain(client.stream(request))
     except TimeoutError:
         return [service_failure(UpstreamUnavailable(f"no reply within {PROBE_TIMEOUT:.0f} s"),
                                 settings)]
