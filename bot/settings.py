@@ -4,130 +4,166 @@
 so the command line can print one clear line instead of a traceback, and masks the secrets it
 read. A ``Settings`` holds values only: building one (in a test, or a host bot) changes nothing
 else; ``omnicord.build`` masks its secrets when Omnicord builds anything from it.
+
+Each setting is one row of ``FIELDS`` (its variable, default and parser, from
+``omnicord.setting_values``); a few checks span two settings. Plain parsers rather than a
+validation library keep the CLI's start-up fast.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from omnicord import setting_values as values
+from omnicord.environment import (
+    ENV_FILE,
+    ENVIRONMENT,
+    SECRET_FILE_SETTINGS,
+    read_env_file,
+    read_environment,
+    secrets_among,
+)
 from omnicord.errors import ConfigError
 from omnicord.model.catalog import (
     DEFAULT_CAPTION_MODEL,
     DEFAULT_CHAT_MODEL,
     DEFAULT_VOICE,
+    ModelKind,
     find_model,
 )
 from omnicord.secrets import register as register_secrets
 from omnicord.secrets import url_password, url_secrets
+from omnicord.setting_values import Secret
 from omnicord.store.urls import is_postgresql_url, sqlite_path
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REPLY_MODES = ("text", "voice", "both", "auto")
 
-
-#: Where settings are read from unless told otherwise (``--env-file``): the working folder's.
-ENV_FILE = Path(".env")
-#: Settings that can hold a secret, so may instead be read from the file NAME_FILE names (the
-#: convention of Docker secrets and systemd credentials).
-SECRET_FILE_SETTINGS = ("DASHSCOPE_API_KEY", "DISCORD_TOKEN", "OMNICORD_DB", "DASHSCOPE_BASE_URL")
-#: Of those, the URLs: only the secrets in them are masked, not the whole value.
-_URL_SETTINGS = ("OMNICORD_DB", "DASHSCOPE_BASE_URL")
 #: OMNICORD_* names of the test suite's and the benchmarks' own (OMNICORD_TEST_POSTGRES, …).
 _OTHER_PREFIXES = ("omnicord_test_", "omnicord_bench_")
-_ENVIRONMENT = "the environment"
 
 
-def read_env_file(env_file: Path = ENV_FILE) -> dict[str, str]:
-    """The variables ``env_file`` sets, names as written (none when there is no such file)."""
-    if not env_file.is_file():
-        return {}
-    from dotenv import dotenv_values  # python-dotenv, only when there is a file to read
+def _database(value: Any) -> str:
+    text = values.text(value).strip()
+    if not text:
+        raise ValueError("must be a SQLite file path or a postgresql:// URL")
+    return text
 
+
+def _base_url(value: Any) -> str:
+    text = values.text(value).strip()
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL such as " + DEFAULT_BASE_URL)
+    password = url_password(text)
+    if password and any(char in password for char in "@/?#"):
+        raise ValueError("percent-encode the special characters of its password (%40 for "
+                         "@, %2F for /, %3F for ?, %23 for #)")
     try:
-        values = dotenv_values(env_file, encoding="utf-8")
-    except UnicodeDecodeError:  # raised as ConfigError: pydantic would wrap a ValueError
-        raise ConfigError(f"{env_file} is not UTF-8 text: save it with UTF-8 encoding") from None
-    except OSError as error:
-        raise ConfigError(f"cannot read {env_file}: {error.strerror or error}") from None
-    return {key: value for key, value in values.items() if value is not None}
+        _ = parsed.port  # a port that is not a number raises ValueError
+    except ValueError:
+        raise ValueError("its port is not a number") from None
+    return text.rstrip("/")
 
 
-def read_environment(names: Iterable[str], env_file: Path = ENV_FILE) -> dict[str, str]:
-    """These variables' values (names in any case) from the environment, else from
-    ``env_file``: what pydantic-settings read, without its 30 ms of imports. A secret setting
-    whose source gives NAME_FILE instead of NAME is read from that file."""
-    wanted = {name.lower(): name for name in names}
-    from_file = _lowered(read_env_file(env_file))
-    from_environment = _lowered(os.environ)
-    found = {**from_file, **from_environment}
-    layers = ((from_environment, _ENVIRONMENT), (from_file, str(env_file)))
-    for name in SECRET_FILE_SETTINGS:
-        if name.lower() in wanted:
-            found.update(_secret_from_file(name, layers))
-    return {name: found[key] for key, name in wanted.items() if key in found}
+def _model_of(kind: ModelKind) -> values.Parser:
+    def parse(value: Any) -> str:
+        text = values.text(value)
+        find_model(text, kind)  # an unknown model is a ValueError that says so
+        return text.strip()
+
+    return parse
 
 
-def _lowered(variables: Mapping[str, str]) -> dict[str, str]:
-    return {key.lower(): value for key, value in variables.items()}
+def _log_level(value: Any) -> str:
+    level = "INFO" if values.is_blank(value) else values.text(value).strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+    return level
 
 
-def _secret_from_file(name: str, layers: Iterable[tuple[dict[str, str], str]]
-                      ) -> dict[str, str]:
-    """``{name: the file's text}`` when the first source that sets NAME or NAME_FILE (the
-    environment, then the env file) sets NAME_FILE; ConfigError when it sets both."""
-    key, file_key = name.lower(), f"{name}_file".lower()
-    for layer, where in layers:
-        has_value = bool(layer.get(key, "").strip())
-        has_file = bool(layer.get(file_key, "").strip())
-        if has_value and has_file:
-            raise ConfigError(f"{name} and {name}_FILE are both set in {where}: keep one")
-        if has_file:
-            return {key: read_secret_file(f"{name}_FILE", layer[file_key].strip())}
-        if has_value:
-            return {}
-    return {}
+def _reply_mode(value: Any) -> str:
+    mode = values.text(value).strip().lower()
+    if mode not in REPLY_MODES:
+        raise ValueError("must be text, voice, both or auto")
+    return mode
 
 
-def read_secret_file(setting: str, path: str) -> str:
-    """The secret in the file ``setting`` names, one trailing newline dropped; ConfigError
-    naming ``setting``."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{setting}: cannot read {path}: {error.strerror or error}") from None
-    try:
-        value = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{setting}: {path} is not UTF-8 text") from None
-    value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
-    if not value.strip():
-        raise ConfigError(f"{setting}: {path} is empty")
-    return value
+def _prices(value: Any) -> str:
+    text = values.text(value)
+    if not text.strip():
+        return text  # nothing to parse: the usage policy (and the store) need not load
+    from omnicord.policy.usage import parse_prices
+
+    parse_prices(text)
+    return text
 
 
-def secrets_among(values: Mapping[str, str]) -> list[str]:
-    """The secrets among settings' values by name (the URLs' passwords, tokens and keys)."""
-    found: list[str] = []
-    for name in SECRET_FILE_SETTINGS:
-        value = values.get(name)
-        if value:
-            found += url_secrets(value) if name in _URL_SETTINGS else [value]
-    return found
+def _shard_ids(value: Any) -> str | None:
+    text = values.optional_text(value)
+    if text is not None:
+        parse_shard_ids(text)
+    return text
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its attribute, its variable, its default and how its text is read."""
+
+    name: str
+    alias: str
+    default: Any
+    parse: Callable[[Any], Any]
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("api_key", "DASHSCOPE_API_KEY", None, values.secret),
+    Field("base_url", "DASHSCOPE_BASE_URL", DEFAULT_BASE_URL, _base_url),
+    Field("model", "OMNICORD_MODEL", DEFAULT_CHAT_MODEL, _model_of("chat")),
+    Field("voice", "OMNICORD_VOICE", DEFAULT_VOICE, values.text),
+    Field("caption_model", "OMNICORD_CAPTION_MODEL", DEFAULT_CAPTION_MODEL,
+          _model_of("captioner")),
+    Field("database", "OMNICORD_DB", "omnicord.db", _database),
+    Field("db_pool_size", "OMNICORD_DB_POOL_SIZE", 10, values.integer(ge=1, le=1000)),
+    Field("discord_token", "DISCORD_TOKEN", None, values.secret),
+    Field("request_timeout", "OMNICORD_REQUEST_TIMEOUT", 120.0, values.number(gt=0)),
+    Field("max_retries", "OMNICORD_MAX_RETRIES", 2, values.integer(ge=0, le=10)),
+    Field("ffmpeg", "OMNICORD_FFMPEG", None, values.optional_text),
+    Field("cache_dir", "OMNICORD_CACHE_DIR", None, values.optional_path),
+    Field("cache_max_mb", "OMNICORD_CACHE_MAX_MB", 500, values.integer(ge=0)),
+    Field("cache_max_days", "OMNICORD_CACHE_MAX_DAYS", 7.0, values.number(ge=0)),
+    Field("max_input_mb", "OMNICORD_MAX_INPUT_MB", 500, values.integer(gt=0)),
+    Field("text_limit", "OMNICORD_TEXT_LIMIT", 20_000, values.integer(gt=0)),
+    Field("reply_mode", "OMNICORD_REPLY_MODE", "auto", _reply_mode),
+    Field("daily_token_cap", "OMNICORD_DAILY_TOKEN_CAP", 0, values.integer(ge=0)),
+    Field("cooldown_seconds", "OMNICORD_COOLDOWN_SECONDS", 3.0, values.number(ge=0)),
+    Field("guild_concurrency", "OMNICORD_GUILD_CONCURRENCY", 4, values.integer(ge=0)),
+    Field("process_replies", "OMNICORD_PROCESS_REPLIES", 32, values.integer(ge=1, le=10_000)),
+    Field("prices", "OMNICORD_PRICES", "", _prices),
+    Field("upstream_rpm", "OMNICORD_UPSTREAM_RPM", 0, values.integer(ge=0)),
+    Field("allow_dms", "OMNICORD_ALLOW_DMS", True, values.flag),
+    Field("retention_days", "OMNICORD_RETENTION_DAYS", 0,
+          values.integer(ge=0, le=36_500, blank=0)),
+    Field("shard_count", "OMNICORD_SHARD_COUNT", None, values.integer(ge=1, optional=True)),
+    Field("shard_ids_spec", "OMNICORD_SHARD_IDS", None, _shard_ids),
+    Field("shutdown_grace", "OMNICORD_SHUTDOWN_GRACE", 20.0, values.number(ge=0, le=3600)),
+    Field("log_level", "OMNICORD_LOG_LEVEL", "INFO", _log_level),
+    Field("log_file", "OMNICORD_LOG_FILE", None, values.optional_path),
+    Field("message_content", "OMNICORD_MESSAGE_CONTENT", True, values.flag),
+)
+_BY_NAME = {field.name: field for field in FIELDS}
+_BY_ALIAS = {field.alias: field for field in FIELDS}
+
+
+def known_names() -> list[str]:
+    """Every variable Omnicord reads, as documented (upper case)."""
+    return [*(field.alias for field in FIELDS), *(f"{name}_FILE" for name in SECRET_FILE_SETTINGS)]
 
 
 @dataclass(frozen=True)
@@ -149,19 +185,13 @@ class UnknownSetting:
                 else ".env.example lists every setting")
 
 
-def known_names() -> list[str]:
-    """Every variable Omnicord reads, as documented (upper case)."""
-    aliases = [field.alias for field in Settings.model_fields.values() if field.alias]
-    return [*aliases, *(f"{name}_FILE" for name in SECRET_FILE_SETTINGS)]
-
-
 def unknown_settings(env_file: Path = ENV_FILE) -> list[UnknownSetting]:
     """Each OMNICORD_* name (in any case) in the environment or ``env_file`` that Omnicord
     does not read: a typo that would otherwise be silently ignored."""
     known = known_names()
     lowered = {name.lower() for name in known}
     found: dict[str, UnknownSetting] = {}
-    sources = ((os.environ, _ENVIRONMENT), (read_env_file(env_file), str(env_file)))
+    sources = ((os.environ, ENVIRONMENT), (read_env_file(env_file), str(env_file)))
     for variables, where in sources:
         for name in variables:
             key = name.lower()
@@ -182,172 +212,83 @@ def _closest(name: str, known: list[str]) -> str | None:
     return by_tail[matches[0]] if matches else None
 
 
-class Settings(BaseModel):
-    """Every setting Omnicord reads. Field aliases are the environment variable names; a value
-    given to ``Settings(...)`` wins over the environment, which wins over ``.env``."""
+@dataclass(frozen=True, init=False)
+class Settings:
+    """Every setting Omnicord reads. Give values by attribute or variable name
+    (``Settings(OMNICORD_DB="x.db")``); a value given wins over the environment, which wins
+    over ``.env``. A bad value raises ``ConfigError`` naming its variable."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
+    api_key: Secret | None
+    base_url: str
+    model: str
+    voice: str
+    caption_model: str
+    database: str
+    db_pool_size: int
+    discord_token: Secret | None
+    request_timeout: float
+    max_retries: int
+    ffmpeg: str | None
+    cache_dir: Path | None
+    cache_max_mb: int
+    cache_max_days: float
+    max_input_mb: int
+    text_limit: int
+    reply_mode: str
+    daily_token_cap: int
+    cooldown_seconds: float
+    guild_concurrency: int
+    process_replies: int
+    prices: str
+    upstream_rpm: int
+    allow_dms: bool
+    retention_days: int
+    shard_count: int | None
+    shard_ids_spec: str | None
+    shutdown_grace: float
+    log_level: str
+    log_file: Path | None
+    message_content: bool
 
-    @model_validator(mode="before")
-    @classmethod
-    def _read_environment(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, dict):
-            return data
-        aliases = {name: field.alias or name for name, field in cls.model_fields.items()}
-        given = {aliases.get(key, key): value for key, value in data.items()}
-        context = info.context or {}
-        unset = [alias for alias in aliases.values() if alias not in given]
-        found = read_environment(unset, context.get("env_file") or ENV_FILE)
-        if (read := context.get("secrets_read")) is not None:  # load_settings masks them
-            read += secrets_among(found)
-        return {**found, **given}
+    def __init__(self, *, env_file: Path | None = None, secrets_read: list[str] | None = None,
+                 **given: Any) -> None:
+        """Settings from ``given``, else the environment, else ``env_file`` (default
+        ``.env``); the secrets read from those are appended to ``secrets_read``. A copy with
+        changes is ``dataclasses.replace(settings, name=value)``."""
+        chosen = _by_field(given)
+        unset = [field.alias for field in FIELDS if field.name not in chosen]
+        found = read_environment(unset, env_file or ENV_FILE) if unset else {}
+        if secrets_read is not None:
+            secrets_read += secrets_among(found)
+        for field in FIELDS:
+            raw = chosen[field.name] if field.name in chosen else found.get(field.alias,
+                                                                             field.default)
+            object.__setattr__(self, field.name, _parsed(field, raw))
+        self._check_shards()
+        object.__setattr__(self, "voice", self._checked_voice())
 
-    api_key: SecretStr | None = Field(default=None, alias="DASHSCOPE_API_KEY")
-    base_url: str = Field(default=DEFAULT_BASE_URL, alias="DASHSCOPE_BASE_URL")
-    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="OMNICORD_MODEL")
-    voice: str = Field(default=DEFAULT_VOICE, alias="OMNICORD_VOICE")
-    caption_model: str = Field(default=DEFAULT_CAPTION_MODEL, alias="OMNICORD_CAPTION_MODEL")
-    database: str = Field(default="omnicord.db", alias="OMNICORD_DB")
-    db_pool_size: int = Field(default=10, ge=1, le=1000, alias="OMNICORD_DB_POOL_SIZE")
-    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
-    request_timeout: float = Field(default=120.0, gt=0, alias="OMNICORD_REQUEST_TIMEOUT")
-    max_retries: int = Field(default=2, ge=0, le=10, alias="OMNICORD_MAX_RETRIES")
-    ffmpeg: str | None = Field(default=None, alias="OMNICORD_FFMPEG")
-    cache_dir: Path | None = Field(default=None, alias="OMNICORD_CACHE_DIR")
-    cache_max_mb: int = Field(default=500, ge=0, alias="OMNICORD_CACHE_MAX_MB")
-    cache_max_days: float = Field(default=7, ge=0, alias="OMNICORD_CACHE_MAX_DAYS")
-    max_input_mb: int = Field(default=500, gt=0, alias="OMNICORD_MAX_INPUT_MB")
-    text_limit: int = Field(default=20_000, gt=0, alias="OMNICORD_TEXT_LIMIT")
-    reply_mode: str = Field(default="auto", alias="OMNICORD_REPLY_MODE")
-    daily_token_cap: int = Field(default=0, ge=0, alias="OMNICORD_DAILY_TOKEN_CAP")
-    cooldown_seconds: float = Field(default=3.0, ge=0, alias="OMNICORD_COOLDOWN_SECONDS")
-    guild_concurrency: int = Field(default=4, ge=0, alias="OMNICORD_GUILD_CONCURRENCY")
-    process_replies: int = Field(default=32, ge=1, le=10_000, alias="OMNICORD_PROCESS_REPLIES")
-    prices: str = Field(default="", alias="OMNICORD_PRICES")
-    upstream_rpm: int = Field(default=0, ge=0, alias="OMNICORD_UPSTREAM_RPM")
-    allow_dms: bool = Field(default=True, alias="OMNICORD_ALLOW_DMS")
-    retention_days: int = Field(default=0, ge=0, le=36_500, alias="OMNICORD_RETENTION_DAYS")
-    shard_count: int | None = Field(default=None, ge=1, alias="OMNICORD_SHARD_COUNT")
-    shard_ids_spec: str | None = Field(default=None, alias="OMNICORD_SHARD_IDS")
-    shutdown_grace: float = Field(default=20.0, ge=0, le=3600, alias="OMNICORD_SHUTDOWN_GRACE")
-    log_level: str = Field(default="INFO", alias="OMNICORD_LOG_LEVEL")
-    log_file: Path | None = Field(default=None, alias="OMNICORD_LOG_FILE")
-    message_content: bool = Field(default=True, alias="OMNICORD_MESSAGE_CONTENT")
+    def _check_shards(self) -> None:
+        if self.shard_ids is None:
+            return
+        if self.shard_count is None:
+            raise ConfigError("OMNICORD_SHARD_IDS needs OMNICORD_SHARD_COUNT (the total)")
+        outside = [i for i in self.shard_ids if i >= self.shard_count]
+        if outside:
+            raise ConfigError(f"OMNICORD_SHARD_IDS: shard {outside[0]} is not below "
+                              f"OMNICORD_SHARD_COUNT={self.shard_count}")
 
-    @field_validator("api_key", "discord_token", "cache_dir", "ffmpeg", "log_file", mode="before")
-    @classmethod
-    def _blank_secret_is_missing(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("database", mode="before")
-    @classmethod
-    def _check_database(cls, value: Any) -> str:
-        text = str(value).strip()
-        if not text:
-            raise ValueError("must be a SQLite file path or a postgresql:// URL")
-        return text
-
-    @field_validator("shard_count", "shard_ids_spec", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("retention_days", mode="before")
-    @classmethod
-    def _blank_keeps_everything(cls, value: Any) -> Any:
-        return 0 if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("shard_ids_spec")
-    @classmethod
-    def _check_shard_ids(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_shard_ids(value)
-        return value
+    def _checked_voice(self) -> str:
+        model = find_model(self.model, "chat")
+        voice = model.find_voice(self.voice)
+        if voice is None:
+            raise ConfigError(f"OMNICORD_VOICE: {model.name} has no voice {self.voice!r} "
+                              f"(choose from {', '.join(model.voice_names())})")
+        return voice.name
 
     @property
     def shard_ids(self) -> tuple[int, ...] | None:
         """The shards this process serves (None: all of them)."""
         return None if self.shard_ids_spec is None else parse_shard_ids(self.shard_ids_spec)
-
-    @model_validator(mode="after")
-    def _check_shards(self) -> Settings:
-        if self.shard_ids is not None:
-            if self.shard_count is None:
-                raise ValueError("OMNICORD_SHARD_IDS needs OMNICORD_SHARD_COUNT (the total)")
-            outside = [i for i in self.shard_ids if i >= self.shard_count]
-            if outside:
-                raise ValueError(f"OMNICORD_SHARD_IDS: shard {outside[0]} is not below "
-                                 f"OMNICORD_SHARD_COUNT={self.shard_count}")
-        return self
-
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        parsed = urlparse(value.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("must be an http(s) URL such as " + DEFAULT_BASE_URL)
-        password = url_password(value.strip())
-        if password and any(char in password for char in "@/?#"):
-            raise ValueError("percent-encode the special characters of its password (%40 for "
-                             "@, %2F for /, %3F for ?, %23 for #)")
-        try:
-            _ = parsed.port  # a port that is not a number raises ValueError
-        except ValueError:
-            raise ValueError("its port is not a number") from None
-        return value.strip().rstrip("/")
-
-    @field_validator("model")
-    @classmethod
-    def _check_model(cls, value: str) -> str:
-        find_model(value, "chat")  # an unknown model is a ValueError pydantic reports
-        return value.strip()
-
-    @field_validator("caption_model")
-    @classmethod
-    def _check_caption_model(cls, value: str) -> str:
-        find_model(value, "captioner")
-        return value.strip()
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _check_log_level(cls, value: Any) -> str:
-        level = "INFO" if value is None or not str(value).strip() else str(value).strip().upper()
-        if level not in LOG_LEVELS:
-            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
-        return level
-
-    @field_validator("reply_mode")
-    @classmethod
-    def _check_reply_mode(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in ("text", "voice", "both", "auto"):
-            raise ValueError("must be text, voice, both or auto")
-        return value
-
-    @field_validator("prices")
-    @classmethod
-    def _check_prices(cls, value: str) -> str:
-        if not value.strip():
-            return value  # nothing to parse: the usage policy (and the store) need not load
-        from omnicord.policy.usage import parse_prices
-
-        try:
-            parse_prices(value)
-        except ValueError as error:
-            raise ValueError(str(error)) from None
-        return value
-
-    @model_validator(mode="after")
-    def _check_voice(self) -> Settings:
-        model = find_model(self.model, "chat")
-        voice = model.find_voice(self.voice)
-        if voice is None:
-            raise ValueError(
-                f"OMNICORD_VOICE: {model.name} has no voice {self.voice!r} "
-                f"(choose from {', '.join(model.voice_names())})"
-            )
-        self.voice = voice.name
-        return self
 
     def secret_values(self) -> list[str]:
         """What to mask by value wherever text leaves Omnicord: the key, the token and the
@@ -411,19 +352,30 @@ def parse_shard_ids(text: str) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = first.get("loc") or ()
-    field_name = str(location[0]) if location else ""
-    field = Settings.model_fields.get(field_name)
-    name = (field.alias if field and field.alias else field_name) or "settings"
-    message = str(first.get("msg", "invalid value"))
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+def _by_field(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` keyed by attribute name, whether given by attribute or variable name."""
+    chosen: dict[str, Any] = {}
+    for key, value in given.items():
+        field = _BY_NAME.get(key) or _BY_ALIAS.get(key)
+        if field is None:
+            raise TypeError(f"Settings has no setting {key!r}")
+        chosen[field.name] = value
+    return chosen
+
+
+def _parsed(field: Field, raw: Any) -> Any:
+    try:
+        return field.parse(raw)
+    except ValueError as error:
+        raise ConfigError(_named(field.alias, str(error))) from None
+
+
+def _named(alias: str, message: str) -> str:
     if message.startswith("OMNICORD_"):
         return message  # already names its setting
     if message[1:2].islower():  # a sentence continues after "NAME: "
         message = message[:1].lower() + message[1:]
-    return f"{name}: {message}"
+    return f"{alias}: {message}"
 
 
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
@@ -432,10 +384,7 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     even when another setting is wrong."""
     read: list[str] = []
     try:
-        settings = Settings.model_validate(overrides, context={"env_file": env_file,
-                                                               "secrets_read": read})
-    except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        settings = Settings(env_file=env_file, secrets_read=read, **overrides)
     finally:
         register_secrets(*read)
     register_secrets(*settings.secret_values())

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from omnicord.errors import ConfigError
 from omnicord.secrets import MASK, redact
-from omnicord.settings import DEFAULT_BASE_URL, load_settings, unknown_settings
+from omnicord.settings import (
+    DEFAULT_BASE_URL,
+    FIELDS,
+    Settings,
+    load_settings,
+    unknown_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -176,3 +183,50 @@ def test_settings_come_from_the_env_file_given(tmp_path: Path) -> None:
     assert load_settings().model == "qwen2.5-omni-7b"
     assert load_settings(tmp_path / "other.env").model == "qwen-omni-turbo"
     assert [u.name for u in unknown_settings(tmp_path / "other.env")] == ["OMNICORD_MODLE"]
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("OMNICORD_ALLOW_DMS", "No", False), ("OMNICORD_ALLOW_DMS", " on ", True),
+    ("OMNICORD_DB_POOL_SIZE", " 25 ", 25), ("OMNICORD_DB_POOL_SIZE", "25.0", 25),
+    ("OMNICORD_COOLDOWN_SECONDS", "0.5", 0.5), ("OMNICORD_SHARD_COUNT", " ", None),
+    ("OMNICORD_LOG_LEVEL", "debug", "DEBUG"), ("OMNICORD_REPLY_MODE", " Voice", "voice"),
+])
+def test_each_setting_s_text_becomes_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: object
+) -> None:
+    monkeypatch.setenv(variable, value)
+    settings = load_settings()
+    name = next(field.name for field in FIELDS if field.alias == variable)
+    assert getattr(settings, name) == expected
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("OMNICORD_ALLOW_DMS", "maybe", "OMNICORD_ALLOW_DMS: must be true or false"),
+    ("OMNICORD_DB_POOL_SIZE", "0", "OMNICORD_DB_POOL_SIZE: must be at least 1"),
+    ("OMNICORD_DB_POOL_SIZE", "1001", "OMNICORD_DB_POOL_SIZE: must be at most 1000"),
+    ("OMNICORD_DB_POOL_SIZE", "2.5", "OMNICORD_DB_POOL_SIZE: must be a whole number"),
+    ("OMNICORD_MAX_INPUT_MB", "0", "OMNICORD_MAX_INPUT_MB: must be more than 0"),
+    ("OMNICORD_COOLDOWN_SECONDS", "nan", "OMNICORD_COOLDOWN_SECONDS: must be a finite number"),
+    ("OMNICORD_SHUTDOWN_GRACE", "soon", "OMNICORD_SHUTDOWN_GRACE: must be a number"),
+    ("OMNICORD_LOG_LEVEL", "loud", "OMNICORD_LOG_LEVEL: must be one of DEBUG"),
+])
+def test_a_bad_value_says_what_is_wanted(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(message)
+
+
+def test_settings_take_attribute_or_variable_names_and_copy_with_changes() -> None:
+    settings = Settings(OMNICORD_DB="a.db", text_limit="900", api_key="sk-given-123456")
+    assert (settings.database, settings.text_limit) == ("a.db", 900)
+    assert "sk-given-123456" not in repr(settings)
+    changed = dataclasses.replace(settings, text_limit=50, voice="serena", model="qwen-omni-turbo")
+    assert (changed.text_limit, changed.voice, changed.database) == (50, "Serena", "a.db")
+    assert changed.require_api_key() == "sk-given-123456"
+    with pytest.raises(ConfigError, match="OMNICORD_TEXT_LIMIT"):
+        dataclasses.replace(settings, text_limit=0)
+    with pytest.raises(TypeError, match="no setting 'txt_limit'"):
+        Settings(txt_limit=5)

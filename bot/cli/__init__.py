@@ -20,7 +20,7 @@ from omnicord.cli.output import EXIT_INTERRUPTED, EXIT_UPSTREAM, EXIT_USAGE, fai
 from omnicord.cli.parser import build_parser
 from omnicord.errors import InputError, UpstreamError
 
-if TYPE_CHECKING:  # settings (pydantic) load after the arguments parse: --help never pays
+if TYPE_CHECKING:  # settings load after the arguments parse: --help never pays
     from omnicord.settings import Settings
 
 

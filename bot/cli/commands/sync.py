@@ -7,9 +7,11 @@ HTTP API only (no gateway connection).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING
 
 from omnicord.cli.output import EXIT_OK
+from omnicord.setting_values import Secret
 
 if TYPE_CHECKING:
     from omnicord.settings import Settings
@@ -29,15 +31,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Log in, build the tree from every extension, sync it, record its hash, say how many."""
     token = settings.require_discord_token()
     if settings.api_key is None:  # the cogs' runtime wants one; syncing never calls the model
-        settings = settings.model_copy(update={"api_key": _unused_key()})
+        settings = dataclasses.replace(settings, api_key=Secret("sk-unused-by-omnicord-sync"))
     from omnicord.cogs.runner import sync_now  # bot/ itself never imports discord
 
     synced, application = await sync_now(settings, token)
     print(f"synced {synced} slash commands for application {application}")
     return EXIT_OK
 
-
-def _unused_key() -> object:
-    from pydantic import SecretStr
-
-    return SecretStr("sk-unused-by-omnicord-sync")

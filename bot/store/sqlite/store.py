@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -140,7 +140,7 @@ class SqliteStore(SharedQueries):
         """Store a completed turn, and the usage it cost, unless an erasure forbids it: both
         or neither, in one transaction with the tombstone check (turns queued together share
         it)."""
-        values = (scope, *turn_values(turn), *usage_values(usage), uuid.uuid4().hex)
+        values = (scope, *turn_values(turn), *usage_values(usage), os.urandom(16).hex())
         members = (turn.speaker_id, usage.user_id if usage else turn.speaker_id)
         write = _TurnWrite(values, members, turn.created_at, turn.source_message_id)
         kept: Kept = await self.database.write_combined(
@@ -154,7 +154,7 @@ class SqliteStore(SharedQueries):
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
         """Claim the sync of ``tree_hash`` (one writer at a time: one process wins)."""
-        token = uuid.uuid4().hex
+        token = os.urandom(16).hex()
         return await self.write(lambda db: claim_sync(db, application_id, tree_hash, seconds,
                                                       token))
 
