@@ -25,6 +25,9 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
                          "caption_mode"),
     "guild_access": ("guild_id", "target", "updated_at"),
+    "talk_settings": ("guild_id", "enabled", "minutes_per_day", "idle_minutes", "caption_members",
+                      "roles", "updated_at"),
+    "talk_time": ("guild_id", "day", "seconds"),
 }
 
 #: Each copied table's key: its leading columns in ``COPY_TABLES``.
@@ -32,6 +35,7 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("id",), "turns": ("id",), "usage": ("id",),
     "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
     "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
+    "talk_settings": ("guild_id",), "talk_time": ("guild_id", "day"),
 }
 
 

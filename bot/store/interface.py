@@ -17,6 +17,7 @@ from omnicord.store.records import (
     MemberPreferences,
     Removed,
     Row,
+    TalkSettings,
     Turn,
     UsageRow,
 )
@@ -96,6 +97,22 @@ class PreferenceStore(Protocol):
         """Add a role or channel (``kind``) to the server's allow list, or remove it."""
 
 
+class TalkStore(Protocol):
+    """Live talk's settings and daily talk time per server (``omnicord.store.sql.talk``)."""
+
+    async def settings(self, guild_id: str) -> TalkSettings:
+        """What the server chose (talk off by default)."""
+
+    async def save(self, guild_id: str, chosen: TalkSettings) -> None:
+        """Replace the server's live-talk settings."""
+
+    async def spend(self, guild_id: str, day: str, seconds: float) -> float:
+        """Add talk time to the server's day; return the day's total so far."""
+
+    async def used(self, guild_id: str, day: str) -> float:
+        """The seconds the server talked on ``day``."""
+
+
 class Limits(Protocol):
     """Counters behind cooldowns, concurrency limits and the upstream request rate.
 
@@ -133,6 +150,10 @@ class Store(ConversationStore, Protocol):
     @property
     def preferences(self) -> PreferenceStore:
         """Server, member and channel preferences."""
+
+    @property
+    def talk(self) -> TalkStore:
+        """Live talk's settings per server and its talk time per day."""
 
     @property
     def limits(self) -> Limits:

@@ -54,6 +54,20 @@ class GuildPreferences:
 
 
 @dataclass(frozen=True)
+class TalkSettings:
+    """What a server chose for live talk in its voice channels (off until an admin enables it).
+
+    ``roles`` empty: every member who may use Omnicord may talk with it.
+    """
+
+    enabled: bool = False
+    minutes_per_day: int = 60
+    idle_minutes: int = 5
+    caption_members: bool = False  # also caption what members said, not only Omnicord
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class MemberPreferences:
     """What a member chose for themselves (None: follow the server)."""
 

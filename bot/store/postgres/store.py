@@ -37,6 +37,7 @@ from omnicord.store.sql import conversations, erasures
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
 from omnicord.store.sql.shared import SharedQueries
+from omnicord.store.sql.talk import TalkTime
 
 _RECALL = """
     SELECT c.system_prompt AS persona, t.* FROM conversations c
@@ -129,6 +130,7 @@ class PostgresStore(SharedQueries):
         self.leases = Leases(self.database, seconds=lease_seconds)
         self.executor = PostgresExecutor(self.database)
         self.preferences = Preferences(self.executor)
+        self.talk = TalkTime(self.executor)
         self.limits = PostgresLimits(self.database, self.leases)
         self.bot_state = PostgresBotState(self.database)
         self.scrubber = Scrubber(url)

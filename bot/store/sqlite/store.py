@@ -29,6 +29,7 @@ from omnicord.store.sql.dialect import SQLITE
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
 from omnicord.store.sql.shared import SharedQueries
+from omnicord.store.sql.talk import TalkTime
 from omnicord.store.sqlite.bot_state import claim_sync, end_claim, set_hash
 from omnicord.store.sqlite.database import (
     DEFAULT_BUSY_TIMEOUT,
@@ -59,6 +60,7 @@ class SqliteStore(SharedQueries):
         self.database = SqliteDatabase(path, busy_timeout=busy_timeout)
         self.executor = SqliteExecutor(self.database)
         self.preferences = Preferences(self.executor)
+        self.talk = TalkTime(self.executor)
         self.limits = MemoryLimits()
         self.locks: ScopeLocks | FileScopeLocks = (
             ScopeLocks() if self.database.in_memory
