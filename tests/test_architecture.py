@@ -19,6 +19,7 @@ LAYERS = (
     ("policy",),
     ("store",),
     ("media",),
+    ("voice",),
     ("model",),
     ("errors", "secrets", "logs", "pseudonyms", "checks", "files", ""),
 )
