@@ -20,6 +20,7 @@ LAYERS = (
     ("store",),
     ("media",),
     ("voice",),
+    ("realtime",),
     ("model",),
     ("errors", "secrets", "logs", "pseudonyms", "checks", "files", ""),
 )
