@@ -15,14 +15,15 @@ LAYERS = (
     ("services",),
     ("build",),
     ("settings",),
-    ("conversation",),
+    ("conversation", "live"),
     ("policy",),
     ("store",),
     ("media",),
     ("voice",),
     ("realtime",),
     ("model",),
-    ("errors", "secrets", "logs", "pseudonyms", "checks", "files", ""),
+    ("errors", "secrets", "logs", "pseudonyms", "checks", "files", "environment",
+     "setting_values", ""),
 )
 RANK = {area: len(LAYERS) - index for index, areas in enumerate(LAYERS) for area in areas}
 # The one lazy import upwards-in-name: `omnicord run` starts the plugin's runner.
