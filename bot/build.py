@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from omnicord.policy.preferences import Defaults
     from omnicord.policy.throttle import UpstreamPace
     from omnicord.policy.usage import UsageLedger
+    from omnicord.realtime.client import RealtimeClient
     from omnicord.settings import Settings
     from omnicord.store.interface import Limits, Store
 
@@ -68,6 +69,20 @@ def captioner_client(settings: Settings, pace: UpstreamPace | None = None) -> Ca
                            model=settings.caption_model, timeout=settings.request_timeout,
                            max_retries=settings.max_retries,
                            pace=pace or upstream_pace(settings))
+
+
+def realtime_client(settings: Settings, pace: UpstreamPace | None = None, *,
+                    max_session_seconds: float | None = None) -> RealtimeClient:
+    """The realtime (live talk) client for OMNICORD_REALTIME_URL, paced like the other model
+    clients (one request per session opened); ``max_session_seconds`` overrides the model's
+    session limit (tests)."""
+    from omnicord.realtime.client import RealtimeClient
+
+    mask_secrets(settings)
+    return RealtimeClient(url=settings.realtime_url, api_key=settings.require_api_key(),
+                          pace=pace or upstream_pace(settings),
+                          connect_timeout=min(settings.request_timeout, 30.0),
+                          max_session_seconds=max_session_seconds)
 
 
 @asynccontextmanager

@@ -32,9 +32,12 @@ from omnicord.errors import ConfigError
 from omnicord.model.catalog import (
     DEFAULT_CAPTION_MODEL,
     DEFAULT_CHAT_MODEL,
+    DEFAULT_REALTIME_MODEL,
     DEFAULT_VOICE,
     ModelKind,
+    UnknownVoiceError,
     find_model,
+    find_realtime_model,
 )
 from omnicord.secrets import register as register_secrets
 from omnicord.secrets import url_password, url_secrets
@@ -42,6 +45,7 @@ from omnicord.setting_values import Secret
 from omnicord.store.urls import is_postgresql_url, sqlite_path
 
 DEFAULT_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+DEFAULT_REALTIME_URL = "wss://dashscope-intl.aliyuncs.com/api-ws/v1/realtime"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REPLY_MODES = ("text", "voice", "both", "auto")
 
@@ -57,10 +61,18 @@ def _database(value: Any) -> str:
 
 
 def _base_url(value: Any) -> str:
+    return _url(value, ("http", "https"), "an http(s) URL such as " + DEFAULT_BASE_URL)
+
+
+def _realtime_url(value: Any) -> str:
+    return _url(value, ("ws", "wss"), "a ws(s) URL such as " + DEFAULT_REALTIME_URL)
+
+
+def _url(value: Any, schemes: tuple[str, ...], wanted: str) -> str:
     text = values.text(value).strip()
     parsed = urlparse(text)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError("must be an http(s) URL such as " + DEFAULT_BASE_URL)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise ValueError("must be " + wanted)
     password = url_password(text)
     if password and any(char in password for char in "@/?#"):
         raise ValueError("percent-encode the special characters of its password (%40 for "
@@ -79,6 +91,12 @@ def _model_of(kind: ModelKind) -> values.Parser:
         return text.strip()
 
     return parse
+
+
+def _realtime_model(value: Any) -> str:
+    text = values.text(value)
+    find_realtime_model(text)  # an unknown model is a ValueError that says so
+    return text.strip()
 
 
 def _log_level(value: Any) -> str:
@@ -129,6 +147,10 @@ FIELDS: tuple[Field, ...] = (
     Field("voice", "OMNICORD_VOICE", DEFAULT_VOICE, values.text),
     Field("caption_model", "OMNICORD_CAPTION_MODEL", DEFAULT_CAPTION_MODEL,
           _model_of("captioner")),
+    Field("realtime_url", "OMNICORD_REALTIME_URL", DEFAULT_REALTIME_URL, _realtime_url),
+    Field("realtime_model", "OMNICORD_REALTIME_MODEL", DEFAULT_REALTIME_MODEL,
+          _realtime_model),
+    Field("talk_voice", "OMNICORD_TALK_VOICE", None, values.optional_text),
     Field("database", "OMNICORD_DB", "omnicord.db", _database),
     Field("db_pool_size", "OMNICORD_DB_POOL_SIZE", 10, values.integer(ge=1, le=1000)),
     Field("discord_token", "DISCORD_TOKEN", None, values.secret),
@@ -223,6 +245,9 @@ class Settings:
     model: str
     voice: str
     caption_model: str
+    realtime_url: str
+    realtime_model: str
+    talk_voice: str | None
     database: str
     db_pool_size: int
     discord_token: Secret | None
@@ -260,12 +285,14 @@ class Settings:
         found = read_environment(unset, env_file or ENV_FILE) if unset else {}
         if secrets_read is not None:
             secrets_read += secrets_among(found)
+            secrets_read += url_secrets(found.get("OMNICORD_REALTIME_URL", ""))
         for field in FIELDS:
             raw = chosen[field.name] if field.name in chosen else found.get(field.alias,
                                                                              field.default)
             object.__setattr__(self, field.name, _parsed(field, raw))
         self._check_shards()
         object.__setattr__(self, "voice", self._checked_voice())
+        object.__setattr__(self, "talk_voice", self._checked_talk_voice())
 
     def _check_shards(self) -> None:
         if self.shard_ids is None:
@@ -285,6 +312,20 @@ class Settings:
                               f"(choose from {', '.join(model.voice_names())})")
         return voice.name
 
+    def _checked_talk_voice(self) -> str | None:
+        if self.talk_voice is None:
+            return None
+        model = find_realtime_model(self.realtime_model)
+        try:
+            return model.require_voice(self.talk_voice).name
+        except UnknownVoiceError as error:
+            raise ConfigError(f"OMNICORD_TALK_VOICE: {error}") from None
+
+    @property
+    def realtime_voice(self) -> str:
+        """The voice of live talk: OMNICORD_TALK_VOICE, else the realtime model's default."""
+        return self.talk_voice or find_realtime_model(self.realtime_model).default_voice
+
     @property
     def shard_ids(self) -> tuple[int, ...] | None:
         """The shards this process serves (None: all of them)."""
@@ -295,7 +336,8 @@ class Settings:
         passwords, tokens and keys in the URLs."""
         held = [secret.get_secret_value() for secret in (self.api_key, self.discord_token)
                 if secret is not None]
-        return [*held, *url_secrets(self.database), *url_secrets(self.base_url)]
+        return [*held, *url_secrets(self.database), *url_secrets(self.base_url),
+                *url_secrets(self.realtime_url)]
 
     @property
     def uses_postgresql(self) -> bool:

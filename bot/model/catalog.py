@@ -304,3 +304,91 @@ def find_model(name: str, kind: ModelKind | None = None) -> ModelSpec:
 def chat_models() -> tuple[ModelSpec, ...]:
     """The models that hold conversations."""
     return tuple(m for m in MODELS if m.kind == "chat")
+
+
+# --------------------------------------------------------------------------- realtime models
+
+
+@dataclass(frozen=True)
+class RealtimeModelSpec:
+    """A Qwen-Omni realtime (WebSocket) model: its voices, audio rates and session limit.
+
+    ``output_audio_format`` is what ``session.update`` asks for: ``pcm16`` for every model,
+    as the vendor's own SDK sends (the pages name ``pcm24`` for flash, a name for the same
+    16-bit samples at 24 kHz). The samples arrive at ``output_rate`` either way.
+    """
+
+    name: str
+    voices: tuple[Voice, ...]
+    default_voice: str
+    output_rate: int
+    aliases: tuple[str, ...] = ()
+    input_rate: int = 16_000  # PCM16 mono in
+    output_audio_format: str = "pcm16"
+    session_seconds: float = 30 * 60  # the service ends a session after this long
+
+    def voice_names(self) -> tuple[str, ...]:
+        """Names of the voices, in catalog order."""
+        return tuple(voice.name for voice in self.voices)
+
+    def find_voice(self, name: str) -> Voice | None:
+        """The voice called ``name`` (case-insensitive), or None."""
+        wanted = name.strip().lower()
+        return next((v for v in self.voices if v.name.lower() == wanted), None)
+
+    def require_voice(self, name: str) -> Voice:
+        """The voice called ``name``; UnknownVoiceError naming the choices otherwise."""
+        voice = self.find_voice(name)
+        if voice is None:
+            raise UnknownVoiceError(name, self)
+        return voice
+
+
+class UnknownVoiceError(RequestRefused, ValueError):
+    """A voice the realtime model does not have (nothing was sent)."""
+
+    def __init__(self, name: str, model: RealtimeModelSpec) -> None:
+        super().__init__(f"{model.name} has no voice {name!r} (choose from "
+                         f"{', '.join(model.voice_names())})")
+        self.name = name
+
+
+QWEN3_OMNI_FLASH_REALTIME = RealtimeModelSpec(
+    name="qwen3-omni-flash-realtime",
+    aliases=("qwen3-omni-flash-realtime-2025-09-15", "qwen3-omni-flash-realtime-2025-12-01"),
+    voices=_FLASH_VOICES,
+    default_voice="Cherry",
+    output_rate=24_000,
+)
+
+QWEN_OMNI_TURBO_REALTIME = RealtimeModelSpec(
+    name="qwen-omni-turbo-realtime",
+    aliases=("qwen-omni-turbo-realtime-latest", "qwen-omni-turbo-realtime-2025-05-08"),
+    voices=_TURBO_VOICES,
+    default_voice="Chelsie",
+    output_rate=16_000,
+)
+
+REALTIME_MODELS: tuple[RealtimeModelSpec, ...] = (QWEN3_OMNI_FLASH_REALTIME,
+                                                  QWEN_OMNI_TURBO_REALTIME)
+DEFAULT_REALTIME_MODEL = QWEN3_OMNI_FLASH_REALTIME.name
+_REALTIME_BY_NAME = {key.lower(): model for model in REALTIME_MODELS
+                     for key in (model.name, *model.aliases)}
+
+
+class UnknownRealtimeModelError(RequestRefused, ValueError):
+    """A name that is no realtime model nor one of its snapshots."""
+
+    def __init__(self, name: str) -> None:
+        known = ", ".join(model.name for model in REALTIME_MODELS)
+        super().__init__(f"Unknown realtime model {name!r} (known: {known})")
+        self.name = name
+
+
+def find_realtime_model(name: str) -> RealtimeModelSpec:
+    """The realtime model called ``name`` (or one of its snapshots); UnknownRealtimeModelError
+    otherwise."""
+    model = _REALTIME_BY_NAME.get(name.strip().lower())
+    if model is None:
+        raise UnknownRealtimeModelError(name)
+    return model
