@@ -2,7 +2,8 @@
 
 discord.py 2.7 has no public API for what these do: sending a message with a hand-built
 multipart body (a native voice message), telling which guilds a command tree holds commands
-for, and Discord's REST API without a gateway (``omnicord doctor``). Each use is checked by
+for, Discord's REST API without a gateway (``omnicord doctor``), and hearing a voice channel
+(live talk: ``omnicord.cogs.voice``). Each use is checked by
 ``tests/cogs/test_discord_internals.py``, and pyproject pins discord.py below its next minor
 release: adapt this module (only) when a release changes one.
 """
@@ -10,6 +11,7 @@ release: adapt this module (only) when a release changes one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -83,3 +85,40 @@ class RestApi:
     async def close(self) -> None:
         """Close the client's connections."""
         await self._http.close()
+
+
+# --------------------------------------------------------------------------- voice
+# discord.py 2.7 sends voice but does not receive it; live talk hears members through the
+# voice connection's state object (``VoiceClient._connection``, a ``VoiceConnectionState``):
+# its websocket hook (voice gateway events), its socket listeners (raw UDP datagrams) and its
+# DAVE session.
+
+VoiceHook = Callable[[Any, dict[str, Any]], Coroutine[Any, Any, Any]]
+
+
+def voice_connection_state(client: discord.VoiceClient, hook: VoiceHook) -> Any:
+    """A ``VoiceConnectionState`` for ``client`` whose voice websocket calls ``hook(ws, msg)``
+    after handling each JSON message (for ``VoiceClient.create_connection_state``)."""
+    from discord.voice_state import VoiceConnectionState
+
+    return VoiceConnectionState(client, hook=hook)
+
+
+def add_socket_listener(client: discord.VoiceClient, callback: Callable[[bytes], Any]) -> None:
+    """Call ``callback(datagram)`` for each UDP datagram the voice socket receives, in
+    discord.py's socket reader thread."""
+    client._connection.add_socket_listener(callback)
+
+
+def remove_socket_listener(client: discord.VoiceClient,
+                           callback: Callable[[bytes], Any]) -> None:
+    """Stop calling ``callback`` (a no-op if it is not listening)."""
+    client._connection.remove_socket_listener(callback)
+
+
+def dave_state(client: discord.VoiceClient) -> tuple[int, Any]:
+    """The connection's DAVE protocol version (0: off) and its live ``davey.DaveSession``
+    (``None`` before one exists); read again for every frame, as discord.py replaces and
+    re-keys the session."""
+    connection = client._connection
+    return connection.dave_protocol_version, connection.dave_session
