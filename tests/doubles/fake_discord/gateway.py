@@ -16,17 +16,18 @@ import copy
 import json
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import discord
 
-from tests.doubles.fake_discord.payloads import JSONDict
+from tests.doubles.fake_discord.payloads import JSONDict, member_payload, voice_state_payload
 from tests.doubles.fake_discord.server import FakeDiscord
 
 #: Names of the tasks that read a shard for its whole session (``harness.settle`` skips them).
 SHARD_TASK_PREFIX = "fake-gateway"
 
-DISPATCH, HEARTBEAT, IDENTIFY, HELLO, HEARTBEAT_ACK = 0, 1, 2, 10, 11
+DISPATCH, HEARTBEAT, IDENTIFY, VOICE_STATE_UPDATE, HELLO, HEARTBEAT_ACK = 0, 1, 2, 4, 10, 11
 GUILD_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})  # "id" is the guild
 
 
@@ -86,6 +87,8 @@ class _Socket:
             session = Session(self.bot, message["d"], self)
             self.gateway.sessions.append(session)
             self._dispatch("READY", self.gateway.ready_payload(session))
+        elif message["op"] == VOICE_STATE_UPDATE:
+            self.gateway.bot_voice_state(self, message["d"])
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         if self.closed:
@@ -112,11 +115,18 @@ class FakeGateway:
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
         self.sessions: list[Session] = []
+        #: Discord's voice server (``tests.doubles.fake_voice.FakeVoiceServer``): a bot's op 4
+        #: gets VOICE_SERVER_UPDATE naming it, and voice websockets reach it.
+        self.voice: Any = None
+        #: Every op 4 (VOICE_STATE_UPDATE) a bot sent, as sent.
+        self.voice_requests: list[JSONDict] = []
 
     def attach(self, bot: discord.Client) -> None:
         """Make ``bot.connect()`` connect here; call after ``bot.login``."""
 
-        async def ws_connect(url: str, *, compress: int = 0) -> _Socket:
+        async def ws_connect(url: str, *, compress: int = 0) -> Any:
+            if self.voice is not None and url.startswith("wss://") and "v=8" in url:
+                return await self.voice.ws_connect(url)  # a voice websocket: a real one
             return _Socket(self, bot)
 
         async def no_identify_pacing(shard_id: int | None, *, initial: bool = False) -> None:
@@ -136,6 +146,23 @@ class FakeGateway:
         if "shard" in session.identify:
             data["shard"] = session.shard
         return data
+
+    def bot_voice_state(self, socket: _Socket, request: JSONDict) -> None:
+        """The bot's op 4: Discord answers with VOICE_STATE_UPDATE for the bot (and, when it
+        joins a channel, VOICE_SERVER_UPDATE naming the voice server) on the same shard."""
+        self.voice_requests.append(request)
+        guild_id, channel_id = request["guild_id"], request.get("channel_id")
+        bot_id = int(self.fake.bot_user["id"])
+        state = voice_state_payload(
+            int(guild_id), int(channel_id) if channel_id else None,
+            self.fake.members.get((int(guild_id), bot_id)) or member_payload(
+                self.fake.bot_user), session_id=secrets.token_hex(16),
+            self_mute=bool(request.get("self_mute")), self_deaf=bool(request.get("self_deaf")))
+        socket._dispatch("VOICE_STATE_UPDATE", state)
+        if channel_id and self.voice is not None:
+            socket._dispatch("VOICE_SERVER_UPDATE", {"token": secrets.token_hex(8),
+                                                     "guild_id": str(guild_id),
+                                                     "endpoint": self.voice.endpoint})
 
     def shards_of(self, bot: discord.Client) -> list[list[int]]:
         """``[shard_id, shard_count]`` of each session ``bot`` IDENTIFYed, in order."""

@@ -87,6 +87,27 @@ def text_channel_payload(channel_id: int, guild_id: int, name: str, *, position:
             "rate_limit_per_user": 0, "flags": 0, "default_auto_archive_duration": 4320}
 
 
+def voice_channel_payload(channel_id: int, guild_id: int, name: str, *,
+                          position: int = 0) -> JSONDict:
+    """A guild voice channel object (type 2)."""
+    return {"id": str(channel_id), "type": 2, "guild_id": str(guild_id), "name": name,
+            "position": position, "permission_overwrites": [], "nsfw": False,
+            "parent_id": None, "bitrate": 64_000, "user_limit": 0, "rtc_region": None,
+            "video_quality_mode": 1, "last_message_id": None, "rate_limit_per_user": 0,
+            "flags": 0}
+
+
+def voice_state_payload(guild_id: int, channel_id: int | None, member: JSONDict, *,
+                        session_id: str = "", self_mute: bool = False,
+                        self_deaf: bool = False) -> JSONDict:
+    """VOICE_STATE_UPDATE's data: ``member`` in ``channel_id`` (``None``: left voice)."""
+    return {"guild_id": str(guild_id), "channel_id": str(channel_id) if channel_id else None,
+            "user_id": member["user"]["id"], "member": member, "session_id": session_id,
+            "deaf": False, "mute": False, "self_deaf": self_deaf, "self_mute": self_mute,
+            "self_stream": False, "self_video": False, "suppress": False,
+            "request_to_speak_timestamp": None}
+
+
 def thread_payload(thread_id: int, guild_id: int, parent_id: int, name: str, *, owner_id: int,
                    private: bool = False, auto_archive_duration: int = 4320) -> JSONDict:
     """A thread channel object (public thread, or private with ``private=True``)."""
