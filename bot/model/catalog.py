@@ -348,7 +348,7 @@ class UnknownVoiceError(RequestRefused, ValueError):
     """A voice the realtime model does not have (nothing was sent)."""
 
     def __init__(self, name: str, model: RealtimeModelSpec) -> None:
-        super().__init__(f"{model.name} has no voice {name!r} (choose from "
+        super().__init__(f"{model.name} has no voice {name.strip()!r} (choose from "
                          f"{', '.join(model.voice_names())})")
         self.name = name
 
