@@ -351,3 +351,28 @@ def test_errors_are_upstream_errors() -> None:
     assert repr(AudioDelta(b"\x00" * 10_000)) == "AudioDelta(<10000 bytes>)"
     assert RealtimeUsage.from_payload({"input_tokens": 3}) == RealtimeUsage(3, 0, 0, 0, 3)
     assert RealtimeUsage.from_payload(None) is None
+
+
+async def test_a_session_cut_by_the_service_is_a_dropped_connection(
+    fake_realtime: FakeRealtime
+) -> None:
+    fake_realtime.session_limit_seconds = 0.5
+    async with client_for(fake_realtime) as client, await client.open(options()) as session:
+        with pytest.raises(UpstreamUnavailable, match="dropped"):
+            await until_done(session)
+
+
+async def test_renewal_comes_before_the_services_limit(fake_realtime: FakeRealtime) -> None:
+    fake_realtime.session_limit_seconds = 6.0  # the service's cut
+    fake_realtime.answer_seconds = 0.3
+    async with client_for(fake_realtime, max_session_seconds=5.0) as client, \
+            await client.open(options()) as session:
+        async with asyncio.timeout(PATIENCE):
+            async for event in session.events():
+                if isinstance(event, SessionRenewed):
+                    break
+        await asyncio.sleep(1.5)  # past the first connection's cut
+        await say(session)
+        done = (await until_done(session))[-1]
+    assert isinstance(done, AnswerDone) and done.status == "completed"
+    assert fake_realtime.admitted == 2
