@@ -8,10 +8,12 @@ preferences, the usage ledger, the admission gate and privacy.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omnicord import build
 from omnicord.conversation.cache_sweep import MIN_IDLE_SECONDS, CacheSweep
@@ -31,6 +33,9 @@ from omnicord.settings import Settings
 from omnicord.store import Store
 from omnicord.store.interface import PreferenceStore
 from omnicord.store.records import Expired
+
+if TYPE_CHECKING:  # the realtime client (aiohttp) loads only for live talk
+    from omnicord.realtime.client import RealtimeClient
 
 log = logging.getLogger("omnicord.limits")
 
@@ -85,6 +90,19 @@ class Services:
         every ``SWEEP_INTERVAL_SECONDS``); how many files went."""
         return await self.sweeper.run()
 
+    @functools.cached_property
+    def realtime(self) -> RealtimeClient:
+        """The realtime model client of live talk (built on first use: the command line
+        never needs it)."""
+        return build.realtime_client(self.settings, build.upstream_pace(self.settings,
+                                                                        self.store.limits))
+
+    async def close_realtime(self) -> None:
+        """Close the realtime client, if it was ever built."""
+        client = self.__dict__.pop("realtime", None)
+        if client is not None:
+            await client.aclose()
+
     @property
     def describe_audio(self) -> AudioDescriber:
         """Captions a media file's sound, for videos shown as frames."""
@@ -110,6 +128,10 @@ async def open_services(
             usage = build.usage_ledger(settings, store)
             cache = build.media_cache(settings)
             conversations = Conversations(store, omni, cache, streams=settings.process_replies)
-            yield Services(settings, omni, captioner, store, cache, conversations,
-                           store.preferences, usage, build.admission(settings, store, usage),
-                           build.privacy(settings, store, cache))
+            services = Services(settings, omni, captioner, store, cache, conversations,
+                                store.preferences, usage, build.admission(settings, store, usage),
+                                build.privacy(settings, store, cache))
+            try:
+                yield services
+            finally:
+                await services.close_realtime()

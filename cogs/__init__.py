@@ -9,4 +9,5 @@ EXTENSIONS: tuple[str, ...] = (
     "omnicord.cogs.settings",
     "omnicord.cogs.usage",
     "omnicord.cogs.privacy",
+    "omnicord.cogs.talk",
 )

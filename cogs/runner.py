@@ -51,9 +51,11 @@ NO_CONTENT_NOTE = ("Without the Message Content intent (OMNICORD_MESSAGE_CONTENT
 
 def intents(message_content: bool = True) -> discord.Intents:
     """Only what Omnicord needs: guild and DM messages, with their content unless told not to
-    (mentions, replies to the bot and DMs carry their content anyway)."""
+    (mentions, replies to the bot and DMs carry their content anyway), and voice states (live
+    talk joins the member's voice channel and sees it empty)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
+    wanted.voice_states = True
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.message_content = message_content

@@ -7,15 +7,16 @@ it into one packet, and ``Resampler`` converts PCM16 between rates and channel c
 stream (its filter state carries across calls, so chunk boundaries make no clicks).
 
 Measured cost per 20 ms frame on the 2-core development machine (PyAV 18.1, libopus inside
-its wheel): encoding about 0.3-0.5 ms (64 kb/s, VoIP), decoding about 0.05-0.2 ms, 48 kHz
-stereo to 16 kHz mono about 0.05 ms; ``tests/voice/test_codec.py`` prints them
-(``pytest -s -k cost``). A talk session with a few speakers spends well under 5% of one core on
-codecs.
+its wheel; ``pytest -s tests/voice/test_codec.py -k cost`` prints it): encoding speech
+0.25-0.7 ms (64 kb/s, VoIP; up to about 2 ms for white noise), decoding 0.07-0.3 ms, 48 kHz
+stereo to 16 kHz mono 0.04-0.05 ms. Opening a decoder takes about 0.15 ms. A talk session with
+a few speakers spends a few percent of one core on codecs.
 """
 
 from __future__ import annotations
 
 import logging
+from array import array
 from fractions import Fraction
 
 import av
@@ -50,7 +51,7 @@ def _layout(channels: int) -> str:
 def _pcm_of(frame: AudioFrame) -> bytes:
     """The interleaved PCM16 bytes of a packed s16 frame (a plane's buffer is padded)."""
     size = frame.samples * len(frame.layout.channels) * 2
-    return bytes(memoryview(frame.planes[0])[:size])  # type: ignore[arg-type]
+    return bytes(memoryview(frame.planes[0])[:size])
 
 
 class OpusDecoder:
@@ -142,8 +143,9 @@ class Resampler:
         self._in_layout = _layout(in_channels)
         _layout(out_channels)
         self._same = (in_rate, in_channels) == (out_rate, out_channels)
-        self._resampler = AudioResampler(format="s16", layout=_layout(out_channels),
-                                         rate=out_rate)
+        # Mono to stereo copies the channel (swresample's upmix would lower it by 3 dB)
+        self._upmix = (in_channels, out_channels) == (1, 2)
+        self._resampler = self._new_resampler()
         self._stride = 2 * in_channels
         self._rest = b""
 
@@ -156,18 +158,39 @@ class Resampler:
             return b""
         if self._same:
             return data
+        if self._upmix and self.in_rate == self.out_rate:
+            return _to_stereo(data)
         frame = AudioFrame(format="s16", layout=self._in_layout,
                            samples=len(data) // self._stride)
         frame.sample_rate = self.in_rate
         frame.planes[0].update(data)
-        return b"".join(_pcm_of(out) for out in self._resampler.resample(frame))
+        return self._out(self._resampler.resample(frame))
+
+    def _new_resampler(self) -> AudioResampler:
+        layout = "mono" if self._upmix else _layout(self.out_channels)
+        return AudioResampler(format="s16", layout=layout, rate=self.out_rate)
+
+    def _out(self, frames: list[AudioFrame]) -> bytes:
+        pcm = b"".join(_pcm_of(out) for out in frames)
+        return _to_stereo(pcm) if self._upmix else pcm
 
     def flush(self) -> bytes:
         """The filter's tail; the resampler starts afresh afterwards."""
         self._rest = b""
         if self._same:
             return b""
-        tail = b"".join(_pcm_of(out) for out in self._resampler.resample(None))
-        self._resampler = AudioResampler(format="s16", layout=_layout(self.out_channels),
-                                         rate=self.out_rate)
+        if self._upmix and self.in_rate == self.out_rate:
+            return b""
+        tail = self._out(self._resampler.resample(None))
+        self._resampler = self._new_resampler()
         return tail
+
+
+def _to_stereo(mono: bytes) -> bytes:
+    """Mono PCM16 with each sample copied to both channels."""
+    samples = array("h")
+    samples.frombytes(mono)
+    stereo = array("h", bytes(len(mono) * 2))
+    stereo[0::2] = samples
+    stereo[1::2] = samples
+    return stereo.tobytes()

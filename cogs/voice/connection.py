@@ -14,6 +14,7 @@ from omnicord.cogs.voice.speaking import AnswerSource
 from omnicord.voice.playback import AnswerAudio
 
 log = logging.getLogger(__name__)
+LEAVE_SECONDS = 5.0
 
 
 class LiveVoice:
@@ -75,8 +76,11 @@ class LiveVoice:
         """Stop playing, stop hearing, leave the channel."""
         self._leaving = True
         self.stop_playing()
+        # discord.py waits for Discord to confirm the leave (up to the connect timeout, 30 s,
+        # when a confirmation races its own clean-up): a session ends within LEAVE_SECONDS.
         with contextlib.suppress(Exception):
-            await self.client.disconnect(force=True)
+            async with asyncio.timeout(LEAVE_SECONDS):
+                await self.client.disconnect(force=True)
         self._pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._pump

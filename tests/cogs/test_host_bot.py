@@ -19,7 +19,7 @@ from tests.doubles.fake_discord import DiscordHarness
 from tests.doubles.omnicord_bot import make_settings
 
 #: The host's cogs, named as Omnicord's own once were.
-HOST_COGS = ("Settings", "Chat", "Usage", "Privacy", "Captions")
+HOST_COGS = ("Settings", "Chat", "Usage", "Privacy", "Captions", "Talk")
 NO_PINGS = discord.AllowedMentions.none()
 
 
@@ -77,7 +77,8 @@ async def test_host_cogs_named_like_omnicords_stay_and_keep_working(
         for extension in EXTENSIONS:
             await bot.load_extension(extension)
         assert set(bot.cogs) == {*HOST_COGS, "OmnicordChat", "OmnicordCaptions",
-                                 "OmnicordSettings", "OmnicordUsage", "OmnicordPrivacy"}
+                                 "OmnicordSettings", "OmnicordUsage", "OmnicordPrivacy",
+                                 "OmnicordTalk"}
         guild = h.add_guild("Host", channels=("general",))
         channel = guild.text_channels[0]
         admin = h.add_member(guild, "ada", manage_guild=True)

@@ -28,6 +28,8 @@ from tests.doubles.fake_discord.server import FakeDiscord
 SHARD_TASK_PREFIX = "fake-gateway"
 
 DISPATCH, HEARTBEAT, IDENTIFY, VOICE_STATE_UPDATE, HELLO, HEARTBEAT_ACK = 0, 1, 2, 4, 10, 11
+#: How long Discord takes to confirm that a bot left a voice channel (a network round trip).
+LEAVE_CONFIRMATION_SECONDS = 0.1
 GUILD_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})  # "id" is the guild
 
 
@@ -158,6 +160,13 @@ class FakeGateway:
             self.fake.members.get((int(guild_id), bot_id)) or member_payload(
                 self.fake.bot_user), session_id=secrets.token_hex(16),
             self_mute=bool(request.get("self_mute")), self_deaf=bool(request.get("self_deaf")))
+        if channel_id is None:
+            # Discord confirms a leave after a round trip, once the voice websocket has closed:
+            # discord.py 2.7.1 reads an instant confirmation as an outside disconnect, leaves a
+            # second time and waits out its whole timeout for a confirmation that never comes.
+            asyncio.get_running_loop().call_later(
+                LEAVE_CONFIRMATION_SECONDS, socket._dispatch, "VOICE_STATE_UPDATE", state)
+            return
         socket._dispatch("VOICE_STATE_UPDATE", state)
         if channel_id and self.voice is not None:
             socket._dispatch("VOICE_SERVER_UPDATE", {"token": secrets.token_hex(8),

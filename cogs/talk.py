@@ -1,0 +1,330 @@
+"""Live talk in voice channels: ``/omni talk start`` brings Omnicord into the member's voice
+channel, where it listens and answers aloud in real time; ``/omni talk stop`` (or everyone
+leaving, or a quiet channel, or the server's daily talk time running out) ends it.
+
+Off until a server admin enables it (``/omni-admin talk``); only members the server allows
+(its talk roles, within its allow lists) are heard; Omnicord says in the channel's chat that it
+is listening for as long as it is, and captions what it says there (and what members said, if
+the server wants). The cog only carries packets: ``omnicord.live`` runs the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from omnicord.cogs.access.checks import check_access, role_ids
+from omnicord.cogs.access.places import guild_key
+from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.delivery.live_captions import CaptionBoard
+from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
+from omnicord.cogs.voice.connection import LiveVoice
+from omnicord.errors import InputError
+from omnicord.live.rules import may_be_heard, seconds_left
+from omnicord.live.session import Caption, LiveTalk, Place
+from omnicord.model.catalog import find_realtime_model
+from omnicord.realtime.client import SessionOptions
+from omnicord.store.records import TalkSettings, utc_today
+
+log = logging.getLogger("omnicord.talk")
+JOIN_SECONDS = 30.0
+
+ENDED = {
+    "stopped": "Live talk ended: someone used `/omni talk stop`.",
+    "everyone left": "Live talk ended: everyone left the channel.",
+    "idle": "Live talk ended: nobody spoke for a while.",
+    "budget": "Live talk ended: this server's talk time for today is used up.",
+    "disconnected": "Live talk ended: Omnicord lost its voice connection.",
+    "unloaded": "Live talk ended: Omnicord is restarting.",
+}
+LISTENING = ("🎙️ **Omnicord is listening in this channel** and answers aloud. What members say "
+             "goes to the model service as it is spoken; audio is never kept, the words are "
+             "kept like any conversation (`/omni forget me` erases yours). "
+             "`/omni talk stop` ends it.")
+INSTRUCTIONS = ("You are Omnicord, taking part in a voice chat on Discord. Several people may "
+                "speak. Answer briefly and naturally, as in a spoken conversation.")
+
+
+class TalkRefused(InputError):
+    """Live talk cannot start here: the message says why, politely."""
+
+
+class OmnicordTalk(commands.Cog):
+    """Talks with members in voice channels (one session per server: Discord gives a bot one
+    voice connection per server)."""
+
+    def __init__(self, bot: commands.Bot, runtime: Runtime) -> None:
+        self.bot = bot
+        self.runtime = runtime
+        self.sessions: dict[int, _Session] = {}  # by guild id
+
+    async def cog_load(self) -> None:
+        add_commands(self.bot, talk_group)
+        add_commands(self.bot, server_talk, server_talk_role, admin=True)
+
+    async def cog_unload(self) -> None:
+        for session in list(self.sessions.values()):
+            session.live.stop("unloaded")
+        await asyncio.gather(*(s.task for s in self.sessions.values() if s.task),
+                             return_exceptions=True)
+        remove_commands(self.bot, talk_group)
+        remove_commands(self.bot, server_talk, server_talk_role, admin=True)
+        await release(self.bot)
+
+    # ------------------------------------------------------------------ starting
+
+    async def start(self, interaction: discord.Interaction) -> str:
+        """Join the member's voice channel and talk there; what to tell the member."""
+        member, channel = _member_in_voice(interaction)
+        guild = channel.guild
+        await check_access(self.runtime, guild, member, channel)
+        chosen = await self.runtime.services.store.talk.settings(guild_key(guild))
+        _check_may_start(chosen, member)
+        used = await self.runtime.services.store.talk.used(guild_key(guild), utc_today())
+        if seconds_left(chosen, used) <= 0:
+            raise TalkRefused("This server's talk time for today is used up")
+        running = self.sessions.get(guild.id)
+        if running is not None:
+            where = "here" if running.channel.id == channel.id else f"in <#{running.channel.id}>"
+            raise TalkRefused(f"Omnicord is already talking {where}")
+        await self._open(channel, chosen)
+        return f"Omnicord joined <#{channel.id}> and is listening."
+
+    async def _open(self, channel: discord.VoiceChannel | discord.StageChannel,
+                    chosen: TalkSettings) -> None:
+        settings = self.runtime.settings
+        model = find_realtime_model(settings.realtime_model)
+        options = SessionOptions(model=model.name, voice=settings.talk_voice or model.default_voice,
+                                 instructions=INSTRUCTIONS)
+        board = CaptionBoard(channel, lambda user_id: display_name(channel.guild, user_id))
+        voice = await _join(channel)
+        live = LiveTalk(self.runtime.services.realtime, self.runtime.services.store,
+                        Place(str(channel.guild.id), str(channel.id)), options, chosen,
+                        _Output(voice, board))
+        voice.on_packet = self._hearing(live, chosen, channel.guild)
+        voice.on_disconnect = lambda: live.stop("disconnected")
+        session = _Session(channel, live, voice, board)
+        self.sessions[channel.guild.id] = session
+        await board.say(LISTENING)
+        session.task = asyncio.create_task(self._run(session),
+                                           name=f"omnicord-talk-{channel.id}")
+
+    def _hearing(self, live: LiveTalk, chosen: TalkSettings, guild: discord.Guild) -> Any:
+        """What to do with a member's packet: hand it on if the member may be heard."""
+
+        def heard(user_id: int, opus: bytes) -> None:
+            member = guild.get_member(user_id)
+            if member is None or member.bot or not may_be_heard(chosen, role_ids(member)):
+                return
+            live.hear(str(user_id), opus)
+
+        return heard
+
+    async def _run(self, session: _Session) -> None:
+        reason = "stopped"
+        try:
+            reason = await session.live.run()
+        except Exception as error:  # an upstream failure: tell the channel in one line
+            log.warning("live talk in %s ended: %s", session.channel.id, type(error).__name__)
+            reason = f"⚠️ {friendly(error)}"
+        finally:
+            self.sessions.pop(session.channel.guild.id, None)
+            await session.voice.leave()
+            await session.board.close()
+            await session.board.say(ENDED.get(reason, f"Live talk ended. {reason}"))
+            log.info("live talk in %s ended (%s): %d answers, %d barge-ins, %d turns kept",
+                     session.channel.id, reason if reason in ENDED else "error",
+                     session.live.stats.answers, session.live.stats.barge_ins,
+                     session.live.stats.turns_kept)
+
+    # ------------------------------------------------------------------ ending
+
+    def stop(self, interaction: discord.Interaction) -> str:
+        """End the session in the member's server; what to tell the member."""
+        if interaction.guild is None:
+            raise TalkRefused("Live talk happens in a server's voice channels")
+        session = self.sessions.get(interaction.guild.id)
+        if session is None:
+            raise TalkRefused("Omnicord is not talking in this server")
+        session.live.stop("stopped")
+        return "Live talk is ending."
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState,
+                                    after: discord.VoiceState) -> None:
+        """Everyone left the channel: end the session."""
+        session = self.sessions.get(member.guild.id)
+        if session is None or before.channel is None or before.channel.id != session.channel.id:
+            return
+        if not any(not m.bot for m in session.channel.members):
+            session.live.stop("everyone left")
+
+
+class _Session:
+    """A talk session the cog runs in one server."""
+
+    def __init__(self, channel: discord.VoiceChannel | discord.StageChannel, live: LiveTalk,
+                 voice: LiveVoice, board: CaptionBoard) -> None:
+        self.channel, self.live, self.voice, self.board = channel, live, voice, board
+        self.task: asyncio.Task[None] | None = None
+
+
+class _Output:
+    """``LiveOutput`` on Discord: answers through the voice connection, captions on a board."""
+
+    def __init__(self, voice: LiveVoice, board: CaptionBoard) -> None:
+        self.voice, self.board = voice, board
+
+    def play(self, audio: Any) -> None:
+        self.voice.play(audio)
+
+    def stop_playing(self) -> None:
+        self.voice.stop_playing()
+
+    def caption(self, line: Caption) -> None:
+        self.board.caption(line)
+
+    def name_of(self, user_id: str) -> str:
+        return self.board.name_of(user_id)
+
+
+def display_name(guild: discord.Guild, user_id: str) -> str:
+    """A member's name in the server ("a member" once they left)."""
+    member = guild.get_member(int(user_id))
+    return member.display_name if member else "a member"
+
+
+def _member_in_voice(interaction: discord.Interaction
+                     ) -> tuple[discord.Member, discord.VoiceChannel | discord.StageChannel]:
+    member = interaction.user
+    if interaction.guild is None or not isinstance(member, discord.Member):
+        raise TalkRefused("Live talk happens in a server's voice channels")
+    channel = member.voice.channel if member.voice else None
+    if channel is None:
+        raise TalkRefused("Join a voice channel first, then use `/omni talk start`")
+    return member, channel
+
+
+async def _join(channel: discord.VoiceChannel | discord.StageChannel) -> LiveVoice:
+    """Connect to ``channel``, or say in one line why Omnicord could not."""
+    allowed = channel.permissions_for(channel.guild.me)
+    if not (allowed.connect and allowed.speak):
+        raise TalkRefused(f"Omnicord needs the Connect and Speak permissions in <#{channel.id}>")
+    try:
+        return await LiveVoice.connect(channel, timeout=JOIN_SECONDS)
+    except TimeoutError:
+        raise TalkRefused("Discord did not let Omnicord join the voice channel in time; "
+                          "please try again") from None
+    except discord.ClientException as error:
+        log.warning("could not join a voice channel: %s", type(error).__name__)
+        raise TalkRefused("Omnicord could not join the voice channel; please try again") \
+            from None
+
+
+def _check_may_start(chosen: TalkSettings, member: discord.Member) -> None:
+    if not chosen.enabled:
+        raise TalkRefused("Live talk is off in this server: an admin can turn it on with "
+                          "`/omni-admin talk enabled:True`")
+    if not may_be_heard(chosen, role_ids(member)):
+        raise TalkRefused("Live talk is for members with this server's talk roles")
+
+
+async def _answer(interaction: discord.Interaction, text: str) -> None:
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True,
+                                                allowed_mentions=NO_PINGS)
+
+
+def _cog(interaction: discord.Interaction) -> OmnicordTalk:
+    cog = cog_of(interaction, OmnicordTalk)
+    if cog is None:
+        raise TalkRefused("Omnicord's live talk is not loaded")
+    return cog
+
+
+talk_group = app_commands.Group(name="talk", description="Talk with Omnicord in a voice channel",
+                                guild_only=True)
+
+
+@talk_group.command(name="start", description="Omnicord joins your voice channel and talks "
+                    "with you there")
+async def talk_start(interaction: discord.Interaction) -> None:
+    cog = _cog(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await _answer(interaction, await cog.start(interaction))
+
+
+@talk_group.command(name="stop", description="Omnicord leaves the voice channel")
+async def talk_stop(interaction: discord.Interaction) -> None:
+    await _answer(interaction, _cog(interaction).stop(interaction))
+
+
+def _require_manager(interaction: discord.Interaction) -> str:
+    if interaction.guild is None:
+        raise TalkRefused("Server settings can only be changed in a server")
+    if not interaction.permissions.manage_guild:
+        raise TalkRefused("Only members with the Manage Server permission can change this")
+    return guild_key(interaction.guild)
+
+
+@app_commands.command(name="talk", description="Live talk in voice channels: on or off, and "
+                      "its limits")
+@app_commands.describe(enabled="Whether members may start live talk",
+                       minutes_per_day="Talk time per day for the whole server (1-1440)",
+                       idle_minutes="End a session after this many quiet minutes (1-120)",
+                       caption_members="Also caption what members say, not only Omnicord")
+async def server_talk(interaction: discord.Interaction, enabled: bool | None = None,
+                      minutes_per_day: app_commands.Range[int, 1, 1440] | None = None,
+                      idle_minutes: app_commands.Range[int, 1, 120] | None = None,
+                      caption_members: bool | None = None) -> None:
+    guild = _require_manager(interaction)
+    store = _cog(interaction).runtime.services.store
+    chosen = await store.talk.settings(guild)
+    changes: dict[str, Any] = {name: value for name, value in (
+        ("enabled", enabled), ("minutes_per_day", minutes_per_day),
+        ("idle_minutes", idle_minutes), ("caption_members", caption_members))
+        if value is not None}
+    if changes:
+        chosen = replace(chosen, **changes)
+        await store.talk.save(guild, chosen)
+    used = await store.talk.used(guild, utc_today())
+    await _answer(interaction, describe(chosen, used))
+
+
+@app_commands.command(name="talk-role", description="Allow a role to talk with Omnicord in "
+                      "voice channels (none allowed: everyone may)")
+async def server_talk_role(interaction: discord.Interaction, role: discord.Role,
+                           allowed: bool) -> None:
+    guild = _require_manager(interaction)
+    store = _cog(interaction).runtime.services.store
+    chosen = await store.talk.settings(guild)
+    roles = chosen.roles | {str(role.id)} if allowed else chosen.roles - {str(role.id)}
+    chosen = replace(chosen, roles=frozenset(roles))
+    await store.talk.save(guild, chosen)
+    await _answer(interaction, describe(chosen, await store.talk.used(guild, utc_today())))
+
+
+def describe(chosen: TalkSettings, used_seconds: float) -> str:
+    """A server's live-talk settings, for its admins."""
+    roles = (", ".join(f"<@&{r}>" for r in sorted(chosen.roles)) if chosen.roles
+             else "every member who may use Omnicord")
+    return (f"Live talk: **{'on' if chosen.enabled else 'off'}**. "
+            f"Talk time: {used_seconds / 60:.1f} of {chosen.minutes_per_day} minutes used "
+            f"today. Ends after {chosen.idle_minutes} quiet minutes. "
+            f"Captions: Omnicord{' and members' if chosen.caption_members else ' only'}. "
+            f"Who may talk: {roles}.")
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the live-talk cog."""
+    await setup_cog(bot, OmnicordTalk)
+
