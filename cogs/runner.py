@@ -36,6 +36,8 @@ REQUIRED_PERMISSIONS = discord.Permissions(
     attach_files=True,
     read_message_history=True,
     send_voice_messages=True,
+    connect=True,  # live talk: join a voice channel …
+    speak=True,  # … and answer aloud there
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +32,7 @@ from omnicord.live.rules import may_be_heard, seconds_left
 from omnicord.live.session import Caption, LiveTalk, Place
 from omnicord.model.catalog import find_realtime_model
 from omnicord.realtime.client import SessionOptions
-from omnicord.store.records import TalkSettings, utc_today
+from omnicord.store.records import AccessList, TalkSettings, utc_today
 
 log = logging.getLogger("omnicord.talk")
 JOIN_SECONDS = 30.0
@@ -108,7 +109,8 @@ class OmnicordTalk(commands.Cog):
         live = LiveTalk(self.runtime.services.realtime, self.runtime.services.store,
                         Place(str(channel.guild.id), str(channel.id)), options, chosen,
                         _Output(voice, board))
-        voice.on_packet = self._hearing(live, chosen, channel.guild)
+        access = await self.runtime.preferences.access(guild_key(channel.guild))
+        voice.on_packet = self._hearing(live, chosen, access, channel.guild)
         voice.on_disconnect = lambda: live.stop("disconnected")
         session = _Session(channel, live, voice, board)
         self.sessions[channel.guild.id] = session
@@ -116,12 +118,15 @@ class OmnicordTalk(commands.Cog):
         session.task = asyncio.create_task(self._run(session),
                                            name=f"omnicord-talk-{channel.id}")
 
-    def _hearing(self, live: LiveTalk, chosen: TalkSettings, guild: discord.Guild) -> Any:
-        """What to do with a member's packet: hand it on if the member may be heard."""
+    def _hearing(self, live: LiveTalk, chosen: TalkSettings, access: AccessList,
+                 guild: discord.Guild) -> Callable[[int, bytes], None]:
+        """What to do with a member's packet: hand it on if the member may be heard (bots
+        never are)."""
 
         def heard(user_id: int, opus: bytes) -> None:
             member = guild.get_member(user_id)
-            if member is None or member.bot or not may_be_heard(chosen, role_ids(member)):
+            if member is None or member.bot or not may_be_heard(chosen, role_ids(member),
+                                                                access):
                 return
             live.hear(str(user_id), opus)
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from omnicord.store.records import TalkSettings
+from omnicord.store.records import AccessList, TalkSettings
 
+_EVERYONE = AccessList()
 #: How often a session's talk time is added to the store (and the budget checked).
 SPEND_EVERY_SECONDS = 10.0
 
 
-def may_be_heard(chosen: TalkSettings, member_roles: Iterable[str]) -> bool:
-    """Whether a member's voice reaches the model: any member when the server named no talk
-    roles, else members holding one of them."""
-    return not chosen.roles or not chosen.roles.isdisjoint(member_roles)
+def may_be_heard(chosen: TalkSettings, member_roles: Iterable[str],
+                 access: AccessList = _EVERYONE) -> bool:
+    """Whether a member's voice reaches the model: the server's allow list of roles lets them
+    use Omnicord (an empty list lets everyone), and they hold one of its talk roles (none
+    named: any member)."""
+    roles = frozenset(member_roles)
+    return ((not access.roles or not access.roles.isdisjoint(roles))
+            and (not chosen.roles or not chosen.roles.isdisjoint(roles)))
 
 
 def seconds_left(chosen: TalkSettings, used_today: float) -> float:
@@ -22,5 +27,6 @@ def seconds_left(chosen: TalkSettings, used_today: float) -> float:
 
 
 def voice_scope(channel_id: str | int) -> str:
-    """The conversation scope that keeps a voice channel's talk transcripts."""
-    return f"voice:{channel_id}"
+    """The conversation scope that keeps a voice channel's talk transcripts: the channel's own, so
+    `/omni export` and `/omni reset` in its chat cover them and its chat shares them."""
+    return f"channel:{channel_id}"
