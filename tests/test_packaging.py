@@ -166,7 +166,8 @@ def test_the_wheel_holds_one_package_of_its_own(wheel: Path) -> None:
     # omnicord init's template is the repository's .env.example, copied in (not a link)
     assert zipfile.ZipFile(wheel).read("omnicord/env.example") == (
         REPO / ".env.example").read_bytes()
-    assert "Requires-Dist: discord.py<2.8,>=2.5.1" in text
+    assert "Requires-Dist: discord.py[voice]<2.8,>=2.7" in text
+    assert "Requires-Dist: av>=14" in text  # Opus for live talk, libopus in its wheels
     for classifier in ("Programming Language :: Python :: 3.11", "Operating System :: POSIX",
                        "Framework :: AsyncIO", "Topic :: Communications :: Chat"):
         assert f"Classifier: {classifier}" in text

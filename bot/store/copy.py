@@ -30,7 +30,8 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "talk_time": ("guild_id", "day", "seconds"),
 }
 
-#: Each copied table's key: its leading columns in ``COPY_TABLES``.
+#: Each copied table's key: its leading columns in ``COPY_TABLES`` (text: a table without ids
+#: is exported in the order of its key's bytes).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("id",), "turns": ("id",), "usage": ("id",),
     "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),

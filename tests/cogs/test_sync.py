@@ -108,11 +108,13 @@ async def test_server_settings_are_a_command_discord_hides_from_members(
     assert admin["contexts"] == [0] and admin["dm_permission"] is False  # never in DMs
     assert {option["name"] for option in admin["options"]} == {
         "model", "voice", "replies", "thinking", "chat-channel", "caption-channel",
-        "caption-language", "allow-role", "allow-channel", "persona", "token-cap"}
+        "caption-language", "allow-role", "allow-channel", "persona", "token-cap", "talk",
+        "talk-role"}
     omni = synced["omni"]
     assert omni["default_member_permissions"] is None
     assert {option["name"] for option in omni["options"]} == {
-        "status", "me", "forget", "thread", "transcribe", "caption", "export", "usage", "reset"}
+        "status", "me", "forget", "thread", "transcribe", "caption", "export", "usage", "reset",
+        "talk"}
 
 
 async def test_a_failed_sync_keeps_the_bot_running_and_is_retried_next_start(

@@ -18,6 +18,7 @@ from omnicord.store.records import (
     MemberPreferences,
     ReplyMode,
     SlotsFull,
+    TalkSettings,
     UsageRow,
 )
 from omnicord.store.schema import Migration
@@ -594,6 +595,11 @@ async def fill(store: Store) -> None:
         await prefs.save_member(guild, "11", MemberPreferences(caption_language="Thai"))
         await prefs.set_access(guild, "role", "r1", True)
         await prefs.set_access(guild, "channel", f"{guild}-56", True)
+    for guild, minutes in (("b", 30), ("a", 90)):
+        await store.talk.save(guild, TalkSettings(enabled=True, minutes_per_day=minutes,
+                                                  roles=frozenset({"r1", "r2"})))
+        await store.talk.spend(guild, "2025-03-01", 12.5)
+        await store.talk.spend(guild, "2025-03-02", 0.25)
     await store.reset("guild:1:channel:2")  # ids with gaps
 
 

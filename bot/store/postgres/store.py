@@ -326,7 +326,7 @@ class PostgresStore(SharedQueries):
                 yield rows
                 last = rows[-1][0]
             return
-        order = ", ".join(f'{column} COLLATE "C"' for column in columns[:2])
+        order = ", ".join(f'{column} COLLATE "C"' for column in COPY_KEYS[table])
         rows = [tuple(r) for r in await database.fetch(f"{select} ORDER BY {order}")]
         for start in range(0, len(rows), batch):
             yield rows[start:start + batch]

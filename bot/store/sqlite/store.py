@@ -115,7 +115,7 @@ class SqliteStore(SharedQueries):
                 last = rows[-1][0]
             return
         rows = await self.read(functools.partial(
-            _fetch, f"{select} ORDER BY {', '.join(columns[:2])}", ()))
+            _fetch, f"{select} ORDER BY {', '.join(COPY_KEYS[table])}", ()))
         for start in range(0, len(rows), batch):
             yield rows[start:start + batch]
 
