@@ -224,8 +224,10 @@ def data_statement(facts: DataFacts) -> str:
         "**Your data:** for each message Omnicord answers it stores your name and id, your "
         "text, a description of your attachments, its reply and the message ids, in "
         f"{database} run by this bot's operator, {kept}; also your preferences and daily token "
-        f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days.",
-        f"**Sent to:** {model_service(facts.base_url)}, to make each reply.",
+        f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days. "
+        "In live talk, what you say in the voice channel is kept as words, never as audio.",
+        f"**Sent to:** {model_service(facts.base_url)}, to make each reply (in live talk, your "
+        "voice as you speak).",
         "**Deleting:** delete your message and its turn goes, with Omnicord's reply to it; "
         "edit it and its turn goes (the reply stays); `/omni forget me` erases everything "
         "kept about you, from the database's files too (messages in Discord stay); "
