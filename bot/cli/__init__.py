@@ -1,4 +1,4 @@
-"""The ``omnicord`` command line: init, ask, caption, transcribe, prepare, history, reset,
+"""The ``omnicord`` command line: init, ask, caption, transcribe, talk, prepare, history, reset,
 voices, run, db, forget, doctor, sync, usage (one module each in ``omnicord.cli.commands``).
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
