@@ -62,31 +62,11 @@ _BLOCKED = f"""
            OR (kind IN ('deleted', 'edited') AND subject = $3::text)
         ORDER BY {erasures.VERDICT_ORDER} LIMIT 1)"""
 
-# The turn, its conversation and its usage in one statement, unless a tombstone forbids them
-# (the statement returns its kind then); written once per write key however often retried.
-_ADD_TURN = f"""
-    WITH {_BLOCKED},
-    conversation AS (
-        INSERT INTO conversations (scope, updated_at)
-        SELECT $4::text, $13::text WHERE NOT EXISTS (SELECT 1 FROM blocked)
-        ON CONFLICT (scope) DO UPDATE SET updated_at = excluded.updated_at
-        RETURNING id),
-    turn AS (
-        INSERT INTO turns (conversation_id, speaker_id, speaker_name, text, media_json,
-                           reply_text, model, usage_json, created_at, replied_at,
-                           source_message_id, reply_message_ids, write_key)
-        SELECT id, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text,
-               $12::text, $13::text, $14::text, $15::text, $23::text
-        FROM conversation
-        ON CONFLICT (write_key) DO NOTHING
-        RETURNING id),
-    used AS (
-        INSERT INTO usage (day, guild_id, channel_id, user_id, model, prompt_tokens,
-                           completion_tokens, created_at, write_key)
-        SELECT $16::text, $17::text, $18::text, $19::text, $20::text, $21::bigint,
-               $22::bigint, $13::text, $23::text
-        WHERE $19::text IS NOT NULL AND EXISTS (SELECT 1 FROM turn))
-    SELECT (SELECT kind FROM blocked)"""
+# The turn, its conversation and its usage in one round trip, unless a tombstone forbids them
+# (then the kind of tombstone comes back): the function (migration 0012) takes the shared
+# erasure locks, then inserts in a statement of its own; written once per write key however
+# often retried.
+_ADD_TURN = "SELECT omnicord_add_turn(" + ", ".join(f"${n}" for n in range(1, 25)) + ")"
 
 _ADD_USAGE = f"""
     WITH {_BLOCKED}
@@ -186,13 +166,8 @@ class PostgresStore(SharedQueries):
         values = (members, turn.created_at, turn.source_message_id, scope, *turn_values(turn),
                   *usage_values(usage), uuid.uuid4().hex)
 
-        async def write(conn: Any) -> str | None:
-            await conn.execute(_LOCK_SHARED, keys)
-            blocked: str | None = await conn.fetchval(_ADD_TURN, *values)
-            return blocked
-
         async with self._write_order.hold(scope):
-            blocked = await self.database.transaction(write)
+            blocked = await self.database.fetchval(_ADD_TURN, keys, *values)
         return erasures.verdict(blocked)
 
     async def add_usage(self, usage: UsageRow) -> bool:
