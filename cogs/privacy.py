@@ -23,6 +23,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 from omnicord.cogs.access.vanished import vanished_messages
 from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.delivery.streaming import NO_PINGS, is_gone
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
@@ -223,11 +224,7 @@ class ConfirmForget(discord.ui.View):
                        item: discord.ui.Item[ConfirmForget]) -> None:
         text = f"⚠️ {friendly(error)}"
         with contextlib.suppress(discord.HTTPException):
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-            else:
-                await interaction.response.send_message(text, ephemeral=True,
-                                                        allowed_mentions=NO_PINGS)
+            await answer_privately(interaction, text)
 
 
 forget_group = app_commands.Group(name="forget", description="Erase what Omnicord keeps")

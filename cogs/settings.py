@@ -12,6 +12,7 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+from omnicord.cogs.access.checks import require_manage_guild
 from omnicord.cogs.access.places import guild_key, scope_for
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
@@ -52,15 +53,6 @@ def settings_cog(interaction: discord.Interaction) -> OmnicordSettings:
     if cog is None:
         raise SettingRefused("Omnicord's settings are not loaded")
     return cog
-
-
-def require_manage_guild(interaction: discord.Interaction) -> str:
-    """The server's key, if the member may change its settings; SettingRefused otherwise."""
-    if interaction.guild is None:
-        raise SettingRefused("Server settings can only be changed in a server")
-    if not interaction.permissions.manage_guild:
-        raise SettingRefused("Only members with the Manage Server permission can change this")
-    return guild_key(interaction.guild)
 
 
 async def say(interaction: discord.Interaction, text: str) -> None:

@@ -19,18 +19,17 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands
-from omnicord.cogs.access.checks import check_access, role_ids
+from omnicord.cogs.access.checks import check_access, require_manage_guild, role_ids
 from omnicord.cogs.access.places import guild_key
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.live_captions import CaptionBoard
-from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.voice.connection import LiveVoice
 from omnicord.errors import InputError
 from omnicord.live.rules import may_be_heard, seconds_left
 from omnicord.live.session import Caption, LiveTalk, Place
-from omnicord.model.catalog import find_realtime_model
 from omnicord.realtime.client import SessionOptions
 from omnicord.store.records import AccessList, TalkSettings, utc_today
 
@@ -101,8 +100,7 @@ class OmnicordTalk(commands.Cog):
     async def _open(self, channel: discord.VoiceChannel | discord.StageChannel,
                     chosen: TalkSettings) -> None:
         settings = self.runtime.settings
-        model = find_realtime_model(settings.realtime_model)
-        options = SessionOptions(model=model.name, voice=settings.talk_voice or model.default_voice,
+        options = SessionOptions(model=settings.realtime_model, voice=settings.realtime_voice,
                                  instructions=INSTRUCTIONS)
         board = CaptionBoard(channel, lambda user_id: display_name(channel.guild, user_id))
         voice = await _join(channel)
@@ -241,14 +239,6 @@ def _check_may_start(chosen: TalkSettings, member: discord.Member) -> None:
         raise TalkRefused("Live talk is for members with this server's talk roles")
 
 
-async def _answer(interaction: discord.Interaction, text: str) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-    else:
-        await interaction.response.send_message(text, ephemeral=True,
-                                                allowed_mentions=NO_PINGS)
-
-
 def _cog(interaction: discord.Interaction) -> OmnicordTalk:
     cog = cog_of(interaction, OmnicordTalk)
     if cog is None:
@@ -265,20 +255,12 @@ talk_group = app_commands.Group(name="talk", description="Talk with Omnicord in 
 async def talk_start(interaction: discord.Interaction) -> None:
     cog = _cog(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    await _answer(interaction, await cog.start(interaction))
+    await answer_privately(interaction, await cog.start(interaction))
 
 
 @talk_group.command(name="stop", description="Omnicord leaves the voice channel")
 async def talk_stop(interaction: discord.Interaction) -> None:
-    await _answer(interaction, _cog(interaction).stop(interaction))
-
-
-def _require_manager(interaction: discord.Interaction) -> str:
-    if interaction.guild is None:
-        raise TalkRefused("Server settings can only be changed in a server")
-    if not interaction.permissions.manage_guild:
-        raise TalkRefused("Only members with the Manage Server permission can change this")
-    return guild_key(interaction.guild)
+    await answer_privately(interaction, _cog(interaction).stop(interaction))
 
 
 @app_commands.command(name="talk", description="Live talk in voice channels: on or off, and "
@@ -291,7 +273,7 @@ async def server_talk(interaction: discord.Interaction, enabled: bool | None = N
                       minutes_per_day: app_commands.Range[int, 1, 1440] | None = None,
                       idle_minutes: app_commands.Range[int, 1, 120] | None = None,
                       caption_members: bool | None = None) -> None:
-    guild = _require_manager(interaction)
+    guild = require_manage_guild(interaction)
     store = _cog(interaction).runtime.services.store
     chosen = await store.talk.settings(guild)
     changes: dict[str, Any] = {name: value for name, value in (
@@ -302,20 +284,20 @@ async def server_talk(interaction: discord.Interaction, enabled: bool | None = N
         chosen = replace(chosen, **changes)
         await store.talk.save(guild, chosen)
     used = await store.talk.used(guild, utc_today())
-    await _answer(interaction, describe(chosen, used))
+    await answer_privately(interaction, describe(chosen, used))
 
 
 @app_commands.command(name="talk-role", description="Allow a role to talk with Omnicord in "
                       "voice channels (none allowed: everyone may)")
 async def server_talk_role(interaction: discord.Interaction, role: discord.Role,
                            allowed: bool) -> None:
-    guild = _require_manager(interaction)
+    guild = require_manage_guild(interaction)
     store = _cog(interaction).runtime.services.store
     chosen = await store.talk.settings(guild)
     roles = chosen.roles | {str(role.id)} if allowed else chosen.roles - {str(role.id)}
     chosen = replace(chosen, roles=frozenset(roles))
     await store.talk.save(guild, chosen)
-    await _answer(interaction, describe(chosen, await store.talk.used(guild, utc_today())))
+    await answer_privately(interaction, describe(chosen, await store.talk.used(guild, utc_today())))
 
 
 def describe(chosen: TalkSettings, used_seconds: float) -> str:

@@ -50,13 +50,13 @@ def speech_format(path: Path) -> str:
     return fmt
 
 
-def pcm_to_wav(pcm: bytes) -> bytes:
-    """Model speech PCM wrapped in a WAV header (no re-encoding)."""
+def pcm_to_wav(pcm: bytes, rate: int = SPEECH_SAMPLE_RATE) -> bytes:
+    """Model speech PCM (mono PCM16 at ``rate``) wrapped in a WAV header (no re-encoding)."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:
         writer.setnchannels(SPEECH_CHANNELS)
         writer.setsampwidth(SPEECH_SAMPLE_WIDTH)
-        writer.setframerate(SPEECH_SAMPLE_RATE)
+        writer.setframerate(rate)
         writer.writeframes(pcm)
     return buffer.getvalue()
 

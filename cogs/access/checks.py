@@ -9,6 +9,7 @@ from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.shared import Runtime
 from omnicord.policy.access import AccessRefused
+from omnicord.policy.preferences import SettingRefused
 
 
 def role_ids(user: discord.abc.User) -> list[str]:
@@ -44,3 +45,13 @@ async def interaction_refused(runtime: Runtime, interaction: discord.Interaction
                                                 allowed_mentions=NO_PINGS)
         return True
     return False
+
+
+def require_manage_guild(interaction: discord.Interaction) -> str:
+    """The server's key, if the member may change its settings; SettingRefused otherwise
+    (Discord's command permissions can be changed by an admin: this checks again)."""
+    if interaction.guild is None:
+        raise SettingRefused("Server settings can only be changed in a server")
+    if not interaction.permissions.manage_guild:
+        raise SettingRefused("Only members with the Manage Server permission can change this")
+    return guild_key(interaction.guild)

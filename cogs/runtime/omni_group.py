@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.discord_internals import guilds_with_commands
 
 GROUP_NAME = "omni"
@@ -43,12 +44,7 @@ class OmniGroup(app_commands.Group):
         text = f"⚠️ {friendly(cause)}"
         if isinstance(error, app_commands.CheckFailure):
             text = f"⚠️ {error}"
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True,
-                                            allowed_mentions=discord.AllowedMentions.none())
-        else:
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        await answer_privately(interaction, text)
 
     def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
         payload = super().to_dict(tree)

@@ -214,18 +214,11 @@ async def _turn(session: RealtimeSession, pcm: bytes, trailing: float,
 async def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
     """``pcm`` (PCM16 mono at ``rate``) as a WAV file at ``path``."""
     import asyncio
-    import io
-    import wave
 
     from omnicord.errors import InputError
+    from omnicord.media.speech import pcm_to_wav
 
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(pcm)
     try:
-        await asyncio.to_thread(path.write_bytes, buffer.getvalue())
+        await asyncio.to_thread(path.write_bytes, pcm_to_wav(pcm, rate))
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None

@@ -1,0 +1,15 @@
+"""A private line to the member who used a command, whether or not it was answered yet."""
+
+from __future__ import annotations
+
+import discord
+from omnicord.cogs.delivery.streaming import NO_PINGS
+
+
+async def answer_privately(interaction: discord.Interaction, text: str) -> None:
+    """Send ``text`` only the member sees: as the answer, or as a follow-up to it."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True,
+                                                allowed_mentions=NO_PINGS)
