@@ -198,3 +198,28 @@ async def test_a_member_forgotten_while_answered_is_not_kept(
     await running
     assert await store.history(voice_scope("42")) == []
     assert live.stats.turns_kept == 0
+
+
+async def test_sessions_in_two_servers_at_once_keep_their_own_turns_and_time(
+        client: RealtimeClient, store: SqliteStore, fake_realtime: FakeRealtime) -> None:
+    players = [Player(), Player()]
+    places = [Place(guild_id="g1", channel_id="41"), Place(guild_id="g2", channel_id="42")]
+    lives = [LiveTalk(client, store, place, SessionOptions(model="qwen3-omni-flash-realtime",
+                                                           voice="Cherry"), TALKING, player)
+             for place, player in zip(places, players, strict=True)]
+    try:
+        runs = [asyncio.create_task(live.run()) for live in lives]
+        await until(lambda: fake_realtime.received_types().count("session.update") == 2)
+        await asyncio.gather(speak(lives[0], "7", 1.0), speak(lives[1], "8", 1.0))
+        await until(lambda: all(live.stats.turns_kept == 1 for live in lives))
+        for live in lives:
+            live.stop()
+        assert await asyncio.gather(*runs) == ["stopped", "stopped"]
+    finally:
+        for player in players:
+            player.close()
+    [first] = await store.history(voice_scope("41"))
+    [second] = await store.history(voice_scope("42"))
+    assert (first.speaker_id, second.speaker_id) == ("7", "8")
+    assert await store.talk.used("g1", utc_today()) > 0
+    assert await store.talk.used("g2", utc_today()) > 0
