@@ -48,6 +48,10 @@ class ConversationStore(Protocol):
         (or the usage's) erased at or after ``turn.created_at``: across processes, atomic
         with the erasures. Written once even if retried after a lost connection."""
 
+    async def turn_for_message(self, message_id: str) -> tuple[str, Turn] | None:
+        """(scope, turn) of the stored turn made from, or answered by, a message (a member's
+        message or one of the messages that showed the reply); None when no turn is."""
+
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many were removed."""
 

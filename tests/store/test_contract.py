@@ -730,3 +730,23 @@ async def test_of_processes_claiming_a_sync_together_exactly_one_wins(
             assert started.count(True) == 1, release
     finally:
         await other.close()
+
+
+async def test_a_message_finds_its_turn_and_conversation(store: Store) -> None:
+    await store.add_turn("chain:1:100", turn("first", source_message_id="100",
+                                             reply_message_ids=("101", "102")))
+    await store.add_turn("chain:1:100", turn("second", source_message_id="103",
+                                             reply_message_ids=("104",)))
+    await store.add_turn("channel:2", turn("elsewhere", source_message_id="200"))
+    for message, text in (("100", "first"), ("102", "first"), ("104", "second")):
+        found = await store.turn_for_message(message)
+        assert found is not None
+        scope, kept = found
+        assert (scope, kept.text, kept.source_message_id) == ("chain:1:100", text,
+                                                              kept.source_message_id)
+    found = await store.turn_for_message("101")
+    assert found is not None and found[1].reply_message_ids == ("101", "102")
+    assert (await store.turn_for_message("200"))[0] == "channel:2"  # type: ignore[index]
+    assert await store.turn_for_message("999") is None
+    await store.forget_messages(["103"])
+    assert await store.turn_for_message("104") is None  # erased with its turn

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from omnicord.store.records import Turn
+from omnicord.store.rows import turn_from_row
 from omnicord.store.sql.dialect import Executor
 
 _RECENT_SOURCES = """
@@ -9,6 +11,26 @@ _RECENT_SOURCES = """
     JOIN conversations c ON c.id = t.conversation_id
     WHERE t.source_message_id IS NOT NULL AND t.created_at >= $1
     ORDER BY t.id DESC LIMIT $2"""
+
+
+_TURN_COLUMNS = ("speaker_id", "speaker_name", "text", "reply_text", "model", "media_json",
+                 "usage_json", "created_at", "replied_at", "source_message_id",
+                 "reply_message_ids")
+
+_TURN_OF_MESSAGE = f"""
+    SELECT c.scope, {", ".join(f"t.{column}" for column in _TURN_COLUMNS)}
+    FROM turn_refs r JOIN turns t ON t.id = r.turn_id
+    JOIN conversations c ON c.id = t.conversation_id
+    WHERE r.kind = 'message' AND r.ref = $1
+    ORDER BY t.id DESC LIMIT 1"""
+
+
+async def turn_for_message(executor: Executor, message_id: str) -> tuple[str, Turn] | None:
+    """(scope, turn) of the stored turn made from, or answered by, a message; None if none."""
+    row = await executor.fetchrow(_TURN_OF_MESSAGE, message_id)
+    if row is None:
+        return None
+    return row[0], turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True)))
 
 
 async def reset(executor: Executor, scope: str) -> int:

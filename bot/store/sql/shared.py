@@ -44,6 +44,10 @@ class SharedQueries:
         """The scope's own persona, if one was set."""
         return await conversations.system_prompt(self.executor, scope)
 
+    async def turn_for_message(self, message_id: str) -> tuple[str, Turn] | None:
+        """(scope, turn) of the stored turn made from, or answered by, a message."""
+        return await conversations.turn_for_message(self.executor, message_id)
+
     async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
         """(scope, message id) of the newest turns made from a Discord message since then."""
         return await conversations.recent_sources(self.executor, since=since, limit=limit)
