@@ -16,6 +16,8 @@ from omnicord.model.events import (
 
 #: Shown under a reply the model stopped at its output limit (it is not stored with the turn).
 CUT_SHORT_NOTE = "-# (cut short: the reply reached the model's length limit)"
+#: Shown under a reply a member stopped (the text so far is what is stored).
+STOPPED_NOTE = "-# (stopped)"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Reply:
     transcript: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    stopped: bool = False  # a member stopped it: what came so far is the whole reply
 
     @property
     def cut_short(self) -> bool:

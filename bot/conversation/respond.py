@@ -10,9 +10,10 @@ delivered is stored even if it is cancelled meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from omnicord.conversation.compose import (
     compose_request,
 )
 from omnicord.conversation.reply import Reply
+from omnicord.errors import InputError
 from omnicord.media.cache import MediaCache
 from omnicord.media.types import MediaTarget, PreparedMedia
 from omnicord.model.catalog import ModelSpec
@@ -44,6 +46,7 @@ EventSink = Callable[[ReplyEvent], Awaitable[None]]
 HISTORY_WINDOW = 200
 #: Replies one process streams at once (OMNICORD_PROCESS_REPLIES).
 DEFAULT_STREAMS = 32
+NOT_NEWEST = "Only the newest answer of a conversation can be regenerated"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class Conversations:
         target: MediaTarget | None = None,
         deliver: Callable[[Reply], Awaitable[Sequence[str] | None]] | None = None,
         payer: Payer | None = None,
+        stop: asyncio.Event | None = None,
+        replaces: str | None = None,
     ) -> Answer:
         """Answer ``new`` in ``scope``; store the turn once the reply has finished.
 
@@ -110,11 +115,18 @@ class Conversations:
         (say, the reply could not be shown), nothing is stored. It may return the ids of the
         messages that showed the reply; they are kept with the turn. With a ``payer``, the reply's
         usage is stored in the same transaction as the turn.
+
+        Setting ``stop`` ends the stream at once (the upstream request is closed): the reply
+        so far is ``stopped``, delivered and stored. ``replaces`` (a member's message id)
+        redoes the answer to that message: its stored turn, which must be the conversation's
+        newest (else ``InputError``), is left out of the history and replaced by the new one.
         """
         clock = _Clock()
         came_in = utc_now()  # an erasure of the member from now on keeps the turn out
         async with self.store.hold(scope):
             turns, persona = await self.store.recall(scope, limit=HISTORY_WINDOW)
+            if replaces is not None:
+                turns = _without(turns, replaces)
             history = await self._history(turns, options, target)
             instructions = options.instructions
             if persona:  # the conversation's own persona wins over the default
@@ -129,11 +141,7 @@ class Conversations:
                                   voice=options.voice, thinking=options.thinking)
             reply = Reply()
             async with self._streams:
-                async for event in self.client.stream(request):
-                    clock.saw(event)
-                    reply.add(event)
-                    if on_event is not None:
-                        await on_event(event)
+                await _stream(self.client.stream(request), reply, clock, on_event, stop)
                 delivered = await deliver(reply) if deliver is not None else None
             turn = Turn(
                 speaker_id=speaker_id, speaker_name=new.speaker_name, text=new.text,
@@ -145,7 +153,7 @@ class Conversations:
             # The member has seen the reply: a cancellation now must not lose its turn.
             kept = await _to_the_end(self._keep(
                 scope, turn, new.media if new.keep_media else (), target,
-                _usage(reply, options, payer, came_in)))
+                _usage(reply, options, payer, came_in), replaces))
         reveal(log, turn.speaker_id, scope)
         log.info("%s", reply_line(scope, turn, new.media, clock, kept))
         return Answer(reply=reply, composition=composition, turn=turn, kept=kept)
@@ -166,8 +174,12 @@ class Conversations:
         return tuple(m for m in found if m is not None)
 
     async def _keep(self, scope: str, turn: Turn, media: Sequence[PreparedMedia],
-                    target: MediaTarget | None, usage: UsageRow | None) -> Kept:
-        kept = await self.store.add_turn(scope, turn, usage)
+                    target: MediaTarget | None, usage: UsageRow | None,
+                    replaces: str | None = None) -> Kept:
+        if replaces is None:
+            kept = await self.store.add_turn(scope, turn, usage)
+        else:
+            kept = await self.store.replace_turn(scope, replaces, turn, usage)
         if kept is Kept.STORED:  # an erased turn's media is not cached either
             await self._remember(media, target)
         return kept
@@ -177,6 +189,51 @@ class Conversations:
             return
         for item in media:
             await self.cache.put(item, target)
+
+
+def _without(turns: list[Turn], replaced: str) -> list[Turn]:
+    """The history without the turn being replaced, which must be the newest (if stored)."""
+    index = next((i for i, t in enumerate(turns) if t.source_message_id == replaced), None)
+    if index is None:
+        return turns  # erased already (an edited question): nothing to leave out
+    if index != len(turns) - 1:
+        raise InputError(NOT_NEWEST)
+    return turns[:-1]
+
+
+async def _stream(events: AsyncIterator[ReplyEvent], reply: Reply, clock: _Clock,
+                  on_event: EventSink | None, stop: asyncio.Event | None) -> None:
+    """Fold the stream's events into ``reply`` (passing each on) until it ends or ``stop``
+    is set; then the stream is closed, and with it the upstream request."""
+
+    async def consume() -> None:
+        async for event in events:
+            clock.saw(event)
+            reply.add(event)
+            if on_event is not None:
+                await on_event(event)
+
+    try:
+        if stop is None:
+            await consume()
+            return
+        reading = asyncio.ensure_future(consume())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+                reply.stopped = True
+        if not reply.stopped:
+            reading.result()  # the stream's own error, if it failed
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def _to_the_end(work: Awaitable[T]) -> T:

@@ -48,6 +48,14 @@ class ConversationStore(Protocol):
         (or the usage's) erased at or after ``turn.created_at``: across processes, atomic
         with the erasures. Written once even if retried after a lost connection."""
 
+    async def replace_turn(self, scope: str, source_message_id: str, turn: Turn,
+                           usage: UsageRow | None = None) -> Kept:
+        """Replace the scope's turn made from ``source_message_id`` (if one is stored) with
+        ``turn`` and store its usage, in one transaction: the old turn's row is deleted (no
+        tombstone; the usage it cost stays). Kept out, the old turn left as it was, as
+        ``add_turn`` keeps a turn out, except that an edit of the message only counts if it
+        came at or after ``turn.created_at`` (the answer to an edited question)."""
+
     async def turn_for_message(self, message_id: str) -> tuple[str, Turn] | None:
         """(scope, turn) of the stored turn made from, or answered by, a message (a member's
         message or one of the messages that showed the reply); None when no turn is."""

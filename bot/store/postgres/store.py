@@ -33,7 +33,8 @@ from omnicord.store.rows import (
     without_nul,
 )
 from omnicord.store.schema import newer
-from omnicord.store.sql import conversations, erasures
+from omnicord.store.sql import conversations, erasures, replace
+from omnicord.store.sql.dialect import POSTGRESQL
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
 from omnicord.store.sql.shared import SharedQueries
@@ -168,6 +169,32 @@ class PostgresStore(SharedQueries):
 
         async with self._write_order.hold(scope):
             blocked = await self.database.fetchval(_ADD_TURN, keys, *values)
+        return erasures.verdict(blocked)
+
+    async def replace_turn(self, scope: str, source_message_id: str, turn: Turn,
+                           usage: UsageRow | None = None) -> Kept:
+        """In one transaction: unless a tombstone forbids it (``sql.replace``), delete the
+        scope's turn made from ``source_message_id`` and store ``turn`` and its usage."""
+        members = [turn.speaker_id, usage.user_id if usage else turn.speaker_id]
+        keys = [*map(_member_key, members), _message_key(source_message_id)]
+        # No message for omnicord_add_turn to check: the edited rule differs here, so the
+        # tombstones were checked (under the same locks) just before.
+        values = (members, turn.created_at, None, scope, *turn_values(turn),
+                  *usage_values(usage), uuid.uuid4().hex)
+
+        async def swap(conn: Any) -> str | None:
+            await conn.execute(_LOCK_SHARED, keys)
+            blocked: str | None = await conn.fetchval(
+                POSTGRESQL.sql(replace.BLOCKED), *members, turn.created_at, source_message_id)
+            if blocked is not None:
+                return blocked
+            await conn.execute(replace.DELETE_OLD, source_message_id, scope)
+            added: str | None = await conn.fetchval(_ADD_TURN, keys, *values)
+            return added
+
+        async with self._write_order.hold(scope):
+            blocked = await self.database.transaction(swap)
+        self.scrubber.touched(_TURN_TABLES)
         return erasures.verdict(blocked)
 
     async def add_usage(self, usage: UsageRow) -> bool:

@@ -24,7 +24,7 @@ from omnicord.store.rows import (
     without_nul,
 )
 from omnicord.store.schema import newer
-from omnicord.store.sql import conversations, erasures
+from omnicord.store.sql import conversations, erasures, replace
 from omnicord.store.sql.dialect import SQLITE
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
@@ -152,6 +152,25 @@ class SqliteStore(SharedQueries):
     async def add_usage(self, usage: UsageRow) -> bool:
         """Record one request's usage unless its member was erased since it began."""
         return await self.write(lambda db: insert_usage(db, usage))
+
+    async def replace_turn(self, scope: str, source_message_id: str, turn: Turn,
+                           usage: UsageRow | None = None) -> Kept:
+        """In one transaction: unless a tombstone forbids it (``sql.replace``), delete the
+        scope's turn made from ``source_message_id`` and store ``turn`` and its usage."""
+        values = (scope, *turn_values(turn), *usage_values(usage), os.urandom(16).hex())
+        members = (turn.speaker_id, usage.user_id if usage else turn.speaker_id)
+
+        def swap(db: sqlite3.Connection) -> str | None:
+            row = db.execute(SQLITE.sql(replace.BLOCKED),
+                             (*members, turn.created_at, source_message_id)).fetchone()
+            if row is not None:
+                return str(row[0])
+            db.execute(SQLITE.sql(replace.DELETE_OLD), (source_message_id, scope))
+            db.execute(f"INSERT INTO {_INTO_TURN_WRITES} VALUES ({', '.join('?' * len(values))})",
+                       values)
+            return None
+
+        return erasures.verdict(await self.write(swap))
 
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
