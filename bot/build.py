@@ -39,6 +39,15 @@ def mask_secrets(settings: Settings) -> None:
     register(*settings.secret_values())
 
 
+def load_models(settings: Settings) -> None:
+    """Make OMNICORD_MODELS_FILE's catalog (the built-ins alone without one) the process's;
+    idempotent. ``load_settings`` does it; ``open_services`` does it for a host's own
+    ``Settings``. ModelsFileError (a ConfigError) lists the file's mistakes."""
+    from omnicord.model.models_file import install
+
+    install(settings.models_file)
+
+
 def upstream_pace(settings: Settings, limits: Limits | None = None) -> UpstreamPace:
     """OMNICORD_UPSTREAM_RPM, counted in ``limits``: a store's, shared by every process using
     that database; without one, this process's own count."""

@@ -121,6 +121,7 @@ async def open_services(
     """Open the store and clients (``database`` overrides OMNICORD_DB); close them after.
     The settings' secrets are masked from here on (by the builders), a host's own included."""
     settings.require_api_key()  # before the store opens: a missing key is one error
+    build.load_models(settings)  # a host's own Settings never went through load_settings
     async with build.open_store(settings, database=database) as store:
         pace = build.upstream_pace(settings, store.limits)  # shared by all on this database
         async with (aclosing(build.omni_client(settings, pace)) as omni,

@@ -39,6 +39,8 @@ from omnicord.model.catalog import (
     find_model,
     find_realtime_model,
 )
+from omnicord.model.models_file import checking as checking_models
+from omnicord.model.models_file import install as install_models
 from omnicord.secrets import register as register_secrets
 from omnicord.secrets import url_password, url_secrets
 from omnicord.setting_values import Secret
@@ -178,6 +180,7 @@ FIELDS: tuple[Field, ...] = (
     Field("log_level", "OMNICORD_LOG_LEVEL", "INFO", _log_level),
     Field("log_file", "OMNICORD_LOG_FILE", None, values.optional_path),
     Field("message_content", "OMNICORD_MESSAGE_CONTENT", True, values.flag),
+    Field("models_file", "OMNICORD_MODELS_FILE", None, values.optional_path),
 )
 _BY_NAME = {field.name: field for field in FIELDS}
 _BY_ALIAS = {field.alias: field for field in FIELDS}
@@ -274,6 +277,7 @@ class Settings:
     log_level: str
     log_file: Path | None
     message_content: bool
+    models_file: Path | None
 
     def __init__(self, *, env_file: Path | None = None, secrets_read: list[str] | None = None,
                  **given: Any) -> None:
@@ -286,13 +290,17 @@ class Settings:
         if secrets_read is not None:
             secrets_read += secrets_among(found)
             secrets_read += url_secrets(found.get("OMNICORD_REALTIME_URL", ""))
-        for field in FIELDS:
-            raw = chosen[field.name] if field.name in chosen else found.get(field.alias,
-                                                                             field.default)
-            object.__setattr__(self, field.name, _parsed(field, raw))
-        self._check_shards()
-        object.__setattr__(self, "voice", self._checked_voice())
-        object.__setattr__(self, "talk_voice", self._checked_talk_voice())
+        raws = {field.name: chosen[field.name] if field.name in chosen
+                else found.get(field.alias, field.default) for field in FIELDS}
+        models_file = _parsed(_BY_NAME["models_file"], raws["models_file"])
+        # Model names are checked against the models file's catalog (it may add the model
+        # OMNICORD_MODEL names); the process's catalog changes only in load_settings.
+        with checking_models(models_file):
+            for field in FIELDS:
+                object.__setattr__(self, field.name, _parsed(field, raws[field.name]))
+            self._check_shards()
+            object.__setattr__(self, "voice", self._checked_voice())
+            object.__setattr__(self, "talk_voice", self._checked_talk_voice())
 
     def _check_shards(self) -> None:
         if self.shard_ids is None:
@@ -423,11 +431,12 @@ def _named(alias: str, message: str) -> str:
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Read settings from the environment and ``env_file`` (default ``.env``); raise
     ConfigError naming a bad one. Their secrets are masked from now on: those read are masked
-    even when another setting is wrong."""
+    even when another setting is wrong. The catalog in use becomes OMNICORD_MODELS_FILE's."""
     read: list[str] = []
     try:
         settings = Settings(env_file=env_file, secrets_read=read, **overrides)
     finally:
         register_secrets(*read)
     register_secrets(*settings.secret_values())
+    install_models(settings.models_file)  # what every command and the bot start from
     return settings

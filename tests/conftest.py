@@ -57,6 +57,16 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
 
 
 @pytest.fixture(autouse=True)
+def _catalog_restored() -> Iterator[None]:
+    """Loading settings with OMNICORD_MODELS_FILE (in-process commands, the bot's runtime)
+    installs that file's catalog for the whole process; each test gets the catalog back."""
+    from omnicord.model.catalog import restored
+
+    with restored():
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _ffmpeg_search_restored() -> Iterator[None]:
     """Commands run in-process (``omnicord.cli.main``) configure OMNICORD_FFMPEG for the whole
     process; a test that pointed it at a stand-in must not hand that to the next test."""

@@ -1,5 +1,5 @@
 """The ``omnicord`` command line: init, ask, caption, transcribe, talk, prepare, history, reset,
-voices, run, db, forget, doctor, sync, usage (one module each in ``omnicord.cli.commands``).
+voices, models, run, db, forget, doctor, sync, usage (one module each in ``omnicord.cli.commands``).
 
 Exit status: 0 success; 2 bad usage or bad input (nothing was sent upstream); 1 the model
 service failed (for ``doctor``: a check failed). Every failure is one line on stderr, never a

@@ -2,11 +2,17 @@
 
 All numbers come from the vendor pages digested in the project's API notes (Alibaba Cloud Model
 Studio, Qwen-Omni and Qwen3-Omni-Captioner). Everything else in Omnicord reads limits from here.
+
+Those built-ins are one ``Catalog``; a models file (``omnicord.model.models_file``,
+OMNICORD_MODELS_FILE) installs another at start-up, adding or merging entries, and
+``find_model``, ``chat_models`` and ``all_models`` read whichever is in use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +32,9 @@ SPEECH_SAMPLE_WIDTH = 2
 SPEECH_CHANNELS = 1
 
 ModelKind = Literal["chat", "captioner"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("chat", "captioner")
+#: The origin of the models defined in this module (a models file's entries name their table).
+BUILT_IN = "built-in"
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,8 @@ class ModelSpec:
     prices: dict[str, Price] = field(default_factory=dict)  # by region: "intl", "cn"
     speech_languages: tuple[str, ...] = ()
     open_source: bool = False
+    audio_output_rate: int = SPEECH_SAMPLE_RATE  # Hz of the PCM speech it answers with
+    origin: str = field(default=BUILT_IN, compare=False)  # or 'models.toml [models."x"]'
 
     @property
     def supports_thinking(self) -> bool:
@@ -256,6 +267,7 @@ QWEN3_OMNI_CAPTIONER = ModelSpec(
     prices={"intl": Price(3.81, 3.06), "cn": Price(2.265, 1.821)},
 )
 
+#: The built-in models; ``all_models()`` is the catalog in use (a models file's entries too).
 MODELS: tuple[ModelSpec, ...] = (
     QWEN3_OMNI_FLASH,
     QWEN_OMNI_TURBO,
@@ -273,7 +285,7 @@ class UnknownModelError(RequestRefused, ValueError):
     kind). A refusal like any other, and a ValueError so settings validation takes it as is."""
 
     def __init__(self, name: str, kind: ModelKind | None = None) -> None:
-        known = ", ".join(m.name for m in MODELS if kind is None or m.kind == kind)
+        known = ", ".join(m.name for m in all_models() if kind is None or m.kind == kind)
         what = {"chat": "chat model", "captioner": "captioner model"}.get(kind or "", "model")
         super().__init__(f"Unknown {what} {name!r} (known: {known})")
         self.name = name
@@ -287,7 +299,63 @@ def _index(models: Iterable[ModelSpec]) -> dict[str, ModelSpec]:
     return table
 
 
-_BY_NAME = _index(MODELS)
+class Catalog:
+    """An immutable set of models, found by name or alias (case-insensitive). The built-ins
+    are one; a models file makes another (the built-ins with its entries added or merged)."""
+
+    def __init__(self, models: Iterable[ModelSpec]) -> None:
+        self.models: tuple[ModelSpec, ...] = tuple(models)
+        self._by_name = _index(self.models)
+
+    def get(self, name: str) -> ModelSpec | None:
+        """The model called ``name`` (or one of its aliases), or None."""
+        return self._by_name.get(name.strip().lower())
+
+
+BUILTIN_CATALOG = Catalog(MODELS)
+_BY_NAME = BUILTIN_CATALOG._by_name  # the built-ins' index, as before
+
+# The process's catalog (``install``), and a narrower one a block of code may see instead
+# (``scoped``: settings check OMNICORD_MODEL against their own models file this way).
+_installed: Catalog = BUILTIN_CATALOG
+_scoped: ContextVar[Catalog | None] = ContextVar("omnicord_catalog", default=None)
+
+
+def active_catalog() -> Catalog:
+    """The catalog ``find_model`` and the other functions here read now."""
+    return _scoped.get() or _installed
+
+
+def install(catalog: Catalog) -> None:
+    """Make ``catalog`` the process's catalog (the models file's, at start-up)."""
+    global _installed
+    _installed = catalog
+
+
+@contextmanager
+def scoped(catalog: Catalog) -> Iterator[Catalog]:
+    """See ``catalog`` in this block (and the tasks it starts) only; the process's is kept."""
+    token = _scoped.set(catalog)
+    try:
+        yield catalog
+    finally:
+        _scoped.reset(token)
+
+
+@contextmanager
+def restored() -> Iterator[None]:
+    """Put back the process's catalog as it was when the block began, whatever the block
+    installed (tests: no catalog change leaks into the next test)."""
+    before = _installed
+    try:
+        yield
+    finally:
+        install(before)
+
+
+def all_models() -> tuple[ModelSpec, ...]:
+    """Every model of the catalog in use: the built-ins (``MODELS``) and a models file's."""
+    return active_catalog().models
 
 
 def find_model(name: str, kind: ModelKind | None = None) -> ModelSpec:
@@ -295,7 +363,7 @@ def find_model(name: str, kind: ModelKind | None = None) -> ModelSpec:
 
     Raises UnknownModelError when there is no such model.
     """
-    model = _BY_NAME.get(name.strip().lower())
+    model = active_catalog().get(name)
     if model is None or (kind is not None and model.kind != kind):
         raise UnknownModelError(name, kind)
     return model
@@ -303,7 +371,7 @@ def find_model(name: str, kind: ModelKind | None = None) -> ModelSpec:
 
 def chat_models() -> tuple[ModelSpec, ...]:
     """The models that hold conversations."""
-    return tuple(m for m in MODELS if m.kind == "chat")
+    return tuple(m for m in all_models() if m.kind == "chat")
 
 
 # --------------------------------------------------------------------------- realtime models

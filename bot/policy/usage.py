@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from omnicord.errors import InputError
-from omnicord.model.catalog import MODELS, Price, find_model
+from omnicord.model.catalog import Price, all_models, find_model
 from omnicord.store.interface import Store
 from omnicord.store.records import UsageRow, utc_now, utc_today
 
@@ -39,8 +39,8 @@ def parse_prices(text: str) -> dict[str, Price]:
 
 
 def default_prices(region: str = "intl") -> dict[str, Price]:
-    """Prices the vendor pages give (the captioner's)."""
-    return {m.name: m.prices[region] for m in MODELS if region in m.prices}
+    """Prices the vendor pages give (the captioner's), and those a models file gives."""
+    return {m.name: m.prices[region] for m in all_models() if region in m.prices}
 
 
 def usage_row(

@@ -18,7 +18,7 @@ from types import ModuleType
 
 #: Every command, by module name (the command's name, ``_`` for ``-``).
 NAMES = ("init", "ask", "caption", "transcribe", "talk", "prepare", "history", "reset", "voices",
-         "run", "db", "forget", "doctor", "sync", "usage")
+         "models", "run", "db", "forget", "doctor", "sync", "usage")
 
 
 def command_module(name: str) -> ModuleType:

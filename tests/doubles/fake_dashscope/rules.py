@@ -13,6 +13,8 @@ import binascii
 import math
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -97,6 +99,21 @@ MODELS: dict[str, ModelLimits] = {
     "qwen2.5-omni-7b": SEVEN_B,
     "qwen3-omni-30b-a3b-captioner": CAPTIONER,
 }
+
+@contextmanager
+def models_added(added: dict[str, ModelLimits]) -> Iterator[None]:
+    """Serve these model names too for the block, as the service does once it ships a new
+    model (the bot learns of it from a models file); other unknown names are still refused."""
+    taken = sorted(set(added) & set(MODELS))
+    if taken:
+        raise ValueError(f"already served: {', '.join(taken)}")
+    MODELS.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            MODELS.pop(name, None)
+
 
 class Rejection(Exception):
     """A request the fake refuses: HTTP status, DashScope error code and message."""

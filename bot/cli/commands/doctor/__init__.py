@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from omnicord.checks import FAIL, NOTE, OK, SKIP, Check
 from omnicord.cli.arguments import DEFAULT_ENV_FILE, check_env_file
+from omnicord.cli.commands.doctor.models import check_models_file
 from omnicord.cli.output import EXIT_OK, EXIT_UPSTREAM
 from omnicord.errors import ConfigError
 from omnicord.secrets import redact
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     env_file = check_env_file(args)
     report = Report()
     settings = report.add(*check_settings(env_file))
+    report.show(check_models_file(env_file, settings))
     report.show(check_unknown_names(env_file))
     if settings is None:
         report.show(Check(SKIP, subject, "not checked: the settings did not load")
@@ -90,6 +92,7 @@ class Report:
 
 def check_settings(env_file: Path = DEFAULT_ENV_FILE) -> tuple[Check, Settings | None]:
     """Load the settings; say where they came from, or which one is wrong."""
+    from omnicord.model.models_file import ModelsFileError
     from omnicord.settings import load_settings
 
     found = env_file.resolve() if env_file.is_file() else None
@@ -98,6 +101,10 @@ def check_settings(env_file: Path = DEFAULT_ENV_FILE) -> tuple[Check, Settings |
     try:
         settings = load_settings(env_file)
     except ConfigError as error:
+        if isinstance(error, ModelsFileError):  # its mistakes follow, a line each
+            count = len(error.problems)
+            return Check(FAIL, "settings", f"OMNICORD_MODELS_FILE: {count} mistake"
+                         f"{'s' if count > 1 else ''} in the models file (below)"), None
         where = f"{found} or the environment" if found else "the environment or a .env"
         return Check(FAIL, "settings", str(error),
                      f"fix it in {where} (.env.example lists every setting)"), None
