@@ -13,14 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.access.checks import require_manage_guild
-from omnicord.cogs.access.places import guild_key, scope_for
+from omnicord.cogs.access.places import guild_key, place_of, scope_for
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
-from omnicord.conversation.export import export_json, export_markdown
+from omnicord.conversation.chains import chain_prefix
+from omnicord.conversation.export import PlacedTurn, export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
-from omnicord.model.catalog import chat_models
+from omnicord.model.catalog import chat_models, find_model
 from omnicord.policy.languages import NO_TRANSLATION, check_language, translation_language
 from omnicord.policy.preferences import (
     GuildPreferences,
@@ -30,8 +31,11 @@ from omnicord.policy.preferences import (
     check_member_change,
 )
 from omnicord.store.interface import PreferenceStore
-from omnicord.store.records import AccessList, CaptionMode
+from omnicord.store.records import AccessList, CaptionMode, ConversationMode, Turn
 
+#: A channel or thread an admin names in a command.
+PlaceTarget = discord.TextChannel | discord.Thread
+PlaceOption = discord.TextChannel | discord.Thread | None
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in ReplyMode]
 MEMBER_MODES = [*MODES, app_commands.Choice(name="server default", value="default")]
 CAPTION_MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in CaptionMode]
@@ -45,6 +49,14 @@ NO_CONTENT_STATUS = ("Chat channels, Omnicord's threads and auto-captions are of
 PERSONA_LIMIT = 1500
 #: Turns of a channel a member without Manage Messages may export (the newest).
 EXPORT_TURNS = 100
+
+
+def check_model(name: str) -> str:
+    """A chat model's catalog name (SettingRefused naming the choices otherwise)."""
+    try:
+        return find_model(name, "chat").name
+    except ValueError as error:
+        raise SettingRefused(str(error)) from None
 
 
 def settings_cog(interaction: discord.Interaction) -> OmnicordSettings:
@@ -86,6 +98,16 @@ class OmnicordSettings(commands.Cog):
         await store.save_guild(guild, merged)
         return guild
 
+    async def change_place(self, interaction: discord.Interaction, place: PlaceTarget,
+                           **change: Any) -> None:
+        """Change a channel's or thread's own settings (Manage Server, and in this server)."""
+        guild = require_manage_guild(interaction)
+        if str(place.guild.id) != guild:
+            raise SettingRefused("Choose a channel or thread of this server")
+        store = self.runtime.preferences
+        current = await store.place(str(place.id))
+        await store.save_place(guild, str(place.id), replace(current, **change))
+
     async def change_member(self, interaction: discord.Interaction, **change: Any) -> None:
         """Apply a member's own change after checking it against the server's settings."""
         guild, user = guild_key(interaction.guild), str(interaction.user.id)
@@ -120,10 +142,20 @@ async def voice_choices(
     return choices[:MAX_CHOICES]
 
 
-@app_commands.command(name="model", description="Default model for this server")
+@app_commands.command(name="model", description="The model for this server, or for one "
+                      "channel or thread")
+@app_commands.describe(model="a chat model ('default' with a channel: follow the server again)",
+                       channel="only in this channel or thread (threads win over channels)")
 @app_commands.autocomplete(model=model_choices)
-async def server_model(interaction: discord.Interaction, model: str) -> None:
+async def server_model(interaction: discord.Interaction, model: str,
+                       channel: PlaceOption = None) -> None:
     cog = settings_cog(interaction)
+    if channel is not None:
+        chosen = None if model.strip().lower() == "default" else check_model(model)
+        await cog.change_place(interaction, channel, model=chosen)
+        await say(interaction, f"Model in <#{channel.id}>: **{chosen}**." if chosen
+                  else f"<#{channel.id}> follows the server's model again.")
+        return
     guild = await cog.change_server(interaction, model=model.strip())
     effective = await cog.runtime.admission.effective(guild, str(interaction.user.id))
     await say(interaction, f"Model set to **{effective.model_name}** "
@@ -258,16 +290,59 @@ def access_text(access: AccessList) -> str:
     return f"{roles}, in {places}"
 
 
-@app_commands.command(name="persona", description="The system prompt (leave empty to reset)")
-async def server_persona(interaction: discord.Interaction, prompt: str = "") -> None:
+@app_commands.command(name="persona", description="The system prompt for this server, or for "
+                      "one channel or thread (empty: reset)")
+@app_commands.describe(prompt="how Omnicord should behave (leave empty to reset)",
+                       channel="only in this channel or thread (threads win over channels)")
+async def server_persona(interaction: discord.Interaction, prompt: str = "",
+                         channel: PlaceOption = None) -> None:
     if len(prompt) > PERSONA_LIMIT:
         raise SettingRefused(f"Keep the persona under {PERSONA_LIMIT} characters")
     cog = settings_cog(interaction)
+    chosen = prompt.strip() or None
+    if channel is not None:
+        await cog.change_place(interaction, channel, system_prompt=chosen)
+        await say(interaction, f"Persona in <#{channel.id}> updated." if chosen
+                  else f"<#{channel.id}> follows the server's persona again.")
+        return
     guild = require_manage_guild(interaction)
     current = await cog.runtime.preferences.guild(guild)
-    await cog.runtime.preferences.save_guild(guild, replace(current,
-                                                            system_prompt=prompt.strip() or None))
-    await say(interaction, "Persona updated." if prompt.strip() else "Persona reset to default.")
+    await cog.runtime.preferences.save_guild(guild, replace(current, system_prompt=chosen))
+    await say(interaction, "Persona updated." if chosen else "Persona reset to default.")
+
+
+CONVERSATION_MODES = [
+    app_commands.Choice(name="reply chains: each mention starts one, replies continue it",
+                        value=ConversationMode.REPLY_CHAIN.value),
+    app_commands.Choice(name="channel: one shared history", value=ConversationMode.CHANNEL.value),
+    app_commands.Choice(name="default for the place", value="default"),
+]
+
+
+@app_commands.command(name="conversations", description="How a channel or thread keeps its "
+                      "conversations")
+@app_commands.describe(mode="reply chains (ordinary channels' default) or one shared history "
+                       "(chat channels' and Omnicord's threads' default)",
+                       channel="the channel or thread (default: this one)")
+@app_commands.choices(mode=CONVERSATION_MODES)
+async def server_conversations(interaction: discord.Interaction, mode: str,
+                               channel: PlaceOption = None) -> None:
+    target = channel or interaction.channel
+    if not isinstance(target, discord.TextChannel | discord.Thread):
+        raise SettingRefused("Choose a text channel or a thread")
+    chosen = None if mode == "default" else ConversationMode(mode)
+    await settings_cog(interaction).change_place(interaction, target, conversation=chosen)
+    await say(interaction, f"<#{target.id}>: {CONVERSATION_TEXT[chosen]}.")
+
+
+#: ``/omni status`` and ``/omni-admin conversations``: what a conversation mode means.
+CONVERSATION_TEXT: dict[ConversationMode | None, str] = {
+    ConversationMode.REPLY_CHAIN: "a conversation per reply chain (a mention starts one, "
+                                  "replies continue it)",
+    ConversationMode.CHANNEL: "one shared history",
+    None: "the place's default (chat channels and Omnicord's threads: one shared history; "
+          "other channels: reply chains)",
+}
 
 
 @app_commands.command(name="token-cap", description="Daily tokens per member (0: no cap)")
@@ -283,7 +358,7 @@ async def server_token_cap(
 ADMIN_COMMANDS: tuple[app_commands.Command[Any, ..., Any], ...] = (
     server_model, server_voice, server_replies, server_thinking, server_chat_channel,
     server_caption_channel, server_caption_language, server_allow_role, server_allow_channel,
-    server_persona, server_token_cap)
+    server_persona, server_token_cap, server_conversations)
 
 
 @me_group.command(name="voice", description="Your voice for spoken replies")
@@ -323,14 +398,15 @@ async def me_caption_language(interaction: discord.Interaction, language: str) -
 async def status(interaction: discord.Interaction) -> None:
     runtime = settings_cog(interaction).runtime
     guild = guild_key(interaction.guild)
-    effective = await runtime.admission.effective(guild, str(interaction.user.id))
+    effective = await runtime.admission.effective(guild, str(interaction.user.id),
+                                                  place_of(interaction.channel))
     chat = await runtime.preferences.channel_role(str(interaction.channel_id), "chat")
     captions = await runtime.preferences.channel_role(str(interaction.channel_id), "auto_caption")
     caption_mode = await runtime.preferences.caption_mode(str(interaction.channel_id))
     language = await _translation(runtime.preferences, guild, str(interaction.user.id))
     persona = effective.system_prompt or DEFAULT_SYSTEM_PROMPT
     lines = [
-        f"**Model:** {effective.model_name}",
+        f"**Model:** {effective.model_name} ({SOURCE_TEXT[effective.model_from]})",
         f"**Voice:** {effective.voice or '—'}",
         f"**Replies:** {effective.reply_mode.value}",
         f"**Thinking:** {'on' if effective.thinking else 'off'}",
@@ -338,8 +414,11 @@ async def status(interaction: discord.Interaction) -> None:
         f"**This channel:** chat {'on' if chat else 'off'}, auto-captions "
         f"{f'on ({caption_mode.value})' if captions else 'off'}",
         f"**Transcripts translated into:** {language or '— (not translated)'}",
-        f"**Persona:** {persona[:300]}{'…' if len(persona) > 300 else ''}",
+        f"**Persona** ({SOURCE_TEXT[effective.persona_from]}): "
+        f"{persona[:300]}{'…' if len(persona) > 300 else ''}",
     ]
+    if interaction.guild is not None:
+        lines.append(f"**Conversations here:** {CONVERSATION_TEXT[effective.conversation]}")
     if interaction.guild is not None:
         lines.append(f"**Open to:** {access_text(await runtime.preferences.access(guild))}")
     if not runtime.reads_all_messages:
@@ -355,6 +434,11 @@ async def _translation(preferences: PreferenceStore, guild: str, user: str) -> s
     return translation_language(None, member, server)
 
 
+#: Where a model or persona in effect was chosen.
+SOURCE_TEXT = {"thread": "set for this thread", "channel": "set for the channel",
+               "server": "the server's", "default": "Omnicord's default"}
+
+
 def _cap_text(cap: int | None) -> str:
     return f"{cap:,} tokens per member" if cap else "none"
 
@@ -364,9 +448,12 @@ async def reset(interaction: discord.Interaction) -> None:
     if interaction.guild is not None and not interaction.permissions.manage_messages:
         raise SettingRefused("Clearing a channel's conversation needs the Manage Messages "
                              "permission; in DMs you can always clear your own")
-    runtime = settings_cog(interaction).runtime
-    removed = await runtime.services.store.reset(scope_for(interaction.channel,
-                                                           interaction.user))
+    store = settings_cog(interaction).runtime.services.store
+    scope = scope_for(interaction.channel, interaction.user)
+    if interaction.guild is None or interaction.channel_id is None:
+        removed = await store.reset(scope)
+    else:  # the shared history and every reply chain of this channel or thread
+        removed = await store.reset_place(scope, chain_prefix(str(interaction.channel_id)))
     await say(interaction, f"Conversation cleared ({removed} turns forgotten).")
 
 
@@ -375,9 +462,14 @@ async def reset(interaction: discord.Interaction) -> None:
                               app_commands.Choice(name="JSON", value="json")])
 async def export(interaction: discord.Interaction, format: str = "md") -> None:
     limit = export_limit(interaction)
-    runtime = settings_cog(interaction).runtime
+    store = settings_cog(interaction).runtime.services.store
     scope = scope_for(interaction.channel, interaction.user)
-    turns = await runtime.services.store.history(scope, limit=limit)
+    turns: list[Turn] | list[PlacedTurn]
+    if interaction.guild is None or interaction.channel_id is None:
+        turns = await store.history(scope, limit=limit)
+    else:
+        turns = await store.place_history(scope, chain_prefix(str(interaction.channel_id)),
+                                          limit=limit)
     text = (export_json if format == "json" else export_markdown)(scope, turns)
     file = discord.File(io.BytesIO(text.encode()), filename=f"omnicord-{scope.replace(':', '-')}"
                         f".{format}")

@@ -1,17 +1,46 @@
 """Per-server and per-member preferences, and the effective settings they add up to.
 
-Resolution: a member's own choice, else the server's, else the bot's defaults (environment).
+Resolution: a member's own choice, else the server's, else the bot's defaults (environment);
+for the model and the persona, a thread's own choice, else its channel's, else the server's, else
+the defaults.
 Invalid combinations are refused with a reason: a voice the model lacks, or spoken replies
 while thinking mode is on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from omnicord.errors import InputError
 from omnicord.model.catalog import ModelSpec, find_model
-from omnicord.store.records import GuildPreferences, MemberPreferences, ReplyMode
+from omnicord.store.records import (
+    ConversationMode,
+    GuildPreferences,
+    MemberPreferences,
+    PlaceSettings,
+    ReplyMode,
+)
+
+T = TypeVar("T")
+#: Where a model or persona came from, the most specific first ("default": the bot's own).
+SOURCES = ("thread", "channel", "server", "default")
+#: A place's own settings, labelled "thread" or "channel", the most specific first.
+PlaceLevels = Sequence[tuple[str, PlaceSettings]]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a reply is made: a channel or thread (its id), and a thread's channel."""
+
+    channel_id: str
+    parent_id: str | None = None  # set for a thread
+
+    @property
+    def is_thread(self) -> bool:
+        """Whether the place is a thread."""
+        return self.parent_id is not None
 
 
 class SettingRefused(InputError):
@@ -41,6 +70,10 @@ class Effective:
     thinking: bool
     system_prompt: str | None  # None: the default persona
     daily_token_cap: int | None
+    model_from: str = "default"  # one of SOURCES
+    persona_from: str = "default"
+    #: The place's own conversation mode (None: the place's default).
+    conversation: ConversationMode | None = None
 
     def speaks(self, *, member_sent_voice: bool) -> bool:
         """Whether this reply should include speech."""
@@ -57,25 +90,41 @@ class Effective:
         )
 
 
-def resolve(defaults: Defaults, guild: GuildPreferences, member: MemberPreferences) -> Effective:
-    """Member over server over defaults; a voice the model lacks is skipped for the next."""
-    model_name = guild.model or defaults.model
+def resolve(defaults: Defaults, guild: GuildPreferences, member: MemberPreferences,
+            places: PlaceLevels = ()) -> Effective:
+    """Member over server over defaults (a voice the model lacks is skipped for the next);
+    for the model and persona, the place's own (thread, then channel) over the server's."""
+    model_name, model_from = _first(
+        [*((label, p.model) for label, p in places), ("server", guild.model)], defaults.model)
+    prompt, persona_from = _first(
+        [*((label, p.system_prompt) for label, p in places), ("server", guild.system_prompt)],
+        defaults.system_prompt)
     model = find_model(model_name, "chat")
     candidates = (member.voice, guild.voice, defaults.voice)
     voices = [v for name in candidates if name and (v := model.find_voice(name)) is not None]
     voice = voices[0] if voices else (model.voices[0] if model.voices else None)
+    thinking = guild.thinking if guild.thinking is not None else defaults.thinking
     return Effective(
         model=model,
         model_name=model_name,
         voice=voice.name if voice else "",
         reply_mode=member.reply_mode or guild.reply_mode or defaults.reply_mode,
-        thinking=guild.thinking if guild.thinking is not None else defaults.thinking,
-        system_prompt=guild.system_prompt or defaults.system_prompt,
+        # A place's model without thinking mode answers without it.
+        thinking=thinking and model.supports_thinking,
+        system_prompt=prompt,
         daily_token_cap=(
             guild.daily_token_cap if guild.daily_token_cap is not None
             else defaults.daily_token_cap
         ),
+        model_from=model_from, persona_from=persona_from,
+        conversation=next((p.conversation for _, p in places if p.conversation), None),
     )
+
+
+def _first(levels: Sequence[tuple[str, T | None]], default: T) -> tuple[T, str]:
+    """The first level's value that is set, and the level's name ("default" if none is)."""
+    return next(((value, label) for label, value in levels if value),
+                (default, "default"))
 
 
 def check_voice(model: ModelSpec, voice: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import discord
+from omnicord.policy.preferences import Place
 
 
 def scope_for(channel: discord.abc.Snowflake | None, user: discord.abc.User) -> str:
@@ -22,3 +23,12 @@ def guild_key(guild: discord.Guild | None) -> str:
 def is_group(channel: discord.abc.Messageable) -> bool:
     """Whether several members share conversations here (everything but DMs)."""
     return not isinstance(channel, discord.DMChannel)
+
+
+def place_of(channel: object) -> Place | None:
+    """A server channel or thread as the core's ``Place`` (None in DMs)."""
+    if isinstance(channel, discord.Thread):
+        return Place(str(channel.id), str(channel.parent_id))
+    if isinstance(channel, discord.abc.GuildChannel):
+        return Place(str(channel.id))
+    return None

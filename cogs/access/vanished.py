@@ -49,6 +49,8 @@ _Where = discord.abc.Messageable | _Gone | None
 async def _channel(bot: discord.Client, scope: str) -> _Where:
     """The channel of a conversation scope, if this process serves it (else None)."""
     kind, _, raw_id = scope.partition(":")
+    if kind == "chain":  # a reply chain: chain:<channel or thread id>:<its first message id>
+        kind, raw_id = "channel", raw_id.partition(":")[0]
     if not raw_id.isdecimal() or kind not in ("channel", "thread", "dm"):
         return None  # a command-line session, say
     if kind == "dm":

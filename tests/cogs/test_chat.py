@@ -160,12 +160,13 @@ async def test_a_reply_cut_at_the_models_length_limit_says_so(world: World) -> N
     await world.h.settle()
     world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(9))
     assert len(world.model.reply_text) > 3 * 2048  # over turbo's 2,048 output tokens
-    await world.ask("tell me everything")
+    question = await world.ask("tell me everything")
     contents = world.texts()
     assert contents[-1].endswith("\n-# (cut short: the reply reached the model's length limit)")
     assert all(len(c) <= 2000 for c in contents)
-    (turn,) = await world.bot._omnicord_runtime.services.store.history(
-        f"channel:{world.channel.id}")
+    found = await world.bot._omnicord_runtime.services.store.turn_for_message(str(question.id))
+    assert found is not None
+    turn = found[1]
     assert "cut short" not in turn.reply_text  # the note is not the model's words
     world.model.reply_text = None
     await world.ask("and briefly?")
@@ -206,8 +207,7 @@ async def test_deleted_message_ends_the_reply_quietly(world: World) -> None:
     world.fake.delete_message(int(first.response["id"]))
     await world.h.settle(timeout=20)
     assert not any("⚠️" in text for text in world.texts())
-    store = world.bot._omnicord_runtime.services.store
-    assert await store.history(f"channel:{world.channel.id}") == []
+    assert await world.turns() == []
     assert question.id
 
 
@@ -221,6 +221,8 @@ async def test_daily_cap_refuses_politely(world: World) -> None:
 
 
 async def test_two_quick_messages_are_answered_in_order(world: World) -> None:
+    world.h.slash(world.channel, world.admin, "omni-admin conversations", {"mode": "channel"})
+    await world.h.settle()
     world.model.token_delay = 0.02
     world.h.message_create(world.channel, world.member, "one", mention_bot=True)
     await asyncio.sleep(0.01)
@@ -251,6 +253,8 @@ async def test_cooldown_and_size_checked_before_download(
 async def test_a_turn_remembers_its_message_and_the_replies_to_it(world: World) -> None:
     question = await world.ask("remember where this came from")
     store = world.bot._omnicord_runtime.services.store
-    (turn,) = await store.history(f"channel:{world.channel.id}")
+    ((scope, turn),) = await store.place_history(f"channel:{world.channel.id}",
+                                                 f"chain:{world.channel.id}:")
+    assert scope == f"chain:{world.channel.id}:{question.id}"  # a mention starts a chain
     assert turn.source_message_id == str(question.id)
     assert turn.reply_message_ids == tuple(r.response["id"] for r in world.replies())

@@ -16,8 +16,7 @@ async def test_a_host_command_erases_a_member_as_forget_me_does(world: World) ->
     await world.ask("the admin's own question", author=world.admin)
     removed = await forget_member(world.bot, world.member.id)
     assert (removed.turns, removed.usage) == (1, 1)
-    store = world.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
-    assert [t.speaker_id for t in await store.history(f"channel:{world.channel.id}")] == [
+    assert [t.speaker_id for t in await world.turns()] == [
         str(world.admin.id)]
     assert world.fake.find("DELETE", r"/channels/\d+/messages/\d+") == []  # Discord's stay
     with pytest.raises(ValueError, match="not a Discord user id"):

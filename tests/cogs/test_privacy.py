@@ -88,6 +88,7 @@ def reply_ids(world: World) -> list[int]:
 
 async def test_a_deleted_message_leaves_history_export_and_later_requests(
         world: World, tmp_path: Path) -> None:
+    await command(world, world.admin, "omni-admin conversations", {"mode": "channel"})
     png = image(tmp_path / "cat.png", 64, 48).read_bytes()
     secret = await world.ask("my secret is 1234", attachments=[
         world.h.attachment("cat.png", png, content_type="image/png", channel=world.channel)])
@@ -98,7 +99,7 @@ async def test_a_deleted_message_leaves_history_export_and_later_requests(
     forget_cache(world)
     world.h.message_delete(world.channel, secret.id)
     await world.h.settle()
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["the same cat again", "the weather is fine"]
     assert cached_hashes(tmp_path / "cache") == {cat}  # another turn still uses it
     world.h.message_delete(world.channel, shared.id)
@@ -126,7 +127,7 @@ async def test_a_deleted_question_takes_the_bots_reply_messages_with_it(
     assert sorted(deleted_by_bot(world)) == sorted(answer_ids)
     assert all(world.fake.message(i) is None for i in answer_ids)
     assert kept_ids and all(world.fake.message(i) is not None for i in [kept.id, *kept_ids])
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["another question"]
 
 
@@ -140,7 +141,7 @@ async def test_a_bulk_delete_takes_the_replies_to_the_questions_it_purged(
     assert sorted(deleted_by_bot(world)) == [replies[0], replies[2]]
     assert world.fake.message(asked[1].id) is not None  # a reply's deletion keeps the question
     assert world.fake.message(replies[3]) is not None
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["question 3"]
 
 
@@ -158,7 +159,7 @@ async def test_a_reply_a_moderator_deleted_already_is_skipped_quietly(
     assert [r.status for r in world.fake.find("DELETE", rf"/channels/\d+/messages/{first}")] \
         == [404]
     assert world.texts() == []
-    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert await world.turns() == []
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert any(f"deleted {len(rest)} reply messages" in r.getMessage() for r in caplog.records)
 
@@ -168,19 +169,20 @@ async def test_deleting_the_bots_reply_erases_its_turn(world: World) -> None:
     reply_id = int(world.replies()[0].response["id"])
     world.h.message_delete(world.channel, reply_id)
     await world.h.settle()
-    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert await world.turns() == []
     assert deleted_by_bot(world) == [] and world.fake.message(question.id) is not None
     await world.ask("anything before?")
     assert "keep this?" not in sent_history(world)
 
 
 async def test_a_bulk_delete_erases_every_turn_it_touched(world: World) -> None:
+    await command(world, world.admin, "omni-admin conversations", {"mode": "channel"})
     asked = [await world.ask(f"question {n}") for n in range(4)]
     replies = [int(r.response["id"]) for r in world.replies()]
     forget_cache(world)
     world.h.message_delete(world.channel, asked[0].id, replies[1], asked[2].id, 424242)
     await world.h.settle()
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["question 3"]
     await world.ask("and now?")
     history = sent_history(world)
@@ -200,7 +202,7 @@ async def test_a_message_deleted_while_its_reply_streams_is_erased_too(world: Wo
     await world.h.settle(timeout=20)
     sent = reply_ids(world)
     assert sent, "the reply still went out"
-    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert await world.turns() == []
     assert deleted_by_bot(world) == sent and world.texts() == []  # then went with its question
 
 
@@ -234,11 +236,11 @@ async def test_an_edited_question_erases_its_turn(world: World) -> None:
     edited = await world.ask("my password is hunter2")
     kept = await world.ask("what is the capital of France?")
     await world.ask("and of Spain?")
-    assert len(await store(world).history(f"channel:{world.channel.id}")) == 3  # own edits
+    assert len(await world.turns()) == 3  # own edits
     world.h.message_edit(world.channel, kept.id, kept.content, edited=False)  # an embed came
     world.h.message_edit(world.channel, edited.id, f"<@{world.bot.user.id}> never mind")
     await world.h.settle()
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["what is the capital of France?", "and of Spain?"]
     _, document = await export(world, world.admin)
     assert "hunter2" not in json.dumps(document)
@@ -255,7 +257,7 @@ async def test_a_question_edited_while_its_reply_streams_is_not_stored(world: Wo
     world.h.message_edit(world.channel, question.id, "oops")
     await world.h.settle(timeout=20)
     assert reply_ids(world), "the reply still went out"
-    assert await store(world).history(f"channel:{world.channel.id}") == []
+    assert await world.turns() == []
     assert await store(world).usage_by_model(since_day="2000-01-01") == []
 
 
@@ -272,7 +274,7 @@ async def test_messages_deleted_while_away_are_erased_at_the_next_session(
     forget_cache(world)
     world.bot.dispatch("ready")  # a new gateway session
     await world.h.settle(timeout=20)
-    texts = [t.text for t in await store(world).history(f"channel:{world.channel.id}")]
+    texts = [t.text for t in await world.turns()]
     assert texts == ["still there"]
     assert await store(world).history(f"dm:{world.member.id}") == []
     assert sorted(deleted_by_bot(world)) == sorted(gone_replies)  # its replies went too
@@ -286,13 +288,13 @@ async def test_a_photo_quoted_from_another_member_serves_one_answer_only(
     await world.h.settle()
     await world.ask("what is in this photo?", reference=posted)
     assert "image_url" in json.dumps(world.model.accepted[-1]["messages"][-1])  # it was seen
-    (turn,) = await store(world).history(f"channel:{world.channel.id}")
+    (turn,) = await world.turns()
     assert turn.media == () and cached_hashes(tmp_path / "cache") == set()
     own = world.h.message_create(world.channel, world.member, "mine", attachments=[
         world.h.attachment("mine.png", png, content_type="image/png", channel=world.channel)])
     await world.h.settle()
     await world.ask("and this one of mine?", reference=own)
-    turns = await store(world).history(f"channel:{world.channel.id}")
+    turns = await world.turns()
     assert [len(t.media) for t in turns] == [0, 1]  # one's own quoted photo is kept
 
 
@@ -335,7 +337,7 @@ async def test_forget_me_erases_a_member_from_every_server_and_dm(world: World) 
 
     asked, message_id = await forget_me(world, member, press=None)
     assert "cannot be undone" in answer(world, asked)
-    assert len(await data.history(f"channel:{world.channel.id}")) == 2  # nothing yet
+    assert len(await world.turns()) == 2  # nothing yet
     cancelled, _ = await forget_me(world, member, press="Cancel")
     assert "nothing was erased" in world.fake.message(
         int(world.fake.interaction_responses(cancelled["token"])[0].response["resource"]
@@ -344,17 +346,17 @@ async def test_forget_me_erases_a_member_from_every_server_and_dm(world: World) 
 
     world.h.press_button(world.channel, world.admin, message_id, "Forget me")  # not theirs
     await h.settle(timeout=20)
-    assert len(await data.history(f"channel:{world.channel.id}")) == 2
+    assert len(await world.turns()) == 2
     world.h.press_button(world.channel, member, message_id, "Forget me")
     await h.settle(timeout=20)
     done = world.fake.message(message_id)
     assert done["content"].startswith("Done: Omnicord forgot you. Erased 3 conversation turns")
     assert done["components"] == []
 
-    turns = await data.history(f"channel:{world.channel.id}")
+    turns = await world.turns()
     assert [(t.speaker_id, t.text) for t in turns] == [(str(world.admin.id),
                                                         "admin in server one")]
-    assert await data.history(f"channel:{lobby.id}") == []
+    assert await world.turns(lobby.id) == []
     assert await data.history(f"dm:{member.id}") == []
     assert await data.usage_by_model(since_day="2000-01-01", user_id=str(member.id)) == []
     for guild in (str(world.guild.id), str(other_guild.id), ""):
@@ -407,7 +409,7 @@ async def test_forget_me_without_an_answer_erases_nothing(
     assert shown["content"] == privacy_cog.TIMED_OUT and shown["components"] == []
     with pytest.raises(KeyError, match="no button"):  # the buttons are gone
         world.h.press_button(world.channel, world.member, message_id, "Forget me")
-    assert [t.text for t in await store(world).history(f"channel:{world.channel.id}")] == [
+    assert [t.text for t in await world.turns()] == [
         "still here"]
 
 

@@ -36,10 +36,10 @@ async def test_one_info_line_per_reply_with_its_fields(
 ) -> None:
     caplog.set_level(logging.INFO, logger="omnicord")
     png = image(tmp_path / "cat.png", 64, 48).read_bytes()
-    await world.ask("a secret question", attachments=[
+    question = await world.ask("a secret question", attachments=[
         world.h.attachment("cat.png", png, content_type="image/png")])
     (line,) = reply_lines(caplog)
-    assert line["scope"] == f"channel:{world.channel.id}"
+    assert line["scope"] == f"chain:{world.channel.id}:{question.id}"  # a mention's own chain
     assert line["member"] == member_tag(world.member.id)
     assert line["model"] == "qwen3-omni-flash"
     assert line["media"] == "image"

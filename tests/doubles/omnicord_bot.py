@@ -43,6 +43,14 @@ class World:
                 self.fake.channel_messages(channel_id or self.channel.id)
                 if m["author"]["id"] == me]
 
+    async def turns(self, channel_id: int | None = None) -> list:
+        """The stored turns of a channel: its shared history and its reply chains, oldest
+        first."""
+        place = channel_id or self.channel.id
+        store = self.bot._omnicord_runtime.services.store  # type: ignore[attr-defined]
+        return [turn for _, turn in await store.place_history(f"channel:{place}",
+                                                              f"chain:{place}:")]
+
     def every_send_and_edit(self) -> list:
         """Every message create or edit the bot attempted, anywhere."""
         return [r for r in self.fake.requests
