@@ -18,8 +18,12 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
               "source_message_id", "reply_message_ids"),
     "usage": ("id", "day", "guild_id", "channel_id", "user_id", "model", "prompt_tokens",
               "completion_tokens", "created_at"),
+    # After usage: the target's trigger counted the copied usage rows; these replace those
+    # totals with the source's (erased members' and pruned days' spend included).
+    "usage_months": ("key", "month", "model", "prompt_tokens", "completion_tokens"),
     "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
-                       "daily_token_cap", "updated_at", "caption_language"),
+                       "daily_token_cap", "updated_at", "caption_language",
+                       "monthly_token_budget", "monthly_money_budget"),
     "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
                         "caption_language"),
     "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
@@ -34,10 +38,17 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
 #: is exported in the order of its key's bytes).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("id",), "turns": ("id",), "usage": ("id",),
+    "usage_months": ("key", "month", "model"),
     "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
     "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
     "talk_settings": ("guild_id",), "talk_time": ("guild_id", "day"),
 }
+
+
+#: Tables the target's database also writes itself while rows are copied (its trigger counts
+#: each usage row into ``usage_months``): importing them replaces what it wrote, and undoing a
+#: failed copy removes all of theirs (the target was empty when the copy began).
+DERIVED_TABLES = ("usage_months",)
 
 
 def check_table(table: str) -> str:
@@ -108,6 +119,9 @@ def _failure(table: str, error: Exception) -> str:
 async def _undo(target: Store, imported: dict[str, list[Row]], failure: str) -> str:
     """Remove the imported rows, children first; ``failure`` and what became of them."""
     try:
+        for table in DERIVED_TABLES:
+            imported[table] = [row[:len(COPY_KEYS[table])]
+                               async for rows in target.export_rows(table) for row in rows]
         for table, keys in reversed(imported.items()):
             for start in range(0, len(keys), _UNDO_BATCH):
                 await target.remove_rows(table, keys[start:start + _UNDO_BATCH])

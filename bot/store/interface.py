@@ -214,6 +214,15 @@ class Store(ConversationStore, Protocol):
         """End a claim without recording a sync (the sync failed): the next start retries."""
 
     async def count_rows(self, table: str) -> int:
+    async def month_usage(self, key: str, month: str) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) of a month (``YYYY-MM``, UTC) for the
+        whole bot (key ``bot``) or a server (``guild:<id>``): counted by the database with
+        every usage row, and never lowered by erasures or pruning."""
+
+    async def claim_notice(self, key: str) -> bool:
+        """True for exactly one caller of ``key`` ever, across processes (a notice to give
+        once, such as ``budget-80:<guild or bot>:<YYYY-MM>``)."""
+
         """How many rows one of ``COPY_TABLES`` holds."""
 
     def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:

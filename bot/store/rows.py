@@ -93,7 +93,7 @@ def turn_from_row(row: Record) -> Turn:
 
 #: guild_settings' preference columns, in the order of ``guild_values``.
 GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
-                "caption_language")
+                "caption_language", "monthly_token_budget", "monthly_money_budget")
 
 
 def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
@@ -101,7 +101,8 @@ def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
     return tuple(map(storable, (
         prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
         None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
-        prefs.daily_token_cap, prefs.caption_language)))
+        prefs.daily_token_cap, prefs.caption_language, prefs.monthly_token_budget,
+        prefs.monthly_money_budget)))
 
 
 def member_values(prefs: MemberPreferences) -> tuple[Any, ...]:
@@ -114,11 +115,12 @@ def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:
     """A server's preferences from its ``GUILD_FIELDS`` (all None without a row)."""
     if row is None:
         return GuildPreferences()
-    model, voice, mode, thinking, prompt, cap, language = tuple(row)
+    model, voice, mode, thinking, prompt, cap, language, tokens, dollars = tuple(row)
     return GuildPreferences(
         model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
         thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-        daily_token_cap=cap, caption_language=language,
+        daily_token_cap=cap, caption_language=language, monthly_token_budget=tokens,
+        monthly_money_budget=None if dollars is None else float(dollars),
     )
 
 

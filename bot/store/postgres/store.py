@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from omnicord.store.copy import COPY_KEYS, COPY_TABLES, check_table
+from omnicord.store.copy import COPY_KEYS, COPY_TABLES, DERIVED_TABLES, check_table
 from omnicord.store.locks import ScopeLocks
 from omnicord.store.postgres.bot_state import PostgresBotState
 from omnicord.store.postgres.database import CONNECT_TIMEOUT, PostgresDatabase
@@ -34,6 +34,7 @@ from omnicord.store.rows import (
 )
 from omnicord.store.schema import newer
 from omnicord.store.sql import conversations, erasures, replace
+from omnicord.store.sql.budgets import IMPORT_TOTALS, claim_notice, month_usage
 from omnicord.store.sql.dialect import POSTGRESQL
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
@@ -208,6 +209,15 @@ class PostgresStore(SharedQueries):
 
         return await self.database.transaction(write)
 
+    async def month_usage(self, key: str, month: str) -> list[tuple[str, int, int]]:
+        """(model, prompt, completion) counted under ``key`` (``bot``, ``guild:<id>``) in
+        ``month``."""
+        return await month_usage(self.executor, key, month)
+
+    async def claim_notice(self, key: str) -> bool:
+        """True for the one caller that first claims ``key``."""
+        return await claim_notice(self.executor, key)
+
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
         """Claim the sync of ``tree_hash`` (one upsert: one process wins)."""
@@ -347,6 +357,9 @@ class PostgresStore(SharedQueries):
                     f" FROM {table} HAVING max(id) IS NOT NULL")
 
         await self.database.transaction(insert)
+            if table in DERIVED_TABLES:  # replaces what the trigger counted from copied usage
+                await conn.executemany(IMPORT_TOTALS, records)
+                return
 
     async def remove_rows(self, table: str, keys: list[Row]) -> None:
         """Delete the rows with these keys (``COPY_KEYS``), in one statement."""

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from omnicord.store.copy import COPY_KEYS, COPY_TABLES, check_table
+from omnicord.store.copy import COPY_KEYS, COPY_TABLES, DERIVED_TABLES, check_table
 from omnicord.store.locks import ScopeLocks
 from omnicord.store.records import SYNC_CLAIM_SECONDS, Kept, Removed, Row, Turn, UsageRow, utc_now
 from omnicord.store.rows import (
@@ -25,6 +25,7 @@ from omnicord.store.rows import (
 )
 from omnicord.store.schema import newer
 from omnicord.store.sql import conversations, erasures, replace
+from omnicord.store.sql.budgets import IMPORT_TOTALS, claim_notice, month_usage
 from omnicord.store.sql.dialect import SQLITE
 from omnicord.store.sql.erasures import PRUNE_BATCH
 from omnicord.store.sql.preferences import Preferences
@@ -124,6 +125,8 @@ class SqliteStore(SharedQueries):
         columns = COPY_TABLES[check_table(table)]
         statement = (f"INSERT INTO {table} ({', '.join(columns)})"
                      f" VALUES ({', '.join('?' * len(columns))})")
+        if table in DERIVED_TABLES:  # replaces what the trigger counted from copied usage
+            statement = SQLITE.sql(IMPORT_TOTALS)
         await self.write(lambda db: db.executemany(statement, rows))
 
     async def remove_rows(self, table: str, keys: list[Row]) -> None:
@@ -171,6 +174,15 @@ class SqliteStore(SharedQueries):
             return None
 
         return erasures.verdict(await self.write(swap))
+
+    async def month_usage(self, key: str, month: str) -> list[tuple[str, int, int]]:
+        """(model, prompt, completion) counted under ``key`` (``bot``, ``guild:<id>``) in
+        ``month``."""
+        return await month_usage(self.executor, key, month)
+
+    async def claim_notice(self, key: str) -> bool:
+        """True for the one caller that first claims ``key``."""
+        return await claim_notice(self.executor, key)
 
     async def claim_command_sync(self, application_id: str, tree_hash: str, *,
                                  seconds: float = SYNC_CLAIM_SECONDS) -> str | None:
