@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from omnicord.model.catalog import Price
     from omnicord.model.omni import OmniClient
     from omnicord.policy.admission import Admission
+    from omnicord.policy.budgets import Budgets
     from omnicord.policy.preferences import Defaults
     from omnicord.policy.throttle import UpstreamPace
     from omnicord.policy.usage import UsageLedger
@@ -133,13 +134,23 @@ def defaults(settings: Settings) -> Defaults:
 
 
 def admission(settings: Settings, store: Store, usage: UsageLedger) -> Admission:
-    """The request gate: the defaults, the cooldown and the per-server concurrency."""
+    """The request gate: the defaults, the cooldown, the per-server concurrency and the
+    monthly budgets."""
     from omnicord.policy.admission import Admission
     from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
 
     return Admission(defaults(settings), store.preferences, usage,
                      cooldown=Cooldown(settings.cooldown_seconds, store.limits),
-                     concurrency=ConcurrencyLimit(settings.guild_concurrency, store.limits))
+                     concurrency=ConcurrencyLimit(settings.guild_concurrency, store.limits),
+                     budgets=budgets(settings, store, usage))
+
+
+def budgets(settings: Settings, store: Store, usage: UsageLedger) -> Budgets:
+    """The monthly budgets: the servers' own and the bot-wide ones, priced as ``usage``."""
+    from omnicord.policy.budgets import Budgets
+
+    return Budgets(store, usage.prices, bot_tokens=settings.monthly_budget_tokens,
+                   bot_dollars=settings.monthly_budget_usd)
 
 
 def media_cache(settings: Settings) -> MediaCache:

@@ -166,6 +166,8 @@ FIELDS: tuple[Field, ...] = (
     Field("text_limit", "OMNICORD_TEXT_LIMIT", 20_000, values.integer(gt=0)),
     Field("reply_mode", "OMNICORD_REPLY_MODE", "auto", _reply_mode),
     Field("daily_token_cap", "OMNICORD_DAILY_TOKEN_CAP", 0, values.integer(ge=0)),
+    Field("monthly_budget_tokens", "OMNICORD_MONTHLY_BUDGET_TOKENS", 0, values.integer(ge=0)),
+    Field("monthly_budget_usd", "OMNICORD_MONTHLY_BUDGET_USD", 0.0, values.number(ge=0)),
     Field("cooldown_seconds", "OMNICORD_COOLDOWN_SECONDS", 3.0, values.number(ge=0)),
     Field("guild_concurrency", "OMNICORD_GUILD_CONCURRENCY", 4, values.integer(ge=0)),
     Field("process_replies", "OMNICORD_PROCESS_REPLIES", 32, values.integer(ge=1, le=10_000)),
@@ -265,6 +267,8 @@ class Settings:
     reply_mode: str
     daily_token_cap: int
     cooldown_seconds: float
+    monthly_budget_tokens: int
+    monthly_budget_usd: float
     guild_concurrency: int
     process_replies: int
     prices: str

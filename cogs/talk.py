@@ -90,6 +90,8 @@ class OmnicordTalk(commands.Cog):
         used = await self.runtime.services.store.talk.used(guild_key(guild), utc_today())
         if seconds_left(chosen, used) <= 0:
             raise TalkRefused("This server's talk time for today is used up")
+        if self.runtime.admission.budgets is not None:  # OverBudget: its one polite line
+            await self.runtime.admission.budgets.check(guild_key(guild))
         running = self.sessions.get(guild.id)
         if running is not None:
             where = "here" if running.channel.id == channel.id else f"in <#{running.channel.id}>"

@@ -2,14 +2,16 @@
 
 The gate takes, in order, a concurrency slot (per server; per member in direct messages, so one
 member's slow DMs never hold up another's), the member's cooldown (per purpose, so a voice
-note's auto-caption is not refused because the same note was just answered) and their daily
-token cap. Refusals are ``Busy`` or ``OverDailyCap``, each a sentence fit for the member.
+note's auto-caption is not refused because the same note was just answered), their daily
+token cap and the server's and bot's monthly budgets. Refusals are ``Busy``, ``OverDailyCap``
+or ``OverBudget``, each a sentence fit for the member.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from omnicord.policy.preferences import (
     Defaults,
@@ -23,19 +25,23 @@ from omnicord.policy.throttle import ConcurrencyLimit, Cooldown
 from omnicord.policy.usage import UsageLedger
 from omnicord.store.interface import PreferenceStore
 
+if TYPE_CHECKING:
+    from omnicord.policy.budgets import Budgets
+
 
 class Admission:
     """Effective settings and the request gate, over the preference store and usage ledger."""
 
     def __init__(
         self, defaults: Defaults, preferences: PreferenceStore, usage: UsageLedger, *,
-        cooldown: Cooldown, concurrency: ConcurrencyLimit,
+        cooldown: Cooldown, concurrency: ConcurrencyLimit, budgets: Budgets | None = None,
     ) -> None:
         self.defaults = defaults
         self.preferences = preferences
         self.usage = usage
         self.cooldown = cooldown
         self.concurrency = concurrency
+        self.budgets = budgets
 
     async def effective(self, guild_id: str, user_id: str, place: Place | None = None
                         ) -> Effective:
@@ -65,4 +71,6 @@ class Admission:
             await self.cooldown.hit(f"{purpose}:{user_id}")
             effective = await self.effective(guild_id, str(user_id), place)
             await self.usage.check_cap(str(user_id), effective.daily_token_cap)
+            if self.budgets is not None:
+                await self.budgets.check(guild_id)
             yield effective

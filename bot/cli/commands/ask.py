@@ -113,6 +113,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     settings.require_api_key()
     db = None if args.session else ":memory:"
     async with open_services(settings, database=db) as services:
+        if services.admission.budgets is not None:  # the bot-wide monthly budget
+            await services.admission.budgets.check("")
         target = MediaTarget(model, whole_video=args.whole_video)
         media = await _attachments(args, target, services)
         if args.persona is not None:

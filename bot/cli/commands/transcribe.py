@@ -114,6 +114,8 @@ async def _for_member(job: _Job, settings: Settings, member: str, guild: str
     async with open_services(settings) as services:
         cap = (await services.admission.effective(guild, member)).daily_token_cap
         await services.usage.check_cap(member, cap)  # before converting anything
+        if services.admission.budgets is not None:  # the server's and bot's monthly budgets
+            await services.admission.budgets.check(guild)
         media = await prepare_file(job.file, job.target, options=services.prepare_options)
         return await transcribe(services.omni, job.model_name, media, language=job.language,
                                 ledger=services.usage, cap=cap, on_text=job.sink,
