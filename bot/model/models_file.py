@@ -384,15 +384,15 @@ class _Entry:
                 if key not in _PRICE_KEYS:
                     self.fail(f"{where}.{key}", "unknown key" + _did_you_mean(key, _PRICE_KEYS))
             old = base.get(region)
-            amounts = {}
+            amounts: dict[str, float] = {}
             for key in _PRICE_KEYS:
-                if key in table:
-                    amounts[key] = self._price(f"{where}.{key}", table[key])
-                elif old is not None:
-                    amounts[key] = getattr(old, key)
-                else:
+                amount = (self._price(f"{where}.{key}", table[key]) if key in table
+                          else getattr(old, key) if old is not None else None)
+                if amount is not None:
+                    amounts[key] = amount
+                elif key not in table:
                     self.fail(where, f"missing {key}")
-            if len(amounts) == 2 and None not in amounts.values():
+            if len(amounts) == 2:
                 prices[region] = Price(**amounts)
         return prices
 
