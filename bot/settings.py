@@ -169,6 +169,7 @@ FIELDS: tuple[Field, ...] = (
     Field("monthly_budget_tokens", "OMNICORD_MONTHLY_BUDGET_TOKENS", 0, values.integer(ge=0)),
     Field("monthly_budget_usd", "OMNICORD_MONTHLY_BUDGET_USD", 0.0, values.number(ge=0)),
     Field("cooldown_seconds", "OMNICORD_COOLDOWN_SECONDS", 3.0, values.number(ge=0)),
+    Field("edit_window", "OMNICORD_EDIT_WINDOW", 600.0, values.number(ge=0)),
     Field("guild_concurrency", "OMNICORD_GUILD_CONCURRENCY", 4, values.integer(ge=0)),
     Field("process_replies", "OMNICORD_PROCESS_REPLIES", 32, values.integer(ge=1, le=10_000)),
     Field("prices", "OMNICORD_PRICES", "", _prices),
@@ -267,6 +268,7 @@ class Settings:
     reply_mode: str
     daily_token_cap: int
     cooldown_seconds: float
+    edit_window: float
     monthly_budget_tokens: int
     monthly_budget_usd: float
     guild_concurrency: int

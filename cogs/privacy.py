@@ -110,6 +110,8 @@ class OmnicordPrivacy(commands.Cog):
             return
         if removed.turns:
             log.info("erased %d turns whose messages were edited", removed.turns)
+        # Then (never before the erasure) the chat cog may answer the new words.
+        self.bot.dispatch("omnicord_question_edited", payload, removed)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -17,7 +17,7 @@ from omnicord.model.events import (
 #: Shown under a reply the model stopped at its output limit (it is not stored with the turn).
 CUT_SHORT_NOTE = "-# (cut short: the reply reached the model's length limit)"
 #: Shown under a reply a member stopped (the text so far is what is stored).
-STOPPED_NOTE = "-# (stopped)"
+STOPPED_BY_MEMBER_NOTE = "-# (stopped)"
 
 
 @dataclass

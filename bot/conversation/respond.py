@@ -78,6 +78,7 @@ class Answer:
     composition: Composition
     turn: Turn
     kept: Kept = Kept.STORED  # what the store made of the turn (erasures may forbid it)
+    previous: Turn | None = None  # the conversation's newest turn before this one
 
 
 class Conversations:
@@ -156,7 +157,8 @@ class Conversations:
                 _usage(reply, options, payer, came_in), replaces))
         reveal(log, turn.speaker_id, scope)
         log.info("%s", reply_line(scope, turn, new.media, clock, kept))
-        return Answer(reply=reply, composition=composition, turn=turn, kept=kept)
+        return Answer(reply=reply, composition=composition, turn=turn, kept=kept,
+                      previous=turns[-1] if turns else None)
 
     async def _history(
         self, turns: list[Turn], options: ReplyOptions, target: MediaTarget | None

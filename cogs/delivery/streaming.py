@@ -4,6 +4,10 @@ The first piece of text is sent as soon as it arrives (a reply to the member). A
 message is edited at most once per second per channel; text past 2,000 characters continues in
 new messages split at paragraph or code-fence boundaries. ``finish`` makes the final edit. If
 the member's message or the channel disappears, ``ReplyGone`` ends the reply quietly.
+
+The first message may carry buttons (``view``: Stop while the reply is written), and the next
+edit of it other ones (``then_show``: Regenerate once done). A redone answer (regenerated, or
+for an edited question) is written into the reply message already there (``take_over``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import discord
 from omnicord.cogs.delivery.pacing import EditPacer
@@ -63,7 +67,7 @@ class StreamingReply:
 
     def __init__(
         self, channel: discord.abc.Messageable, reply_to: discord.Message | None,
-        pacer: EditPacer, *, show_text: bool = True,
+        pacer: EditPacer, *, show_text: bool = True, view: discord.ui.View | None = None,
     ) -> None:
         self.channel = channel
         self.reply_to = reply_to
@@ -73,6 +77,20 @@ class StreamingReply:
         self.messages: list[discord.Message] = []
         self._shown: list[str] = []
         self._key = getattr(channel, "id", id(channel))
+        self.view = view  # sent with the first message
+        self._next_view: Any = discord.utils.MISSING  # for the first message's next edit
+
+    async def take_over(self, message: discord.Message | discord.PartialMessage) -> None:
+        """Write this reply into ``message`` (a reply already shown): it gets this reply's
+        buttons now, and its text when the new text comes."""
+        taken = await self._call(message.edit(view=self.view, allowed_mentions=NO_PINGS))
+        self.messages = [taken]
+        self._shown = [taken.content]
+
+    def then_show(self, view: discord.ui.View | None) -> None:
+        """Give the first message ``view`` (None: no buttons) at its next edit, or at
+        ``finish``."""
+        self._next_view = view
 
     async def on_event(self, event: ReplyEvent) -> None:
         """Take one reply event; show text when it is due."""
@@ -87,6 +105,8 @@ class StreamingReply:
         if self.show_text and self.text.strip():
             await asyncio.sleep(self.pacer.wait_time(self._key) if self.messages else 0)
             await self._sync()
+        if self.messages and self._next_view is not discord.utils.MISSING:
+            await self._edit_first(self._shown[0])
         return self.messages
 
     async def show(self, text: str) -> list[discord.Message]:
@@ -97,12 +117,13 @@ class StreamingReply:
 
     async def stop(self, note: str) -> None:
         """Show ``note`` instead of a reply cut short (it is not kept, so it is not shown)."""
+        self.view, self._next_view = None, discord.utils.MISSING  # nothing left to press
         with contextlib.suppress(discord.HTTPException, ReplyGone):
             if not self.messages:
                 await self._call(self._send(note, first=True))
                 return
             first, *rest = self.messages
-            await self._call(first.edit(content=note, allowed_mentions=NO_PINGS))
+            await self._call(first.edit(content=note, allowed_mentions=NO_PINGS, view=None))
             for extra in rest:
                 await self._call(extra.delete())
 
@@ -118,7 +139,10 @@ class StreamingReply:
         pieces = split_message(self.text) or []
         for index, piece in enumerate(pieces):
             if index < len(self._shown):
-                if self._shown[index] != piece:
+                if index == 0 and (piece != self._shown[0]
+                                   or self._next_view is not discord.utils.MISSING):
+                    await self._edit_first(piece)
+                elif self._shown[index] != piece:
                     await self._call(self.messages[index].edit(content=piece,
                                                                allowed_mentions=NO_PINGS))
                     self._shown[index] = piece
@@ -128,11 +152,24 @@ class StreamingReply:
             self._shown.append(piece)
         self.pacer.mark(self._key)
 
+    async def _edit_first(self, content: str) -> None:
+        view, self._next_view = self._next_view, discord.utils.MISSING
+        edited = self.messages[0].edit(content=content, allowed_mentions=NO_PINGS, view=view)
+        self.messages[0] = await self._call(edited)
+        self._shown[0] = content
+
     def _send(self, content: str, *, first: bool) -> Awaitable[discord.Message]:
-        if first and self.reply_to is not None:
+        if not first:
+            return self.channel.send(content, allowed_mentions=NO_PINGS)
+        view, self._next_view = self._next_view, discord.utils.MISSING
+        if view is discord.utils.MISSING:
+            view = self.view
+        extra: dict[str, Any] = {} if view is None else {"view": view}
+        if self.reply_to is not None:
             reference = self.reply_to.to_reference(fail_if_not_exists=False)
-            return self.channel.send(content, allowed_mentions=NO_PINGS, reference=reference)
-        return self.channel.send(content, allowed_mentions=NO_PINGS)
+            return self.channel.send(content, allowed_mentions=NO_PINGS, reference=reference,
+                                     **extra)
+        return self.channel.send(content, allowed_mentions=NO_PINGS, **extra)
 
     async def _call(self, action: Awaitable[T]) -> T:
         try:
