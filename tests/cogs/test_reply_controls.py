@@ -55,6 +55,12 @@ def press(world: World, user: discord.abc.User, message_id: int, custom_id: str,
     return world.h.press_button(channel or world.channel, user, message_id, label)
 
 
+async def answered(world: World, interaction: dict) -> None:
+    """Wait until the bot answered an interaction (while a reply may still stream)."""
+    await world.h.wait_for_request("POST", rf"/interactions/{interaction['id']}/[^/]+/callback",
+                                   timeout=10)
+
+
 def private_answer(world: World, interaction: dict) -> str:
     """The ephemeral line the pressing member got."""
     (response,) = world.fake.interaction_responses(interaction["token"])
@@ -123,7 +129,7 @@ async def test_a_stranger_cannot_stop_a_reply_but_a_moderator_can(
     reply = first_reply(world, question)
     stranger = world.h.add_member(world.guild, "eve")
     refused = world.h.press_button(world.channel, stranger, reply, "Stop")
-    await asyncio.sleep(0.3)
+    await answered(world, refused)
     assert private_answer(world, refused) == NOT_ALLOWED
     assert buttons(world, reply) == [("Stop", f"omnicord:stop:{question.id}")]  # still going
     world.h.press_button(world.channel, moderator(world), reply, "Stop")
@@ -250,7 +256,7 @@ async def test_regenerate_while_it_is_being_written_is_refused(
     await world.h.wait_for_request("PATCH", rf"/channels/\d+/messages/{reply}", count=2,
                                    timeout=10)
     again = press(world, world.member, reply, f"omnicord:regen:{question.id}")
-    await asyncio.sleep(0.3)
+    await answered(world, again)
     assert private_answer(world, again) == ALREADY_WRITING
     press(world, world.member, reply, f"omnicord:stop:{question.id}")
     await world.h.settle(timeout=20)
