@@ -401,3 +401,42 @@ async def test_an_edit_while_the_reply_is_written_answers_the_new_words(
     found = await store_of(world).turn_for_message(str(question.id))
     assert found is not None and found[1].text.endswith("new words")
     assert len(await store_of(world).history(found[0])) == 1
+
+
+# --- spoken replies ---------------------------------------------------------------------------
+
+async def test_a_stopped_spoken_reply_sends_no_voice_message(
+    dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    async with running_world(dashscope, tmp_path, OMNICORD_REPLY_MODE="both") as world:
+        await world.ask("say it")  # text and voice
+        assert sum(bool(r.flags & 8192) for r in world.replies()) == 1
+        dashscope.add_fault(Fault(trickle_every=0.05))
+        question = world.h.message_create(world.channel, world.member, "talk for ever",
+                                          mention_bot=True)
+        await until_streaming(world, world.channel.id, count=3)
+        world.h.press_button(world.channel, world.member, first_reply(world, question), "Stop")
+        await world.h.settle(timeout=20)
+        assert world.texts()[-1].endswith(STOPPED)
+        assert sum(bool(r.flags & 8192) for r in world.replies()) == 1  # none for this one
+        found = await store_of(world).turn_for_message(str(question.id))
+        assert found is not None and found[1].reply_text
+
+
+async def test_regenerating_a_spoken_reply_replaces_its_voice_message(
+    dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    async with running_world(dashscope, tmp_path, OMNICORD_REPLY_MODE="both") as world:
+        question = await world.ask("say it")
+        reply = first_reply(world, question)
+        [old_voice] = [int(r.response["id"]) for r in world.replies() if r.flags & 8192]
+        dashscope.reply_text = "said again"
+        world.h.press_button(world.channel, world.member, reply, "Regenerate")
+        await world.h.settle(timeout=20)
+        assert world.fake.message(old_voice) is None  # deleted
+        voices = [int(r.response["id"]) for r in world.replies() if r.flags & 8192]
+        assert len(voices) == 2 and world.fake.message(voices[-1]) is not None
+        assert world.fake.message(reply)["content"] == "said again"
+        found = await store_of(world).turn_for_message(str(question.id))
+        assert found is not None
+        assert found[1].reply_message_ids == (str(reply), str(voices[-1]))
