@@ -2,6 +2,10 @@
 
 Triggers: a mention of the bot, a reply to one of its messages, a DM, any message in a channel
 an admin opened for Omnicord, or a thread Omnicord started (``/omni thread``).
+
+Conversations: in an ordinary channel each mention starts a reply chain of its own and replies
+continue it (``omnicord.conversation.chains``); chat channels, Omnicord's threads and DMs keep
+one whole history. An admin may choose either mode per channel or thread.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.access.attachments import AttachmentError, prepare_all
+from omnicord.cogs.access.chains import ReplyWalk, link_of
 from omnicord.cogs.access.checks import check_access
-from omnicord.cogs.access.places import guild_key, is_group, scope_for
+from omnicord.cogs.access.places import guild_key, is_group, place_of, scope_for
 from omnicord.cogs.delivery.controls import (
     DYNAMIC_ITEMS,
     NOT_ALLOWED,
@@ -44,6 +49,7 @@ from omnicord.cogs.delivery.waveform import waveform_from_pcm
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
+from omnicord.conversation.chains import find_chain
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, STOPPED_BY_MEMBER_NOTE, Reply
 from omnicord.conversation.respond import NOT_NEWEST, Answer, Payer, ReplyOptions
@@ -52,7 +58,7 @@ from omnicord.media.speech import encode_speech, pcm_seconds
 from omnicord.media.types import MediaTarget
 from omnicord.policy.preferences import Effective
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
-from omnicord.store.records import Kept, Removed
+from omnicord.store.records import ConversationMode, Kept, Removed
 
 log = logging.getLogger("omnicord.chat")
 THREAD_NAME = "Omnicord"
@@ -160,11 +166,12 @@ class OmnicordChat(commands.Cog):
         runtime = self.runtime
         author = message.author
         work = work or UnderWay(author.id, None)
-        async with runtime.admission.admit(guild_key(message.guild), author.id) as effective:
+        async with runtime.admission.admit(guild_key(message.guild), author.id,
+                                           place=place_of(message.channel)) as effective:
             if redo is not None and redo.scope is not None:
                 scope = redo.scope  # the conversation the regenerated turn is stored in
             else:
-                scope = scope_for(message.channel, author)
+                scope = await self._conversation(message, effective)
             attachments, own = await self._attachments(message)
             target = MediaTarget(effective.model)
             media = await prepare_all(runtime, attachments, target)
@@ -280,7 +287,6 @@ class OmnicordChat(commands.Cog):
         except discord.HTTPException:
             reveal(log, message.author.id)
             log.info("could not tell member %s about a failure", member_tag(message.author.id))
-
 
     # --- Stop, Regenerate, and answers that follow an edited question -----------------------
 
@@ -437,6 +443,27 @@ class OmnicordChat(commands.Cog):
         finally:
             self.under_way.end(message_id, work)
 
+    async def _conversation(self, message: discord.Message, effective: Effective) -> str:
+        """The conversation a message joins: its reply chain, or the place's whole history."""
+        channel, me = message.channel, self.bot.user
+        mode = effective.conversation or await self._default_mode(channel)
+        if message.guild is None or me is None or mode is ConversationMode.CHANNEL:
+            return scope_for(channel, message.author)
+        walk = ReplyWalk(self.bot, message)
+        return await find_chain(self.runtime.services.store, str(channel.id),
+                                link_of(message, me), walk.parent_of)
+
+    async def _default_mode(self, channel: discord.abc.Messageable) -> ConversationMode:
+        """Chat channels (and their threads) and Omnicord's threads keep one history; other
+        places keep a conversation per reply chain."""
+        me, place = self.bot.user, place_of(channel)
+        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+            return ConversationMode.CHANNEL
+        opened = place.parent_id or place.channel_id if place is not None else None
+        if opened is not None and await self.runtime.preferences.channel_role(opened, "chat"):
+            return ConversationMode.CHANNEL
+        return ConversationMode.REPLY_CHAIN
+
 
 class _Edits:
     """The edits of one question waiting to be answered, and the reply messages gathered."""
@@ -449,6 +476,7 @@ class _Edits:
     def note(self, message_ids: list[int]) -> None:
         """Add the messages that showed an answer to this question (kept in order, once)."""
         self.shown += [i for i in message_ids if i not in self.shown]
+
 
 @app_commands.command(name="thread", description="Start a thread where Omnicord answers every "
                       "message")

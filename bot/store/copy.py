@@ -27,7 +27,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
                         "caption_language"),
     "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
-                         "caption_mode"),
+                         "caption_mode", "conversation", "system_prompt", "model"),
     "guild_access": ("guild_id", "target", "updated_at"),
     "talk_settings": ("guild_id", "enabled", "minutes_per_day", "idle_minutes", "caption_members",
                       "roles", "updated_at"),

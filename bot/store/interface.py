@@ -15,6 +15,7 @@ from omnicord.store.records import (
     GuildPreferences,
     Kept,
     MemberPreferences,
+    PlaceSettings,
     Removed,
     Row,
     TalkSettings,
@@ -63,6 +64,16 @@ class ConversationStore(Protocol):
     async def reset(self, scope: str) -> int:
         """Delete the scope's turns; return how many were removed."""
 
+    async def place_history(self, scope: str, prefix: str, *, limit: int | None = None
+                            ) -> list[tuple[str, Turn]]:
+        """(scope, turn) of ``scope`` and of every conversation whose scope starts with
+        ``prefix`` (a channel's history and its reply chains), oldest first; only the newest
+        ``limit`` turns when given."""
+
+    async def reset_place(self, scope: str, prefix: str) -> int:
+        """Delete the turns of ``scope`` and of every conversation whose scope starts with
+        ``prefix``; return how many were removed."""
+
     async def system_prompt(self, scope: str) -> str | None:
         """The scope's own persona, if one was set."""
 
@@ -101,6 +112,12 @@ class PreferenceStore(Protocol):
 
     async def set_caption_mode(self, guild_id: str, channel_id: str, mode: CaptionMode) -> None:
         """Choose what the channel's auto-captions post (kept while captions are off)."""
+
+    async def place(self, channel_id: str) -> PlaceSettings:
+        """A channel's or thread's own settings (all None when it never set any)."""
+
+    async def save_place(self, guild_id: str, channel_id: str, chosen: PlaceSettings) -> None:
+        """Replace a channel's or thread's own settings (its chat and caption switches stay)."""
 
     async def access(self, guild_id: str) -> AccessList:
         """The server's allow lists (empty: everyone, everywhere)."""
@@ -197,6 +214,15 @@ class Store(ConversationStore, Protocol):
         from ``since_day`` to ``until_day`` (inclusive), for a member and/or server; oldest
         day first. Days without usage are not listed."""
 
+    async def month_usage(self, key: str, month: str) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) of a month (``YYYY-MM``, UTC) for the
+        whole bot (key ``bot``) or a server (``guild:<id>``): counted by the database with
+        every usage row, and never lowered by erasures or pruning."""
+
+    async def claim_notice(self, key: str) -> bool:
+        """True for exactly one caller of ``key`` ever, across processes (a notice to give
+        once, such as ``budget-80:<guild or bot>:<YYYY-MM>``)."""
+
     async def command_tree_hash(self, application_id: str) -> str | None:
         """The hash of the slash commands last synced for an application (None: never)."""
 
@@ -214,15 +240,6 @@ class Store(ConversationStore, Protocol):
         """End a claim without recording a sync (the sync failed): the next start retries."""
 
     async def count_rows(self, table: str) -> int:
-    async def month_usage(self, key: str, month: str) -> list[tuple[str, int, int]]:
-        """(model, prompt tokens, completion tokens) of a month (``YYYY-MM``, UTC) for the
-        whole bot (key ``bot``) or a server (``guild:<id>``): counted by the database with
-        every usage row, and never lowered by erasures or pruning."""
-
-    async def claim_notice(self, key: str) -> bool:
-        """True for exactly one caller of ``key`` ever, across processes (a notice to give
-        once, such as ``budget-80:<guild or bot>:<YYYY-MM>``)."""
-
         """How many rows one of ``COPY_TABLES`` holds."""
 
     def export_rows(self, table: str, *, batch: int = 1000) -> AsyncIterator[list[Row]]:

@@ -190,3 +190,19 @@ SYNC_CLAIM_SECONDS = 60.0
 
 #: A table row as ``omnicord db copy`` moves it: its columns in ``COPY_TABLES`` order.
 Row = tuple[Any, ...]
+
+
+class ConversationMode(StrEnum):
+    """How a channel keeps its conversations."""
+
+    REPLY_CHAIN = "reply-chain"  # a mention starts a conversation; replies continue it
+    CHANNEL = "channel"  # one shared history for the whole channel or thread
+
+
+@dataclass(frozen=True)
+class PlaceSettings:
+    """What a channel or thread chose for itself (None: follow the next place up)."""
+
+    conversation: ConversationMode | None = None
+    system_prompt: str | None = None
+    model: str | None = None

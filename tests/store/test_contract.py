@@ -750,3 +750,35 @@ async def test_a_message_finds_its_turn_and_conversation(store: Store) -> None:
     assert await store.turn_for_message("999") is None
     await store.forget_messages(["103"])
     assert await store.turn_for_message("104") is None  # erased with its turn
+
+
+async def test_a_place_holds_its_channel_history_and_reply_chains(store: Store) -> None:
+    await store.add_turn("channel:5", turn("shared"))
+    await store.add_turn("chain:5:1", turn("chain one"))
+    await store.add_turn("chain:5:2", turn("chain two"))
+    await store.add_turn("chain:55:3", turn("another channel"))  # a prefix of digits, not ours
+    await store.add_turn("chain:5_:4", turn("a wildcard in the prefix"))
+    found = await store.place_history("channel:5", "chain:5:")
+    assert [(scope, kept.text) for scope, kept in found] == [
+        ("channel:5", "shared"), ("chain:5:1", "chain one"), ("chain:5:2", "chain two")]
+    newest = await store.place_history("channel:5", "chain:5:", limit=2)
+    assert [kept.text for _, kept in newest] == ["chain one", "chain two"]
+    assert await store.reset_place("channel:5", "chain:5:") == 3
+    assert await store.place_history("channel:5", "chain:5:") == []
+    assert [t.text for t in await store.history("chain:55:3")] == ["another channel"]
+    assert [t.text for t in await store.history("chain:5_:4")] == ["a wildcard in the prefix"]
+
+
+async def test_channels_and_threads_keep_their_own_settings(store: Store) -> None:
+    from omnicord.store.records import ConversationMode, PlaceSettings
+
+    assert await store.preferences.place("10") == PlaceSettings()
+    await store.preferences.set_channel_role("g", "10", "chat", True)
+    chosen = PlaceSettings(ConversationMode.CHANNEL, "Be brief.", "qwen-omni-turbo")
+    await store.preferences.save_place("g", "10", chosen)
+    await store.preferences.save_place("g", "11", PlaceSettings(system_prompt="A thread's"))
+    assert await store.preferences.place("10") == chosen
+    assert await store.preferences.channel_role("10", "chat")  # the switches stay
+    assert (await store.preferences.place("11")).system_prompt == "A thread's"
+    await store.preferences.save_place("g", "10", PlaceSettings())
+    assert await store.preferences.place("10") == PlaceSettings()

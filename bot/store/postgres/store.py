@@ -239,6 +239,13 @@ class PostgresStore(SharedQueries):
             self.scrubber.touched(_TURN_TABLES)
         return removed
 
+    async def reset_place(self, scope: str, prefix: str) -> int:
+        """Delete the turns of a place's conversations; return how many there were."""
+        removed = await conversations.reset_place(self.executor, scope, prefix)
+        if removed:
+            self.scrubber.touched(_TURN_TABLES)
+        return removed
+
     async def set_system_prompt(self, scope: str, prompt: str | None) -> None:
         """Set (or clear, with None) the scope's persona."""
         await self.database.execute(
@@ -350,6 +357,9 @@ class PostgresStore(SharedQueries):
         records = [row_without_nul(row) for row in rows]
 
         async def insert(conn: Any) -> None:
+            if table in DERIVED_TABLES:  # replaces what the trigger counted from copied usage
+                await conn.executemany(IMPORT_TOTALS, records)
+                return
             await conn.copy_records_to_table(table, records=records, columns=list(columns))
             if columns[0] == "id":
                 await conn.execute(
@@ -357,9 +367,6 @@ class PostgresStore(SharedQueries):
                     f" FROM {table} HAVING max(id) IS NOT NULL")
 
         await self.database.transaction(insert)
-            if table in DERIVED_TABLES:  # replaces what the trigger counted from copied usage
-                await conn.executemany(IMPORT_TOTALS, records)
-                return
 
     async def remove_rows(self, table: str, keys: list[Row]) -> None:
         """Delete the rows with these keys (``COPY_KEYS``), in one statement."""

@@ -33,6 +33,36 @@ async def turn_for_message(executor: Executor, message_id: str) -> tuple[str, Tu
     return row[0], turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True)))
 
 
+_PLACE = "c.scope = $1 OR c.scope LIKE $2 ESCAPE '!'"
+
+_PLACE_HISTORY = f"""
+    SELECT c.scope, {", ".join(f"t.{column}" for column in _TURN_COLUMNS)}
+    FROM turns t JOIN conversations c ON c.id = t.conversation_id
+    WHERE {_PLACE} ORDER BY t.id DESC LIMIT $3"""
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching text that starts with ``prefix`` (its wildcards escaped)."""
+    return prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
+async def place_history(executor: Executor, scope: str, prefix: str, *, limit: int | None
+                        ) -> list[tuple[str, Turn]]:
+    """(scope, turn) of ``scope`` and of every conversation whose scope starts with
+    ``prefix``, oldest first (only the newest ``limit`` when given)."""
+    rows = await executor.fetch(_PLACE_HISTORY, scope, _like_prefix(prefix),
+                                limit if limit is not None else 2**62)
+    return [(row[0], turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True))))
+            for row in reversed(rows)]
+
+
+async def reset_place(executor: Executor, scope: str, prefix: str) -> int:
+    """Delete the turns of ``scope`` and of every conversation under ``prefix``; how many."""
+    return await executor.execute(
+        "DELETE FROM turns WHERE conversation_id IN"
+        f" (SELECT c.id FROM conversations c WHERE {_PLACE})", scope, _like_prefix(prefix))
+
+
 async def reset(executor: Executor, scope: str) -> int:
     """Delete the scope's turns; how many there were."""
     return await executor.execute(

@@ -7,6 +7,7 @@ from omnicord.store.records import (
     CaptionMode,
     GuildPreferences,
     MemberPreferences,
+    PlaceSettings,
     utc_now,
 )
 from omnicord.store.rows import (
@@ -19,6 +20,7 @@ from omnicord.store.rows import (
     member_from_row,
     member_values,
 )
+from omnicord.store.sql import places
 from omnicord.store.sql.dialect import Executor
 
 _SAVE_GUILD = (
@@ -102,6 +104,14 @@ class Preferences:
             " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
             " caption_mode = excluded.caption_mode, updated_at = excluded.updated_at",
             channel_id, guild_id, CaptionMode(mode).value, utc_now())
+
+    async def place(self, channel_id: str) -> PlaceSettings:
+        """A channel's or thread's own settings (all None when it never set any)."""
+        return await places.place(self._db, channel_id)
+
+    async def save_place(self, guild_id: str, channel_id: str, chosen: PlaceSettings) -> None:
+        """Replace a channel's or thread's own settings."""
+        await places.save_place(self._db, guild_id, channel_id, chosen)
 
     async def access(self, guild_id: str) -> AccessList:
         """The server's allow lists (empty: everyone, everywhere)."""

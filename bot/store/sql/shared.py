@@ -48,6 +48,11 @@ class SharedQueries:
         """(scope, turn) of the stored turn made from, or answered by, a message."""
         return await conversations.turn_for_message(self.executor, message_id)
 
+    async def place_history(self, scope: str, prefix: str, *, limit: int | None = None
+                            ) -> list[tuple[str, Turn]]:
+        """(scope, turn) of a place's conversations, oldest first."""
+        return await conversations.place_history(self.executor, scope, prefix, limit=limit)
+
     async def recent_sources(self, *, since: str, limit: int) -> list[tuple[str, str]]:
         """(scope, message id) of the newest turns made from a Discord message since then."""
         return await conversations.recent_sources(self.executor, since=since, limit=limit)

@@ -207,6 +207,13 @@ class SqliteStore(SharedQueries):
             await self.scrub()
         return int(removed)
 
+    async def reset_place(self, scope: str, prefix: str) -> int:
+        """Delete the turns of a place's conversations; return how many there were."""
+        removed = await conversations.reset_place(self.executor, scope, prefix)
+        if removed:
+            await self.scrub()
+        return int(removed)
+
     async def forget_messages(self, message_ids: Sequence[str], *,
                               why: Kept = Kept.DELETED) -> Removed:
         """Delete every turn made from, or answered by, one of these messages, and leave
