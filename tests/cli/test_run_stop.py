@@ -136,7 +136,7 @@ def test_sigterm_lets_a_reply_under_way_finish_and_stores_it(
     assert running.output().splitlines()[-1] == "Omnicord stopped (1 reply finished, 0 cut)"
     logged = (running.folder / "logs" / "omnicord.log").read_text()
     (line,) = [line for line in logged.splitlines() if " reply scope=" in line]
-    assert re.search(rf"scope=channel:{running.channel} member=~[0-9a-f]{{8}} ", line)
+    assert re.search(rf"scope=chain:{running.channel}:\d+ member=~[0-9a-f]{{8}} ", line)
     assert running.member["id"] not in logged  # at INFO a member is a pseudonym
     assert "stopping: 1 replies under way" in logged and "long story" not in logged
     assert TOKEN not in logged and dashscope.api_key not in logged
