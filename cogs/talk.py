@@ -11,8 +11,9 @@ the server wants). The cog only carries packets: ``omnicord.live`` runs the sess
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,6 +42,7 @@ ENDED = {
     "everyone left": "Live talk ended: everyone left the channel.",
     "idle": "Live talk ended: nobody spoke for a while.",
     "budget": "Live talk ended: this server's talk time for today is used up.",
+    "monthly budget": "Live talk ended: Omnicord's budget for this month is used up.",
     "disconnected": "Live talk ended: Omnicord lost its voice connection.",
     "unloaded": "Live talk ended: Omnicord is restarting.",
 }
@@ -108,7 +110,7 @@ class OmnicordTalk(commands.Cog):
         voice = await _join(channel)
         live = LiveTalk(self.runtime.services.realtime, self.runtime.services.store,
                         Place(str(channel.guild.id), str(channel.id)), options, chosen,
-                        _Output(voice, board))
+                        _Output(voice, board), check_budget=self._budget_check(channel.guild))
         access = await self.runtime.preferences.access(guild_key(channel.guild))
         voice.on_packet = self._hearing(live, chosen, access, channel.guild)
         voice.on_disconnect = lambda: live.stop("disconnected")
@@ -117,6 +119,13 @@ class OmnicordTalk(commands.Cog):
         await board.say(LISTENING)
         session.task = asyncio.create_task(self._run(session),
                                            name=f"omnicord-talk-{channel.id}")
+
+    def _budget_check(self, guild: discord.Guild) -> Callable[[], Awaitable[None]] | None:
+        """The monthly budget check a session runs with its talk time (None: no budgets)."""
+        budgets = self.runtime.admission.budgets
+        if budgets is None:
+            return None
+        return functools.partial(budgets.check, guild_key(guild))
 
     def _hearing(self, live: LiveTalk, chosen: TalkSettings, access: AccessList,
                  guild: discord.Guild) -> Callable[[int, bytes], None]:

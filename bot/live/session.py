@@ -23,11 +23,12 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from omnicord.live.rules import SPEND_EVERY_SECONDS, seconds_left, voice_scope
+from omnicord.policy.budgets import OverBudget
 from omnicord.realtime.client import RealtimeClient, RealtimeSession, SessionOptions
 from omnicord.realtime.events import (
     AnswerDone,
@@ -126,11 +127,13 @@ class LiveTalk:
     def __init__(self, client: RealtimeClient, store: Store, place: Place,
                  options: SessionOptions, chosen: TalkSettings, output: LiveOutput, *,
                  spend_every: float = SPEND_EVERY_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 check_budget: Callable[[], Awaitable[None]] | None = None) -> None:
         self.client, self.store, self.place = client, store, place
         self.options, self.chosen, self.output = options, chosen, output
         self.spend_every = spend_every
         self.clock = clock
+        self.check_budget = check_budget  # raises OverBudget once the month's budget is spent
         self.stats = TalkStats()
         self._mixer = Mixer()
         self._decoders: dict[str, tuple[OpusDecoder, float]] = {}
@@ -326,6 +329,20 @@ class LiveTalk:
             if seconds_left(self.chosen, used) <= 0:
                 self.stop("budget")
                 return
+            if await self._over_monthly_budget():
+                self.stop("monthly budget")
+                return
+
+    async def _over_monthly_budget(self) -> bool:
+        """Whether the server's (or the bot's) monthly budget is spent: checked with the talk
+        time, so a session started under budget ends when the month's tokens run out."""
+        if self.check_budget is None:
+            return False
+        try:
+            await self.check_budget()
+        except OverBudget:
+            return True
+        return False
 
     async def _spend(self) -> float:
         now = self.clock()

@@ -5,6 +5,7 @@ below plays answers by pulling their packets, as discord.py's player thread does
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -223,3 +224,21 @@ async def test_sessions_in_two_servers_at_once_keep_their_own_turns_and_time(
     assert (first.speaker_id, second.speaker_id) == ("7", "8")
     assert await store.talk.used("g1", utc_today()) > 0
     assert await store.talk.used("g2", utc_today()) > 0
+
+
+async def test_a_monthly_budget_spent_mid_session_ends_it(client: RealtimeClient,
+                                                          store: SqliteStore,
+                                                          player: Player) -> None:
+    from omnicord.policy.budgets import Budgets
+    from omnicord.store.records import UsageRow
+
+    budgets = Budgets(store, {}, bot_tokens=1_000)
+    live = session(client, store, player, spend_every=0.2)
+    live.check_budget = functools.partial(budgets.check, "g1")
+    running = asyncio.create_task(live.run())
+    await asyncio.sleep(0.5)
+    assert not running.done()  # under budget: the session goes on
+    # Another process's replies spend the month's budget meanwhile.
+    await store.add_usage(UsageRow(user_id="9", model="qwen3-omni-flash", prompt_tokens=900,
+                                   completion_tokens=200, guild_id="g2"))
+    assert await asyncio.wait_for(running, 5) == "monthly budget"
