@@ -264,11 +264,12 @@ class OmnicordChat(commands.Cog):
         sent = None
         if speak and pcm:
             audio, waveform = await asyncio.gather(
-                encode_speech(pcm, "ogg"), run_in_thread(waveform_from_pcm, pcm)
+                encode_speech(pcm, "ogg", rate=reply.speech_rate),
+                run_in_thread(waveform_from_pcm, pcm)
             )
             try:
                 sent, _ = await send_voice_or_file(message.channel, audio,
-                                                   duration=pcm_seconds(pcm),
+                                                   duration=pcm_seconds(pcm, reply.speech_rate),
                                                    waveform=waveform, reply_to=message)
             except discord.HTTPException as error:
                 if is_gone(error):

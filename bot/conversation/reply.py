@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omnicord.model.catalog import SPEECH_SAMPLE_RATE
 from omnicord.model.events import (
     AudioChunk,
     Finished,
@@ -27,6 +28,7 @@ class Reply:
     text_parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
     pcm_parts: list[bytes] = field(default_factory=list)
+    speech_rate: int = SPEECH_SAMPLE_RATE  # Hz of the model's PCM speech
     transcript: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
@@ -49,7 +51,7 @@ class Reply:
 
     @property
     def pcm(self) -> bytes:
-        """The speech so far (24 kHz 16-bit mono PCM)."""
+        """The speech so far (16-bit mono PCM at ``speech_rate``)."""
         return b"".join(self.pcm_parts)
 
     @property

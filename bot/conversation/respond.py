@@ -140,7 +140,7 @@ class Conversations:
             )
             request = ChatRequest(model=options.model_name, messages=composition.messages,
                                   voice=options.voice, thinking=options.thinking)
-            reply = Reply()
+            reply = Reply(speech_rate=options.model.audio_output_rate)
             async with self._streams:
                 await _stream(self.client.stream(request), reply, clock, on_event, stop)
                 delivered = await deliver(reply) if deliver is not None else None

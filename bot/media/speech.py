@@ -34,9 +34,9 @@ class SpeechFile:
     seconds: float
 
 
-def pcm_seconds(pcm: bytes) -> float:
-    """Duration of model speech PCM in seconds."""
-    return len(pcm) / (SPEECH_SAMPLE_RATE * SPEECH_SAMPLE_WIDTH * SPEECH_CHANNELS)
+def pcm_seconds(pcm: bytes, rate: int = SPEECH_SAMPLE_RATE) -> float:
+    """Duration of model speech PCM (at ``rate`` Hz) in seconds."""
+    return len(pcm) / (rate * SPEECH_SAMPLE_WIDTH * SPEECH_CHANNELS)
 
 
 def speech_format(path: Path) -> str:
@@ -61,13 +61,15 @@ def pcm_to_wav(pcm: bytes, rate: int = SPEECH_SAMPLE_RATE) -> bytes:
     return buffer.getvalue()
 
 
-async def encode_speech(pcm: bytes, fmt: str = "ogg", *, timeout: float = 120.0) -> bytes:
-    """Encode model speech PCM as ``ogg`` (Opus, 48 kHz), ``wav`` or ``mp3`` bytes."""
+async def encode_speech(pcm: bytes, fmt: str = "ogg", *, timeout: float = 120.0,
+                        rate: int = SPEECH_SAMPLE_RATE) -> bytes:
+    """Encode model speech PCM (at ``rate`` Hz) as ``ogg`` (Opus, 48 kHz), ``wav`` or ``mp3``
+    bytes."""
     if fmt == "wav":
-        return pcm_to_wav(pcm)
+        return pcm_to_wav(pcm, rate)
     args = [
         "-f", "s16le",
-        "-ar", str(SPEECH_SAMPLE_RATE),
+        "-ar", str(rate),
         "-ac", str(SPEECH_CHANNELS),
         "-i", "pipe:0",
         *_ENCODERS[fmt],
@@ -76,12 +78,13 @@ async def encode_speech(pcm: bytes, fmt: str = "ogg", *, timeout: float = 120.0)
     return await run_ffmpeg(args, stdin=pcm, timeout=timeout)
 
 
-async def write_speech(pcm: bytes, path: Path) -> SpeechFile:
-    """Encode ``pcm`` in the format ``path``'s extension names and write it there."""
+async def write_speech(pcm: bytes, path: Path, rate: int = SPEECH_SAMPLE_RATE) -> SpeechFile:
+    """Encode ``pcm`` (at ``rate`` Hz) in the format ``path``'s extension names and write it
+    there."""
     fmt = speech_format(path)
-    data = await encode_speech(pcm, fmt)
+    data = await encode_speech(pcm, fmt, rate=rate)
     await _write(path, data)
-    return SpeechFile(path=path, format=fmt, seconds=pcm_seconds(pcm))
+    return SpeechFile(path=path, format=fmt, seconds=pcm_seconds(pcm, rate))
 
 
 async def _write(path: Path, data: bytes) -> None:

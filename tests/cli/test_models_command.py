@@ -170,3 +170,24 @@ def test_doctor_reports_the_models_file(cli_env: dict[str, str], tmp_path: Path)
     assert [line.split("] ")[1].split(":")[0] for line in failed] == ["base", "kind"]
     without = run_cli(["doctor", "--offline"], cli_env, tmp_path)
     assert "models file" not in without.stdout
+
+
+def test_a_models_speech_is_written_at_its_own_rate(
+    dashscope: FakeDashScope, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import wave
+
+    env = with_file(cli_env, tmp_path, PLUS.replace(
+        "max_output = 32768", "max_output = 32768\naudio_output_rate = 16000"))
+    out = tmp_path / "spoken.wav"
+    with models_added({"qwen3.5-omni-plus": FLASH}):
+        asked = run_cli(["ask", "hello", "--model", "qwen3.5-omni-plus", "--out", str(out)], env,
+                        tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    with wave.open(str(out)) as spoken:
+        assert spoken.getframerate() == 16_000  # the model's own rate, not 24 kHz
+        frames = spoken.getnframes()
+    default = tmp_path / "default.wav"
+    asked = run_cli(["ask", "hello", "--out", str(default)], cli_env, tmp_path)
+    with wave.open(str(default)) as spoken:
+        assert spoken.getframerate() == 24_000 and spoken.getnframes() == frames

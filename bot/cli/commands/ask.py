@@ -197,7 +197,7 @@ async def _save_speech(reply: Reply, out: Path) -> None:
         note("the model sent no speech this time; nothing written")
         return
     try:
-        written = await write_speech(reply.pcm, out)
+        written = await write_speech(reply.pcm, out, reply.speech_rate)
     except OSError as error:
         raise InputError(f"could not write the spoken reply to {out}: {error.strerror}"
                          ) from None
