@@ -2,13 +2,26 @@
 
 Two families: ``InputError`` (our side refused: bad settings, bad input, a request the API
 would reject; nothing was sent) and ``UpstreamError`` (the model service failed).
+
+An error may be raised with a catalogue message (``omnicord.i18n.text``) instead of a string:
+``str(error)`` is then its English, and ``error.text`` lets whoever shows it to a member
+render it in the member's language.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from omnicord.i18n.text import Text
+
 
 class OmnicordError(Exception):
     """Base class; ``str(error)`` is a short, user-presentable sentence."""
+
+    def __init__(self, message: str | Text = "", *args: Any) -> None:
+        super().__init__(str(message), *args)
+        #: The message as a catalogue entry, when it was raised as one.
+        self.text: Text | None = message if isinstance(message, Text) else None
 
 
 class InputError(OmnicordError):
@@ -30,7 +43,8 @@ class MediaError(InputError):
 class UpstreamError(OmnicordError):
     """The model service failed to answer."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+    def __init__(self, message: str | Text, *, status: int | None = None,
+                 code: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code

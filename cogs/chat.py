@@ -47,6 +47,7 @@ from omnicord.cogs.delivery.streaming import (
 from omnicord.cogs.delivery.voice_message import send_voice_or_file
 from omnicord.cogs.delivery.waveform import waveform_from_pcm
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
+from omnicord.cogs.runtime.locale import place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import find_chain
@@ -208,7 +209,8 @@ class OmnicordChat(commands.Cog):
                     scope, speaker_id=str(author.id),
                     new=NewMessage(author.display_name, self._text_of(message), tuple(media),
                                    source_id=str(message.id), keep_media=own),
-                    options=self._options(effective, speak, message.channel),
+                    options=self._options(effective, speak, message.channel, await place_language(
+                        runtime.preferences, message.guild)),
                     on_event=streamer.on_event, target=target, deliver=deliver,
                     payer=Payer(str(author.id), guild_key(message.guild),
                                 str(message.channel.id)),
@@ -247,13 +249,14 @@ class OmnicordChat(commands.Cog):
         return text.strip()
 
     def _options(
-        self, effective: Effective, speak: bool, channel: discord.abc.Messageable
+        self, effective: Effective, speak: bool, channel: discord.abc.Messageable,
+        language: str,
     ) -> ReplyOptions:
         return ReplyOptions(
             model=effective.model, model_name=effective.model_name,
             voice=effective.voice if speak else None, thinking=effective.thinking,
             instructions=Instructions.with_persona(effective.system_prompt,
-                                                   group=is_group(channel)),
+                                                   group=is_group(channel), language=language),
         )
 
     async def _deliver_speech(

@@ -16,11 +16,13 @@ from omnicord.cogs.access.checks import require_manage_guild
 from omnicord.cogs.access.places import guild_key, place_of, scope_for
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
+from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import chain_prefix
 from omnicord.conversation.export import PlacedTurn, export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
+from omnicord.i18n import LANGUAGES, language_name, language_of, t
 from omnicord.model.catalog import chat_models, find_model
 from omnicord.policy.languages import NO_TRANSLATION, check_language, translation_language
 from omnicord.policy.preferences import (
@@ -354,11 +356,34 @@ async def server_token_cap(
               else "Daily cap removed.")
 
 
+LANGUAGE_CHOICES = [
+    *(app_commands.Choice(name=language_name(code, native=True), value=code)
+      for code in LANGUAGES),
+    app_commands.Choice(name="the server's language in Discord", value="discord"),
+]
+
+
+@app_commands.command(name="language",
+                      description="The language Omnicord speaks in this server's channels")
+@app_commands.describe(language="a language, or the server's language in Discord")
+@app_commands.choices(language=LANGUAGE_CHOICES)
+async def server_language(interaction: discord.Interaction, language: str) -> None:
+    cog = settings_cog(interaction)
+    guild = require_manage_guild(interaction)
+    chosen = None if language == "discord" else language_of(language)
+    current = await cog.runtime.preferences.guild(guild)
+    await cog.runtime.preferences.save_guild(guild, replace(current, language=chosen))
+    speaks = await place_language(cog.runtime.preferences, interaction.guild)
+    key = "language.set" if chosen else "language.follows_discord"
+    await say(interaction, t(member_language(interaction), key,
+                             language=language_name(speaks, native=True)))
+
+
 #: ``/omni-admin``: the server-wide settings.
 ADMIN_COMMANDS: tuple[app_commands.Command[Any, ..., Any], ...] = (
     server_model, server_voice, server_replies, server_thinking, server_chat_channel,
     server_caption_channel, server_caption_language, server_allow_role, server_allow_channel,
-    server_persona, server_token_cap, server_conversations)
+    server_persona, server_token_cap, server_conversations, server_language)
 
 
 @me_group.command(name="voice", description="Your voice for spoken replies")

@@ -23,7 +23,7 @@ LAYERS = (
     ("realtime",),
     ("model",),
     ("errors", "secrets", "logs", "pseudonyms", "checks", "files", "environment",
-     "setting_values", ""),
+     "setting_values", "i18n", ""),
 )
 RANK = {area: len(LAYERS) - index for index, areas in enumerate(LAYERS) for area in areas}
 # The one lazy import upwards-in-name: `omnicord run` starts the plugin's runner.

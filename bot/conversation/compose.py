@@ -26,7 +26,8 @@ from omnicord.conversation.budget import (
     BudgetExceeded,
     Tally,
 )
-from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE
+from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE, LANGUAGE_NOTE
+from omnicord.i18n import DEFAULT_LANGUAGE, language_name
 from omnicord.media.tokens import text_tokens
 from omnicord.media.types import PreparedMedia, describe_media
 from omnicord.model.catalog import ModelSpec
@@ -65,9 +66,14 @@ class Instructions:
     group: bool = False
 
     @classmethod
-    def with_persona(cls, persona: str | None, *, group: bool = False) -> Instructions:
-        """A conversation's own persona, or the default one."""
-        return cls(persona or DEFAULT_SYSTEM_PROMPT, group=group)
+    def with_persona(cls, persona: str | None, *, group: bool = False,
+                     language: str = DEFAULT_LANGUAGE) -> Instructions:
+        """A conversation's own persona, or the default one asking for answers in the
+        member's language (``language``, a catalogue language, when nothing says which)."""
+        if persona:
+            return cls(persona, group=group)
+        note = LANGUAGE_NOTE.format(language=language_name(language))
+        return cls(f"{DEFAULT_SYSTEM_PROMPT} {note}", group=group)
 
     def text(self) -> str:
         """The full instruction text."""

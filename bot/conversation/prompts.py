@@ -10,3 +10,10 @@ GROUP_NOTE = (
     "speaker's name and a colon; keep track of who said what and address people by name "
     "when it helps."
 )
+
+#: With the default persona: answer in the member's own language; ``{language}`` (the place's)
+#: when a message gives nothing to go by.
+LANGUAGE_NOTE = (
+    "Answer in the language the member writes or speaks in. When a message has no words to go "
+    "by (only a picture, a sound or a video), answer in {language}."
+)

@@ -29,6 +29,15 @@ _CODES = {
     "uk": "Ukrainian", "vi": "Vietnamese", "th": "Thai", "id": "Indonesian", "sv": "Swedish",
     "yue": "Cantonese", "el": "Greek", "cs": "Czech", "he": "Hebrew",
 }
+#: Discord's locale codes (lower case), so a translation target may be named as a member's
+#: Discord language is: ``ja``, ``zh-TW``, ``pt-BR``...
+_LOCALES = {
+    "en-us": "English", "en-gb": "English", "es-es": "Spanish", "es-419": "Spanish",
+    "pt-br": "Brazilian Portuguese", "zh-cn": "Simplified Chinese",
+    "zh-tw": "Traditional Chinese", "sv-se": "Swedish", "da": "Danish", "hr": "Croatian",
+    "lt": "Lithuanian", "hu": "Hungarian", "no": "Norwegian", "ro": "Romanian",
+    "fi": "Finnish", "bg": "Bulgarian",
+}
 _BY_NAME = {name.lower(): name for name in COMMON_LANGUAGES}
 _OFF = {"", NO_TRANSLATION, "off", "no"}
 _NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '()\-])*")
@@ -43,6 +52,8 @@ def check_language(text: str) -> str:
         return NO_TRANSLATION
     if key in _CODES:
         return _CODES[key]
+    if key.replace("_", "-") in _LOCALES:
+        return _LOCALES[key.replace("_", "-")]
     if key in _BY_NAME:
         return _BY_NAME[key]
     if len(name) > MAX_LANGUAGE_CHARS or not _NAME.fullmatch(name):

@@ -23,7 +23,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "usage_months": ("key", "month", "model", "prompt_tokens", "completion_tokens"),
     "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
                        "daily_token_cap", "updated_at", "caption_language",
-                       "monthly_token_budget", "monthly_money_budget"),
+                       "monthly_token_budget", "monthly_money_budget", "language"),
     "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
                         "caption_language"),
     "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",

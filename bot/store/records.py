@@ -51,6 +51,7 @@ class GuildPreferences:
     system_prompt: str | None = None
     daily_token_cap: int | None = None
     caption_language: str | None = None  # transcripts translated into it ("none": not)
+    language: str | None = None  # Omnicord's own words in channels (None: Discord's locale)
     monthly_token_budget: int | None = None  # tokens per UTC month for the whole server
     monthly_money_budget: float | None = None  # US dollars per UTC month (priced models)
 

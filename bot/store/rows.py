@@ -93,7 +93,7 @@ def turn_from_row(row: Record) -> Turn:
 
 #: guild_settings' preference columns, in the order of ``guild_values``.
 GUILD_FIELDS = ("model", "voice", "reply_mode", "thinking", "system_prompt", "daily_token_cap",
-                "caption_language", "monthly_token_budget", "monthly_money_budget")
+                "caption_language", "monthly_token_budget", "monthly_money_budget", "language")
 
 
 def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
@@ -102,7 +102,7 @@ def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
         prefs.model, prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
         None if prefs.thinking is None else int(prefs.thinking), prefs.system_prompt,
         prefs.daily_token_cap, prefs.caption_language, prefs.monthly_token_budget,
-        prefs.monthly_money_budget)))
+        prefs.monthly_money_budget, prefs.language)))
 
 
 def member_values(prefs: MemberPreferences) -> tuple[Any, ...]:
@@ -115,12 +115,12 @@ def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:
     """A server's preferences from its ``GUILD_FIELDS`` (all None without a row)."""
     if row is None:
         return GuildPreferences()
-    model, voice, mode, thinking, prompt, cap, language, tokens, dollars = tuple(row)
+    model, voice, mode, thinking, prompt, cap, captions, tokens, dollars, language = tuple(row)
     return GuildPreferences(
         model=model, voice=voice, reply_mode=ReplyMode(mode) if mode else None,
         thinking=None if thinking is None else bool(thinking), system_prompt=prompt,
-        daily_token_cap=cap, caption_language=language, monthly_token_budget=tokens,
-        monthly_money_budget=None if dollars is None else float(dollars),
+        daily_token_cap=cap, caption_language=captions, monthly_token_budget=tokens,
+        monthly_money_budget=None if dollars is None else float(dollars), language=language,
     )
 
 

@@ -109,7 +109,7 @@ async def test_server_settings_are_a_command_discord_hides_from_members(
     assert {option["name"] for option in admin["options"]} == {
         "model", "voice", "replies", "thinking", "chat-channel", "caption-channel",
         "caption-language", "allow-role", "allow-channel", "persona", "token-cap", "talk",
-        "talk-role", "conversations", "budget", "status"}
+        "talk-role", "conversations", "language", "budget", "status"}
     omni = synced["omni"]
     assert omni["default_member_permissions"] is None
     assert {option["name"] for option in omni["options"]} == {

@@ -55,3 +55,14 @@ def test_history_is_text_only_and_instructions_placed_by_model(speech: bool) -> 
     if speech:
         assert messages[0]["content"][0]["text"] == "(Instructions: Be brief.)"
     assert composed.turns_sent == 1 and composed.media_resent == 0
+
+
+def test_the_default_persona_asks_for_the_members_language() -> None:
+    from omnicord.conversation.compose import Instructions
+
+    default = Instructions.with_persona(None, language="ja").text()
+    assert "Answer in the language the member writes or speaks in" in default
+    assert default.endswith("answer in Japanese.")
+    assert "in English." in Instructions.with_persona(None).text()
+    own = Instructions.with_persona("Always answer in French.", language="ja").text()
+    assert own == "Always answer in French."  # an admin's persona says what it says

@@ -217,7 +217,11 @@ def test_streamed_text_is_held_while_it_may_be_a_marker_and_trimmed() -> None:
     ("typed", "expected"),
     [("French", "French"), ("fr", "French"), ("  japanese ", "Japanese"),
      ("Brazilian Portuguese", "Brazilian Portuguese"), ("Kiswahili", "Kiswahili"),
-     ("中文", "中文"), ("none", NO_TRANSLATION), ("", NO_TRANSLATION), ("Off", NO_TRANSLATION)],
+     ("中文", "中文"), ("none", NO_TRANSLATION), ("", NO_TRANSLATION), ("Off", NO_TRANSLATION),
+     # Discord's locale names, as a member's Discord language is named
+     ("ja", "Japanese"), ("zh-CN", "Simplified Chinese"), ("zh-TW", "Traditional Chinese"),
+     ("ko", "Korean"), ("es-ES", "Spanish"), ("es-419", "Spanish"),
+     ("pt-BR", "Brazilian Portuguese"), ("en-GB", "English")],
 )
 def test_language_names_are_checked_and_spelled(typed: str, expected: str) -> None:
     assert check_language(typed) == expected
