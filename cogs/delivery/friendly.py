@@ -17,6 +17,7 @@ from omnicord.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from omnicord.i18n import DEFAULT_LANGUAGE
 from omnicord.pseudonyms import member_tag, reveal
 from omnicord.secrets import redact
 from omnicord.store.errors import StoreUnavailable
@@ -36,9 +37,11 @@ _UPSTREAM = (
 )
 
 
-def friendly(error: BaseException, *, attachment: str | None = None) -> str:
-    """A one-line explanation of ``error`` fit to show a member (secrets masked)."""
-    return redact(_explain(error, attachment))
+def friendly(error: BaseException, *, attachment: str | None = None,
+             language: str = DEFAULT_LANGUAGE) -> str:
+    """A one-line explanation of ``error`` fit to show a member (secrets masked), in
+    ``language`` where the error was raised with a catalogue message."""
+    return redact(_explain(error, attachment, language))
 
 
 def log_refusal(what: str, error: BaseException, *, member: object) -> None:
@@ -64,13 +67,13 @@ def _reason(error: OmnicordError) -> str:
 STORE_DOWN = "Omnicord's database is not answering right now; please try again in a minute."
 
 
-def _explain(error: BaseException, attachment: str | None) -> str:
+def _explain(error: BaseException, attachment: str | None, language: str) -> str:
     if isinstance(error, StoreUnavailable):
         return STORE_DOWN
     if isinstance(error, MediaError) and attachment:
         return f"I couldn't use **{attachment}**: {error}."
     if isinstance(error, InputError):
-        text = str(error)
+        text = error.text.render(language) if error.text is not None else str(error)
         return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
     for kind, message in _UPSTREAM:
         if isinstance(error, kind):
