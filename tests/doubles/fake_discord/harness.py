@@ -268,12 +268,14 @@ class DiscordHarness:
     def add_guild(self, name: str = "Test Guild", *, channels: Sequence[str] = ("general",),
                   everyone_permissions: discord.Permissions = DEFAULT_EVERYONE_PERMISSIONS,
                   bot_permissions: discord.Permissions = DEFAULT_BOT_PERMISSIONS,
-                  premium_tier: int = 0, guild_id: int | None = None) -> discord.Guild:
+                  premium_tier: int = 0, guild_id: int | None = None,
+                  preferred_locale: str = "en-US") -> discord.Guild:
         """Inject GUILD_CREATE for a guild the bot is in; it is cached when this returns.
 
         The guild has @everyone (``everyone_permissions``), the bot's managed role
         (``bot_permissions``), an owner member (``guild.owner_id``) and one text channel per name
-        in ``channels``. Pass ``guild_id`` (``fake.new_guild_id``) to place it on a shard.
+        in ``channels``. Pass ``guild_id`` (``fake.new_guild_id``) to place it on a shard, and
+        ``preferred_locale`` for the server's language in Discord.
         """
         guild_id = guild_id or self.fake.new_id()
         bot_role_id = self.fake.new_id()
@@ -287,7 +289,7 @@ class DiscordHarness:
                             for i, n in enumerate(channels)]
         data = guild_payload(guild_id, name, owner_id=int(owner["id"]), roles=roles,
                              members=members, channels=channel_payloads,
-                             premium_tier=premium_tier)
+                             premium_tier=premium_tier, preferred_locale=preferred_locale)
         self._remember_guild(guild_id, owner, members, channel_payloads)
         self.dispatch_gateway("GUILD_CREATE", data)
         guild = self.bot.get_guild(guild_id)

@@ -129,7 +129,7 @@ def dm_channel_payload(channel_id: int, recipient: JSONDict) -> JSONDict:
 
 def guild_payload(guild_id: int, name: str, *, owner_id: int, roles: Sequence[JSONDict],
                   members: Sequence[JSONDict], channels: Sequence[JSONDict],
-                  premium_tier: int = 0) -> JSONDict:
+                  premium_tier: int = 0, preferred_locale: str = "en-US") -> JSONDict:
     """A guild object as GUILD_CREATE carries it (available, with its members and channels)."""
     return {
         "id": str(guild_id), "name": name, "icon": None, "splash": None,
@@ -141,7 +141,7 @@ def guild_payload(guild_id: int, name: str, *, owner_id: int, roles: Sequence[JS
         "system_channel_flags": 0, "rules_channel_id": None, "max_members": 500_000,
         "vanity_url_code": None, "description": None, "banner": None,
         "premium_tier": premium_tier, "premium_subscription_count": 0,
-        "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
+        "preferred_locale": preferred_locale, "public_updates_channel_id": None, "nsfw_level": 0,
         "premium_progress_bar_enabled": False, "joined_at": iso(), "large": False,
         "unavailable": False, "member_count": len(members), "voice_states": [],
         "members": list(members), "channels": list(channels), "threads": [], "presences": [],
