@@ -21,6 +21,7 @@ from omnicord import build
 from omnicord.cogs.delivery.pacing import EditPacer
 from omnicord.cogs.runtime.inflight import InFlight
 from omnicord.cogs.runtime.omni_group import check_names_free
+from omnicord.cogs.runtime.translator import install as install_translator
 from omnicord.conversation.cache_sweep import SWEEP_INTERVAL_SECONDS
 from omnicord.policy.admission import Admission
 from omnicord.policy.usage import UsageLedger
@@ -117,6 +118,9 @@ async def _open(bot: commands.Bot) -> Runtime:
     try:
         services = await stack.enter_async_context(open_services(settings))
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        # Omnicord's command texts in the members' languages (the host's translator, if
+        # any, keeps the rest, and is restored when the runtime closes).
+        await install_translator(bot.tree, stack)
     except BaseException:
         await stack.aclose()
         raise

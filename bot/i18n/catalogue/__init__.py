@@ -15,7 +15,7 @@ from types import ModuleType
 from omnicord.i18n.entry import Entry, Localised
 
 #: The areas, one module each.
-AREAS = ("common", "chat", "captions", "talk", "errors")
+AREAS = ("common", "chat", "captions", "talk", "errors", "commands")
 
 
 def _merge(modules: list[ModuleType], name: str) -> dict[str, object]:

@@ -4,14 +4,16 @@
 handler; ``validate_message`` and ``validate_voice`` refuse what Discord refuses: empty messages
 (50006), content over 2000 characters and embed limits (50035), too many or too large uploads
 (50035, 40005) and the voice-message rules (50159-50161); ``validate_commands`` refuses
-application commands Discord would (50035): bad names or descriptions, too many options or
-commands, a command over 4,000 characters.
+application commands Discord would (50035): bad names, descriptions or choice names, their
+localisations under a key that is no Discord locale or breaking the same limits, too many
+options or commands, a command over 4,000 characters.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tests.doubles.fake_discord.payloads import JSONDict
@@ -42,6 +44,12 @@ MAX_OPTIONS = 25
 MAX_COMMAND_CHARS = 4000
 MAX_GLOBAL_SLASH_COMMANDS = 100
 MAX_MENUS = 15
+MAX_CHOICE_NAME = 100
+#: The locales Discord accepts as keys of ``name_localizations`` and ``description_localizations``.
+DISCORD_LOCALES = frozenset({
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl",
+    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi",
+    "th", "zh-CN", "ja", "zh-TW", "ko"})
 
 VOICE_ERRORS = {
     50159: "Voice messages do not support additional content.",
@@ -163,6 +171,11 @@ def _check_menu(command: JSONDict, path: str) -> None:
     if command.get("description") or command.get("options"):
         raise form_error(f"{path}.description", "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
                          "Context menu commands cannot have description or options.")
+    _check_localised(command, "name", path, lambda text: 1 <= len(text) <= 32)
+    if command.get("description_localizations"):
+        raise form_error(f"{path}.description_localizations",
+                         "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+                         "Context menu commands cannot have description or options.")
 
 
 def _check_named(item: JSONDict, path: str) -> None:
@@ -174,13 +187,44 @@ def _check_named(item: JSONDict, path: str) -> None:
     if not 1 <= len(item.get("description") or "") <= MAX_DESCRIPTION:
         raise form_error(f"{path}.description", "BASE_TYPE_BAD_LENGTH",
                          f"Must be between 1 and {MAX_DESCRIPTION} in length.")
+    _check_localised(item, "name", path, lambda text: bool(SLASH_NAME.fullmatch(text))
+                     and text == text.lower())
+    _check_localised(item, "description", path,
+                     lambda text: 1 <= len(text) <= MAX_DESCRIPTION)
     options = item.get("options") or []
     if len(options) > MAX_OPTIONS or len(item.get("choices") or []) > MAX_OPTIONS:
         raise form_error(f"{path}.options", "BASE_TYPE_MAX_LENGTH",
                          f"Must be {MAX_OPTIONS} or fewer in length.")
+    for index, choice in enumerate(item.get("choices") or []):
+        where = f"{path}.choices.{index}"
+        if not 1 <= len(str(choice.get("name") or "")) <= MAX_CHOICE_NAME:
+            raise form_error(f"{where}.name", "BASE_TYPE_BAD_LENGTH",
+                             f"Must be between 1 and {MAX_CHOICE_NAME} in length.")
+        _check_localised(choice, "name", where,
+                         lambda text: 1 <= len(text) <= MAX_CHOICE_NAME)
     _unique([(o["name"], 0) for o in options], path)
     for index, option in enumerate(options):
         _check_named(option, f"{path}.options.{index}")
+
+
+def _check_localised(item: JSONDict, field: str, path: str,
+                     valid: Callable[[str], bool]) -> None:
+    """``{field}_localizations``: absent, null or a dict from Discord locales to texts that
+    obey the field's own rule."""
+    localised = item.get(f"{field}_localizations")
+    if localised is None:
+        return
+    where = f"{path}.{field}_localizations"
+    if not isinstance(localised, dict):
+        raise form_error(where, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a "
+                         "DictType")
+    for locale, text in localised.items():
+        if locale not in DISCORD_LOCALES:
+            raise form_error(f"{where}.{locale}", "LOCALE_INVALID",
+                             f"Invalid locale: {locale!r}")
+        if not isinstance(text, str) or not valid(text):
+            raise form_error(f"{where}.{locale}", "BASE_TYPE_BAD_LENGTH",
+                             f"Invalid {field} for locale {locale!r}")
 
 
 def _unique(keys: list[tuple[str, int]], path: str) -> None:
@@ -190,8 +234,15 @@ def _unique(keys: list[tuple[str, int]], path: str) -> None:
 
 
 def _characters(item: JSONDict) -> int:
-    """Characters Discord counts toward a command's 4,000: names, descriptions, choices."""
-    total = len(item.get("name") or "") + len(item.get("description") or "")
-    total += sum(len(str(c.get("name"))) + len(str(c.get("value")))
+    """Characters Discord counts toward a command's 4,000: names, descriptions, choices, each
+    at its longest localisation (the default text included)."""
+    total = _longest(item, "name") + _longest(item, "description")
+    total += sum(_longest(c, "name") + len(str(c.get("value")))
                  for c in item.get("choices") or [])
     return total + sum(_characters(o) for o in item.get("options") or [])
+
+
+def _longest(item: JSONDict, field: str) -> int:
+    """The length of a field's text or of its longest localisation."""
+    texts = [str(item.get(field) or ""), *(item.get(f"{field}_localizations") or {}).values()]
+    return max(len(str(text)) for text in texts)
