@@ -16,6 +16,7 @@ from omnicord.cogs.runtime.sync import guild_ids, payloads, tree_hash
 from omnicord.cogs.runtime.translator import OmnicordTranslator
 from omnicord.i18n import LANGUAGES, language_name
 from omnicord.i18n.catalogue import COMMANDS
+from omnicord.i18n.catalogue import commands as commands_area
 from omnicord.store import open_store
 
 from tests.cogs.test_host_bot import host_bot
@@ -63,6 +64,14 @@ def problems(option: dict[str, Any]) -> list[str]:
     return wrong
 
 
+def english_texts(option: dict[str, Any]) -> set[str]:
+    """The English descriptions and choice names of a slash command or option, recursively."""
+    found = {option["description"], *(c["name"] for c in option.get("choices") or [])}
+    for child in option.get("options") or []:
+        found |= english_texts(child)
+    return found
+
+
 async def every_payload(tree: app_commands.CommandTree[Any]) -> list[dict[str, Any]]:
     """The translated payloads of the whole tree, global and per guild."""
     found = await payloads(tree)
@@ -87,6 +96,8 @@ async def test_every_text_of_every_omnicord_command_is_translated(world: World) 
     assert omni["description"] == english
     assert omni["description_localizations"]["ja"] == COMMANDS[english].ja
     assert "fr" not in omni["description_localizations"]  # Omnicord doesn't speak it
+    used = {p["name"] for p in menus}.union(*(english_texts(p) for p in slash))
+    assert set(commands_area.COMMANDS) <= used  # no translation of a text no longer used
 
 
 async def test_the_sync_carries_the_localisations_once(dashscope: FakeDashScope,
