@@ -32,52 +32,60 @@ from omnicord.cogs.delivery.split import split_message
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
 from omnicord.cogs.runtime.languages import language_autocomplete
+from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands, remove_own
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.captioning import Asked, describe, transcribe
 from omnicord.conversation.respond import Payer
 from omnicord.conversation.transcribe import Transcription
 from omnicord.errors import OmnicordError
+from omnicord.i18n import DEFAULT_LANGUAGE, t
 from omnicord.media.types import MediaTarget
 from omnicord.policy.languages import check_language, translation_language
 from omnicord.policy.preferences import Effective
 from omnicord.store.records import CaptionMode
 
 log = logging.getLogger("omnicord.caption")
-LABEL = "-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)"
-TRANSCRIPT_LABEL = "-# 🤖 Machine-generated transcript ({model})"
 MAX_CAPTION_MESSAGES = 3
-RESTARTING = "Omnicord is restarting; please try again in a moment."
 
 
-def labelled_sends(text: str, *, noun: str = "caption") -> list[dict[str, Any]]:
-    """Keyword arguments of each message that shows ``text`` (which opens with its label):
-    the pieces, or the label and the text attached as ``<noun>.txt`` when it is very long."""
-    pieces = split_message(text)
+def caption_label(language: str) -> str:
+    """The line that opens a caption: it is machine-made, and by which model."""
+    return t(language, "captions.caption_label")
+
+
+def labelled_sends(shown: str, *, noun: str = "caption",
+                   language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
+    """Keyword arguments of each message that shows ``shown`` (which opens with its label):
+    the pieces, or the label and the text attached as ``<noun>.txt`` when it is very long
+    (said in ``language``)."""
+    pieces = split_message(shown)
     if len(pieces) <= MAX_CAPTION_MESSAGES:
         return [{"content": piece, "allowed_mentions": NO_PINGS} for piece in pieces]
-    label = text.partition("\n")[0]
-    plain = re.sub(r"^-# ", "", text, flags=re.MULTILINE)
+    label = shown.partition("\n")[0]
+    plain = re.sub(r"^-# ", "", shown, flags=re.MULTILINE)
     attachment = discord.File(io.BytesIO(plain.encode()), filename=f"{noun}.txt")
-    return [{"content": f"{label}\nThe {noun} is long, so it is attached as a text file.",
-             "allowed_mentions": NO_PINGS, "file": attachment}]
+    note = (t(language, "captions.transcript_attached") if noun == "transcript"
+            else t(language, "captions.caption_attached"))
+    return [{"content": f"{label}\n{note}", "allowed_mentions": NO_PINGS, "file": attachment}]
 
 
-def caption_sends(caption: str) -> list[dict[str, Any]]:
-    """The messages that show a caption."""
-    return labelled_sends(f"{LABEL}\n{caption}")
+def caption_sends(caption: str, language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
+    """The messages that show a caption, labelled in ``language``."""
+    return labelled_sends(f"{caption_label(language)}\n{caption}", language=language)
 
 
-def transcript_text(transcription: Transcription) -> str:
-    """A transcript as posted: labelled, with its translation under it, and the line saying
-    why it stopped early if it did."""
-    text = f"{TRANSCRIPT_LABEL.format(model=transcription.model)}\n{transcription.text}"
+def transcript_text(transcription: Transcription, language: str = DEFAULT_LANGUAGE) -> str:
+    """A transcript as posted: labelled (in ``language``), with its translation under it, and
+    the line saying why it stopped early if it did."""
+    label = t(language, "captions.transcript_label", model=transcription.model)
+    shown = f"{label}\n{transcription.text}"
     if transcription.translation:
-        heading = transcription.translation_heading().rstrip(":")
-        text += f"\n\n**{heading}**\n{transcription.translation}"
+        heading = t(language, "captions.translation_heading", language=transcription.language)
+        shown += f"\n\n**{heading}**\n{transcription.translation}"
     if transcription.stopped:
-        text += f"\n\n{transcription.stopped}"
-    return text
+        shown += f"\n\n{transcription.stopped}"
+    return shown
 
 
 def asked(channel: discord.abc.Snowflake | None, user: discord.abc.User,
@@ -89,12 +97,17 @@ def asked(channel: discord.abc.Snowflake | None, user: discord.abc.User,
         channel_id=str(channel.id) if channel is not None else ""))
 
 
-def half_failed(message: discord.Message, noun: str, error: Exception) -> str:
-    """The line standing in for the half of a ``both`` auto-caption that failed (logged)."""
+def half_failed(message: discord.Message, noun: str, error: Exception,
+                language: str = DEFAULT_LANGUAGE) -> str:
+    """The line standing in for the half of a ``both`` auto-caption that failed (logged), in
+    the channel's ``language``."""
     log_refusal(f"{noun} of auto-caption {message.id} in channel:{message.channel.id}", error,
                 member=message.author.id)
     name = error.name if isinstance(error, AttachmentError) else None
-    return f"⚠️ No {noun} this time: {friendly(error, attachment=name)}"
+    reason = friendly(error, attachment=name, language=language)
+    if noun == "transcript":
+        return t(language, "captions.no_transcript_this_time", reason=reason)
+    return t(language, "captions.no_description_this_time", reason=reason)
 
 
 class OmnicordCaptions(commands.Cog):
@@ -121,15 +134,17 @@ class OmnicordCaptions(commands.Cog):
     async def caption(
         self, attachment: discord.Attachment, *, user: discord.abc.User,
         channel: discord.abc.Snowflake | None, guild: discord.Guild | None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> str:
-        """The caption of one attachment's sound, its usage counted for ``user``."""
+        """The caption of one attachment's sound, its usage counted for ``user`` (``language``
+        says that none came)."""
         captioner = self.runtime.services.captioner
         media = await prepare_attachment(
             self.runtime, attachment, MediaTarget(captioner.model, purpose="caption")
         )
         caption = await describe(captioner, media, ledger=self.runtime.usage,
                                  asked=asked(channel, user, guild))
-        return caption.text or "(no caption)"
+        return caption.text or t(language, "captions.no_caption")
 
     async def transcribe(
         self, attachment: discord.Attachment, *, user: discord.abc.User,
@@ -175,11 +190,12 @@ class OmnicordCaptions(commands.Cog):
         through the same gate and ledger as any request; refusals and failures are logged, not
         shown (except, in ``both`` mode, one line for a half that failed beside the other)."""
         mode = await self.runtime.preferences.caption_mode(str(message.channel.id))
+        language = await place_language(self.runtime.preferences, message.guild)  # all see it
         try:
             await check_access(self.runtime, message.guild, message.author, message.channel)
             async with self.runtime.admission.admit(guild_key(message.guild), message.author.id,
                                           purpose="caption") as effective:
-                text = await self._auto_text(message, voice, mode, effective)
+                shown = await self._auto_text(message, voice, mode, effective, language)
         except OmnicordError as refusal:
             log_refusal(f"auto-caption of {message.id} in channel:{message.channel.id}", refusal,
                         member=message.author.id)
@@ -187,20 +203,22 @@ class OmnicordCaptions(commands.Cog):
         except Exception:
             log.exception("auto-caption of %s failed", message.id)
             return
-        await self._post(message, text,
+        await self._post(message, shown, language,
                          noun="caption" if mode is CaptionMode.DESCRIPTION else "transcript")
 
     async def _auto_text(self, message: discord.Message, voice: discord.Attachment,
-                         mode: CaptionMode, effective: Effective) -> str:
+                         mode: CaptionMode, effective: Effective, language: str) -> str:
         """What an auto-caption posts: the transcript (translated into the server's language),
         the caption, or the one above the other. In ``both`` each stands alone: one that fails
         is one line and the other is posted all the same; if all fail, the first failure is
         raised."""
         halves: list[tuple[str, Callable[[], Awaitable[str]]]] = []
         if mode is not CaptionMode.DESCRIPTION:
-            halves.append(("transcript", lambda: self._auto_transcript(message, voice, effective)))
+            halves.append(("transcript", lambda: self._auto_transcript(message, voice, effective,
+                                                                       language)))
         if mode is not CaptionMode.TRANSCRIPT:
-            halves.append(("description", lambda: self._auto_description(message, voice)))
+            halves.append(("description", lambda: self._auto_description(message, voice,
+                                                                         language)))
         made: list[str | Exception] = []
         for _, make in halves:
             try:
@@ -211,27 +229,28 @@ class OmnicordCaptions(commands.Cog):
         if len(failures) == len(made):
             raise failures[0]
         return "\n\n".join(
-            item if isinstance(item, str) else half_failed(message, noun, item)
+            item if isinstance(item, str) else half_failed(message, noun, item, language)
             for (noun, _), item in zip(halves, made, strict=True))
 
     async def _auto_transcript(self, message: discord.Message, voice: discord.Attachment,
-                               effective: Effective) -> str:
-        language = await self.language_for(guild_key(message.guild), None)
+                               effective: Effective, language: str) -> str:
+        into = await self.language_for(guild_key(message.guild), None)
         transcription = await self.transcribe(
             voice, user=message.author, channel=message.channel, guild=message.guild,
-            effective=effective, language=language)
-        return transcript_text(transcription)
+            effective=effective, language=into)
+        return transcript_text(transcription, language)
 
     async def _auto_description(self, message: discord.Message,
-                                voice: discord.Attachment) -> str:
+                                voice: discord.Attachment, language: str) -> str:
         caption = await self.caption(voice, user=message.author, channel=message.channel,
-                                     guild=message.guild)
-        return f"{LABEL}\n{caption}"
+                                     guild=message.guild, language=language)
+        return f"{caption_label(language)}\n{caption}"
 
-    async def _post(self, message: discord.Message, text: str, *, noun: str) -> None:
+    async def _post(self, message: discord.Message, shown: str, language: str, *,
+                    noun: str) -> None:
         """Post an auto-caption as replies to the voice message, remembered (in memory) so
         they go if it is deleted."""
-        first, *rest = labelled_sends(text, noun=noun)
+        first, *rest = labelled_sends(shown, noun=noun, language=language)
         posted = [await message.channel.send(
             **first, reference=message.to_reference(fail_if_not_exists=False))]
         for send in rest:
@@ -251,9 +270,10 @@ class OmnicordCaptions(commands.Cog):
                     transcript: bool) -> None:
         target = next((a for a in message.attachments if is_audio_or_video(a)), None)
         if target is None:
-            verb = "transcribe" if transcript else "caption"
+            language = member_language(interaction)
             await interaction.response.send_message(
-                f"That message has no audio or video to {verb}.", ephemeral=True)
+                t(language, "captions.nothing_to_transcribe") if transcript
+                else t(language, "captions.nothing_to_caption"), ephemeral=True)
             return
         await self.respond(interaction, target, transcript=transcript)
 
@@ -262,7 +282,8 @@ class OmnicordCaptions(commands.Cog):
         """Caption (or transcribe, translating into ``language`` or the member's or server's
         choice) ``attachment`` for an interaction, answering with a follow-up."""
         if self.runtime.inflight.stopping:
-            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            await interaction.response.send_message(
+                t(member_language(interaction), "captions.restarting"), ephemeral=True)
             return
         if await interaction_refused(self.runtime, interaction):
             return
@@ -274,42 +295,47 @@ class OmnicordCaptions(commands.Cog):
                        *, transcript: bool, language: str | None) -> None:
         await interaction.response.defer(thinking=True)
         runtime, user = self.runtime, interaction.user
+        said = member_language(interaction)  # a reply to the member who asked
         try:
             async with runtime.admission.admit(guild_key(interaction.guild), user.id,
                                                purpose="transcript" if transcript
                                                else "caption") as effective:
                 if transcript:
                     sends = await self._transcript_sends(interaction, attachment, effective,
-                                                         language)
+                                                         language, said)
                 else:
                     sends = caption_sends(await self.caption(
                         attachment, user=user, channel=interaction.channel,
-                        guild=interaction.guild))
+                        guild=interaction.guild, language=said), said)
         except asyncio.CancelledError:
             if runtime.inflight.stopping:  # cut by a restart
                 with contextlib.suppress(discord.HTTPException):
-                    await interaction.followup.send(STOPPED_NOTE, allowed_mentions=NO_PINGS)
+                    await interaction.followup.send(STOPPED_NOTE.render(said),
+                                                    allowed_mentions=NO_PINGS)
             raise
         except Exception as error:
             log_refusal("transcript" if transcript else "caption", error, member=user.id)
             name = error.name if isinstance(error, AttachmentError) else None
-            await interaction.followup.send(f"⚠️ {friendly(error, attachment=name)}",
-                                            allowed_mentions=NO_PINGS)
+            await interaction.followup.send(
+                f"⚠️ {friendly(error, attachment=name, language=said)}",
+                allowed_mentions=NO_PINGS)
             return
         for send in sends:
             await interaction.followup.send(**send)
 
     async def _transcript_sends(
         self, interaction: discord.Interaction, attachment: discord.Attachment,
-        effective: Effective, language: str | None,
+        effective: Effective, language: str | None, said: str,
     ) -> list[dict[str, Any]]:
-        """The follow-ups showing an attachment's transcript for the member who asked."""
+        """The follow-ups showing an attachment's transcript for the member who asked
+        (labelled in ``said``, their language)."""
         chosen = await self.language_for(guild_key(interaction.guild),
                                          str(interaction.user.id), language)
         transcription = await self.transcribe(
             attachment, user=interaction.user, channel=interaction.channel,
             guild=interaction.guild, effective=effective, language=chosen)
-        return labelled_sends(transcript_text(transcription), noun="transcript")
+        return labelled_sends(transcript_text(transcription, said), noun="transcript",
+                              language=said)
 
 
 @app_commands.command(name="caption", description="Caption an audio or video file's sound")
@@ -318,11 +344,13 @@ async def caption_command(interaction: discord.Interaction, file: discord.Attach
     """``/omni caption``."""
     cog = cog_of(interaction, OmnicordCaptions)
     if not isinstance(cog, OmnicordCaptions):
-        await interaction.response.send_message("Captions are not available.", ephemeral=True)
+        await interaction.response.send_message(
+            t(member_language(interaction), "captions.captions_unavailable"), ephemeral=True)
         return
     if not is_audio_or_video(file):
         await interaction.response.send_message(
-            f"**{file.filename}** is not audio or video.", ephemeral=True)
+            t(member_language(interaction), "captions.not_audio_or_video", name=file.filename),
+            ephemeral=True)
         return
     await cog.respond(interaction, file)
 
@@ -337,12 +365,13 @@ async def transcribe_command(interaction: discord.Interaction, file: discord.Att
     """``/omni transcribe``."""
     cog = cog_of(interaction, OmnicordCaptions)
     if not isinstance(cog, OmnicordCaptions):
-        await interaction.response.send_message("Transcripts are not available.",
-                                                ephemeral=True)
+        await interaction.response.send_message(
+            t(member_language(interaction), "captions.transcripts_unavailable"), ephemeral=True)
         return
     if not is_audio_or_video(file):
         await interaction.response.send_message(
-            f"**{file.filename}** is not audio or video.", ephemeral=True)
+            t(member_language(interaction), "captions.not_audio_or_video", name=file.filename),
+            ephemeral=True)
         return
     requested = check_language(language) if language is not None else None
     await cog.respond(interaction, file, transcript=True, language=requested)

@@ -47,13 +47,14 @@ from omnicord.cogs.delivery.streaming import (
 from omnicord.cogs.delivery.voice_message import send_voice_or_file
 from omnicord.cogs.delivery.waveform import waveform_from_pcm
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
-from omnicord.cogs.runtime.locale import place_language
+from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import find_chain
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, STOPPED_BY_MEMBER_NOTE, Reply
-from omnicord.conversation.respond import NOT_NEWEST, Answer, Payer, ReplyOptions
+from omnicord.conversation.respond import Answer, Payer, ReplyOptions
+from omnicord.i18n import DEFAULT_LANGUAGE, Text, t, text
 from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
 from omnicord.media.types import MediaTarget
@@ -63,11 +64,13 @@ from omnicord.store.records import ConversationMode, Kept, Removed
 
 log = logging.getLogger("omnicord.chat")
 THREAD_NAME = "Omnicord"
-NO_LONGER_WRITTEN = "This reply is no longer being written."
-NO_LONGER_KEPT = "This answer is no longer kept, so it cannot be regenerated."
-QUESTION_GONE = "The question was deleted, so it cannot be answered again."
-ALREADY_WRITING = "This answer is being written already."
-RESTARTING = "Omnicord is restarting: try again in a moment."
+#: Refusals of a press of Stop or Regenerate, in the presser's language.
+NO_LONGER_WRITTEN = text("chat.no_longer_written")
+NO_LONGER_KEPT = text("chat.no_longer_kept")
+QUESTION_GONE = text("chat.question_gone")
+ALREADY_WRITING = text("chat.already_writing")
+NOT_NEWEST = text("chat.not_newest")
+RESTARTING = text("chat.restarting")
 #: Seconds an edited question waits for further edits before it is answered again: an edit
 #: storm gets one answer, to its last words.
 EDIT_SETTLE_SECONDS = 0.5
@@ -140,10 +143,12 @@ class OmnicordChat(commands.Cog):
         short explanation. ``work`` notes the reply under way (one is begun if not given)."""
         own = work is None
         work = work or self.under_way.begin(message.id, message.author.id)
+        language = DEFAULT_LANGUAGE  # the channel's, once known: what everyone there reads
         try:
+            language = await place_language(self.runtime.preferences, message.guild)
             await check_access(self.runtime, message.guild, message.author, message.channel)
             async with message.channel.typing():
-                answer = await self._answer(message, redo, work)
+                answer = await self._answer(message, language, redo, work)
             # Deleted while the reply was under way: the reply goes too (the store kept no turn).
             await self.runtime.services.privacy.reply_kept(
                 answer.kept, channel_id=str(message.channel.id),
@@ -154,16 +159,16 @@ class OmnicordChat(commands.Cog):
             scope = scope_tag(scope_for(message.channel, message.author))
             log_refusal(f"reply to {message.id} in {scope}", error, member=message.author.id)
             name = error.name if isinstance(error, AttachmentError) else None
-            if redo is not None and redo.tell is not None:
-                await redo.tell(f"⚠️ {friendly(error, attachment=name)}")
+            if redo is not None and redo.tell is not None:  # only the presser sees it
+                await redo.tell(f"⚠️ {friendly(error, attachment=name, language=redo.language)}")
             else:
-                await self._tell(message, friendly(error, attachment=name))
+                await self._tell(message, friendly(error, attachment=name, language=language))
         finally:
             if own:
                 self.under_way.end(message.id, work)
 
-    async def _answer(self, message: discord.Message, redo: Redo | None = None,
-                      work: UnderWay | None = None) -> Answer:
+    async def _answer(self, message: discord.Message, language: str,
+                      redo: Redo | None = None, work: UnderWay | None = None) -> Answer:
         runtime = self.runtime
         author = message.author
         work = work or UnderWay(author.id, None)
@@ -182,21 +187,25 @@ class OmnicordChat(commands.Cog):
             # A voice-only reply has no buttons: a voice message carries its audio alone.
             streamer = StreamingReply(message.channel, message, runtime.pacer,
                                       show_text=show_text,
-                                      view=controls(STOP, message.id) if show_text else None)
+                                      view=controls(STOP, message.id, language)
+                                      if show_text else None)
             work.streamer = streamer
             if redo is not None:
                 await self._take_over(message, redo, streamer)
-            await streamer.notify([f"{m.name}: {n}" for m in media for n in m.notices])
+            await streamer.notify([f"{m.name}: {_in(language, n)}" for m in media
+                                   for n in m.notices])
             delivered = False  # text and voice message both sent: the turn will be stored
 
             async def deliver(reply: Reply) -> list[str]:
                 nonlocal delivered
                 if streamer.show_text:  # optimistic: taken off again if the turn is not kept
-                    streamer.then_show(controls(REGENERATE, message.id))
+                    streamer.then_show(controls(REGENERATE, message.id, language))
                 if reply.stopped and streamer.show_text:
-                    await streamer.show(f"{streamer.text.rstrip()}\n{STOPPED_BY_MEMBER_NOTE}")
+                    await streamer.show(f"{streamer.text.rstrip()}\n"
+                                        f"{STOPPED_BY_MEMBER_NOTE.render(language)}")
                 elif reply.cut_short and streamer.show_text and streamer.text.strip():
-                    await streamer.show(f"{streamer.text.rstrip()}\n{CUT_SHORT_NOTE}")
+                    await streamer.show(f"{streamer.text.rstrip()}\n"
+                                        f"{CUT_SHORT_NOTE.render(language)}")
                 else:
                     await streamer.finish()
                 if not reply.stopped:  # a stopped reply says no more, out loud either
@@ -209,8 +218,7 @@ class OmnicordChat(commands.Cog):
                     scope, speaker_id=str(author.id),
                     new=NewMessage(author.display_name, self._text_of(message), tuple(media),
                                    source_id=str(message.id), keep_media=own),
-                    options=self._options(effective, speak, message.channel, await place_language(
-                        runtime.preferences, message.guild)),
+                    options=self._options(effective, speak, message.channel, language),
                     on_event=streamer.on_event, target=target, deliver=deliver,
                     payer=Payer(str(author.id), guild_key(message.guild),
                                 str(message.channel.id)),
@@ -220,7 +228,7 @@ class OmnicordChat(commands.Cog):
                 # Cut by a restart before the voice message went out too: nothing is stored,
                 # so the text already shown must not pass for a whole reply.
                 if runtime.inflight.stopping and not delivered:
-                    await streamer.stop(STOPPED_NOTE)
+                    await streamer.stop(STOPPED_NOTE.render(language))
                 raise
             except Exception:
                 await remove_controls(streamer.messages[0] if streamer.messages else None)
@@ -348,11 +356,11 @@ class OmnicordChat(commands.Cog):
     async def _stop_pressed(self, interaction: discord.Interaction, message_id: int) -> None:
         work = self.under_way.get(message_id)
         if work is None:  # finished meanwhile, or written by a process since restarted
-            await answer_privately(interaction, NO_LONGER_WRITTEN)
+            await _refuse(interaction, NO_LONGER_WRITTEN)
             await remove_controls(interaction.message)
             return
         if not may_control(interaction, work.asker_id):
-            await answer_privately(interaction, NOT_ALLOWED)
+            await _refuse(interaction, NOT_ALLOWED)
             return
         work.stop.set()
         await interaction.response.defer()  # the reply's own last edit shows it stopped
@@ -362,23 +370,23 @@ class OmnicordChat(commands.Cog):
         store = self.runtime.services.store
         found = await store.turn_for_message(str(message_id))
         if found is None:
-            await answer_privately(interaction, NO_LONGER_KEPT)
+            await _refuse(interaction, NO_LONGER_KEPT)
             await remove_controls(interaction.message)
             return
         scope, turn = found
         if not may_control(interaction, turn.speaker_id):
-            await answer_privately(interaction, NOT_ALLOWED)
+            await _refuse(interaction, NOT_ALLOWED)
             return
         if self.under_way.get(message_id) is not None:
-            await answer_privately(interaction, ALREADY_WRITING)
+            await _refuse(interaction, ALREADY_WRITING)
             return
         newest = await store.history(scope, limit=1)
         if not newest or newest[-1].source_message_id != str(message_id):
-            await answer_privately(interaction, NOT_NEWEST)
+            await _refuse(interaction, NOT_NEWEST)
             await remove_controls(interaction.message)
             return
         if not self.runtime.inflight.accepting:
-            await answer_privately(interaction, RESTARTING)
+            await _refuse(interaction, RESTARTING)
             return
         fetch = getattr(interaction.channel, "fetch_message", None)
         try:
@@ -386,7 +394,7 @@ class OmnicordChat(commands.Cog):
         except discord.NotFound:
             question = None
         if not isinstance(question, discord.Message):
-            await answer_privately(interaction, QUESTION_GONE)
+            await _refuse(interaction, QUESTION_GONE)
             await remove_controls(interaction.message)
             return
         await interaction.response.defer()
@@ -396,7 +404,8 @@ class OmnicordChat(commands.Cog):
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
         redo = Redo(str(message_id), tuple(int(i) for i in turn.reply_message_ids),
-                    reuse=interaction.message, scope=scope, regenerate=True, tell=tell)
+                    reuse=interaction.message, scope=scope, regenerate=True, tell=tell,
+                    language=member_language(interaction))
         with self.runtime.inflight.track():
             await self.answer(question, redo)
 
@@ -469,6 +478,16 @@ class OmnicordChat(commands.Cog):
         return ConversationMode.REPLY_CHAIN
 
 
+def _in(language: str, said: str | Text) -> str:
+    """A notice in ``language`` (one the core wrote as plain English stays English)."""
+    return said.render(language) if isinstance(said, Text) else said
+
+
+async def _refuse(interaction: discord.Interaction, refusal: Text) -> None:
+    """One line only the presser sees, in their language."""
+    await answer_privately(interaction, refusal.render(member_language(interaction)))
+
+
 class _Edits:
     """The edits of one question waiting to be answered, and the reply messages gathered."""
 
@@ -487,10 +506,10 @@ class _Edits:
 @app_commands.describe(name="the thread's name")
 async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME) -> None:
     """Open a public thread owned by the bot, so every message in it is answered."""
-    channel = interaction.channel
+    channel, language = interaction.channel, member_language(interaction)
     if not isinstance(channel, discord.TextChannel):
         await interaction.response.send_message(
-            "Threads can be started in server text channels only.", ephemeral=True)
+            t(language, "chat.thread_text_channels_only"), ephemeral=True)
         return
     cog = cog_of(interaction, OmnicordChat)
     if isinstance(cog, OmnicordChat) and not cog.runtime.reads_all_messages:
@@ -502,12 +521,11 @@ async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME
         thread = await channel.create_thread(name=name[:100] or THREAD_NAME,
                                              type=discord.ChannelType.public_thread)
     except discord.Forbidden:
-        await interaction.response.send_message(
-            "I am not allowed to create threads here.", ephemeral=True)
+        await interaction.response.send_message(t(language, "chat.thread_forbidden"),
+                                                ephemeral=True)
         return
-    await interaction.response.send_message(
-        f"Started {thread.mention}: I will answer every message there.",
-        allowed_mentions=NO_PINGS)
+    await interaction.response.send_message(t(language, "chat.thread_started",
+                                              thread=thread.mention), allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omnicord.errors import InputError
+from omnicord.i18n import Text, text
 from omnicord.media.types import REQUEST_MEDIA_BUDGET
 from omnicord.model.catalog import ModelSpec
 
@@ -19,6 +20,17 @@ MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators per message
 
 class BudgetExceeded(InputError):
     """The newest message alone cannot fit the model's input."""
+
+
+def over_tokens(tokens: int, limit: int) -> Text:
+    """Why a message cannot be sent: about ``tokens`` tokens, over the model's ``limit``."""
+    return text("errors.too_many_tokens", tokens=tokens, limit=limit)
+
+
+def over_bytes(inline_bytes: int, limit: int) -> Text:
+    """Why attachments cannot be sent: ``inline_bytes`` encoded, over a request's ``limit``."""
+    return text("errors.attachments_too_big", size=round(inline_bytes / 1e6, 1),
+                limit=round(limit / 1e6, 1))
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from omnicord.conversation.budget import (
     Budget,
     BudgetExceeded,
     Tally,
+    over_bytes,
+    over_tokens,
 )
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT, GROUP_NOTE, LANGUAGE_NOTE
-from omnicord.i18n import DEFAULT_LANGUAGE, language_name
+from omnicord.i18n import DEFAULT_LANGUAGE, Text, language_name
 from omnicord.media.tokens import text_tokens
 from omnicord.media.types import PreparedMedia, describe_media
 from omnicord.model.catalog import ModelSpec
@@ -233,13 +235,7 @@ def _place_instructions(
     return [{"role": "system", "content": instructions}, *messages]
 
 
-def _too_big(block: _Block, budget: Budget) -> str:
+def _too_big(block: _Block, budget: Budget) -> Text:
     if block.inline_bytes > budget.max_inline_bytes:
-        return (
-            f"your attachments come to {block.inline_bytes / 1e6:.1f} MB once encoded, over the "
-            f"{budget.max_inline_bytes / 1e6:.1f} MB one request can carry: send fewer at once"
-        )
-    return (
-        f"your message comes to about {block.tokens:,} tokens, over the {budget.max_tokens:,} "
-        "this model can read at once: send less text or fewer, shorter attachments"
-    )
+        return over_bytes(block.inline_bytes, budget.max_inline_bytes)
+    return over_tokens(block.tokens, budget.max_tokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omnicord.i18n import text
 from omnicord.model.catalog import SPEECH_SAMPLE_RATE
 from omnicord.model.events import (
     AudioChunk,
@@ -15,10 +16,11 @@ from omnicord.model.events import (
     Usage,
 )
 
-#: Shown under a reply the model stopped at its output limit (it is not stored with the turn).
-CUT_SHORT_NOTE = "-# (cut short: the reply reached the model's length limit)"
+#: Shown under a reply the model stopped at its output limit (it is not stored with the turn),
+#: in the channel's language.
+CUT_SHORT_NOTE = text("chat.cut_short")
 #: Shown under a reply a member stopped (the text so far is what is stored).
-STOPPED_BY_MEMBER_NOTE = "-# (stopped)"
+STOPPED_BY_MEMBER_NOTE = text("chat.stopped_by_member")
 
 
 @dataclass

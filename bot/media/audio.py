@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omnicord.errors import MediaError
-from omnicord.media.durations import describe_duration
+from omnicord.i18n import text
+from omnicord.media.durations import limit_duration
 from omnicord.media.ffmpeg import CONVERSION_FAILED, ffmpeg_process, run_ffmpeg
 from omnicord.media.probe import MediaInfo
 from omnicord.media.tempfiles import read_file
 from omnicord.media.tokens import audio_tokens
-from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.types import MediaTarget, Notice, PreparedMedia, PreparedPart
 from omnicord.model.parts import audio_part, base64_chars
 
 SAMPLE_RATE = 16_000
@@ -41,7 +42,7 @@ TRIM_NOTICE_TOLERANCE = 0.5
 MP3_OVERHEAD_SECONDS = 0.2  # encoder delay and padding frames, budgeted generously
 #: The longest recording the captioner is given (in parts): past it, the rest is left out.
 MAX_CAPTION_SECONDS = 8 * 3600.0
-UNDECODABLE = "the audio could not be decoded; the file may be damaged"
+UNDECODABLE = text("errors.audio_undecodable")
 
 CODEC_NAMES = {
     "opus": "OGG/Opus", "vorbis": "OGG/Vorbis", "aac": "AAC", "flac": "FLAC", "mp3": "MP3",
@@ -85,7 +86,7 @@ def source_name(info: MediaInfo) -> str:
 
 def _require_sound(info: MediaInfo) -> None:
     if not info.has_audio:
-        raise MediaError("there is no sound in this file")
+        raise MediaError(text("errors.no_sound"))
 
 
 def _timeout(seconds: float) -> float:
@@ -193,7 +194,7 @@ async def encode_within(
 def _encoding_for(seconds: float, budget: int) -> Encoding:
     encoding = choose_encoding(seconds, budget)
     if encoding is None:
-        raise MediaError("the audio is too long to send")
+        raise MediaError(text("errors.audio_too_long"))
     return encoding
 
 
@@ -216,7 +217,8 @@ async def prepare_chat_audio(
                                limit=limits.max_seconds, budget=budget)
     notices = []
     if clip.trimmed:
-        notices.append(f"trimmed to the first {describe_duration(limits.max_seconds)}")
+        limit = limit_duration(limits.max_seconds)
+        notices.append(Notice(text("chat.notice_trimmed", limit=limit)))
     part = PreparedPart(
         part=audio_part(clip.data, clip.encoding.format), kind="audio",
         format=clip.encoding.format, tokens=audio_tokens(clip.seconds, limits),
@@ -231,7 +233,7 @@ def conversion_notice(info: MediaInfo) -> list[str]:
     """``converted from …`` unless the sound already was plain WAV or MP3 audio."""
     if source_name(info) in ("WAV", "MP3") and not info.has_video:
         return []
-    return [f"converted from {source_name(info)}"]
+    return [Notice(text("chat.notice_converted", source=source_name(info)))]
 
 
 def caption_segments(duration: float, max_seconds: float, budget_bytes: int) -> int:
@@ -270,12 +272,18 @@ async def prepare_caption_audio(
     )
     notices = conversion_notice(info)
     kept = min(duration, MAX_CAPTION_SECONDS)
-    done = "transcribed" if target.purpose == "transcript" else "captioned"
+    transcript = target.purpose == "transcript"
     if len(parts) > 1:
-        length = describe_duration(kept / caption_segments(kept, limits.max_seconds, budget))
-        notices.append(f"{done} in {len(parts)} parts of about {length}")
+        length = limit_duration(kept / caption_segments(kept, limits.max_seconds, budget))
+        notices.append(Notice(
+            text("chat.notice_transcribed_in_parts", count=len(parts), length=length)
+            if transcript else
+            text("chat.notice_captioned_in_parts", count=len(parts), length=length)))
     if duration > MAX_CAPTION_SECONDS + TRIM_NOTICE_TOLERANCE:
-        notices.append(f"only the first {describe_duration(MAX_CAPTION_SECONDS)} {done}")
+        limit = limit_duration(MAX_CAPTION_SECONDS)
+        notices.append(Notice(text("chat.notice_only_first_transcribed", limit=limit)
+                              if transcript else
+                              text("chat.notice_only_first_captioned", limit=limit)))
     return PreparedMedia(name=name, kind="audio", parts=parts, notices=tuple(notices),
                          source_format=source_name(info))
 
@@ -299,7 +307,7 @@ async def _caption_parts(
         if not trusted:
             return None
         if base64_chars(len(data)) > budget:
-            raise MediaError("the audio is too long to send")
+            raise MediaError(text("errors.audio_too_long"))
     return encoding, [(0.0, seconds, data)]
 
 
@@ -329,6 +337,6 @@ async def _split(
             continue  # rounding can leave a sliver of a last segment
         data = await read_file(file)
         if base64_chars(len(data)) > budget:
-            raise MediaError("the audio could not be split into parts small enough to send")
+            raise MediaError(text("errors.audio_unsplittable"))
         segments.append((start, end, data))
     return segments

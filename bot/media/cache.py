@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from omnicord.files import private_folder
-from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.i18n.text import Duration, Text
+from omnicord.media.types import MediaTarget, Notice, PreparedMedia, PreparedPart
 
 log = logging.getLogger("omnicord.media_cache")
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
@@ -53,14 +54,34 @@ def entry_name(content_hash: str, target: MediaTarget) -> str:
 
 
 def _encode(media: PreparedMedia) -> str:
-    return json.dumps(asdict(media))
+    data = asdict(media)
+    data["notices"] = [_notice_data(notice) for notice in media.notices]
+    return json.dumps(data)
 
 
 def _decode(text: str) -> PreparedMedia:
     data: dict[str, Any] = json.loads(text)
     data["parts"] = tuple(PreparedPart(**part) for part in data["parts"])
-    data["notices"] = tuple(data["notices"])
+    data["notices"] = tuple(_notice(notice) for notice in data["notices"])
     return PreparedMedia(**data)
+
+
+def _notice_data(notice: str) -> str | dict[str, Any]:
+    """A notice as JSON: its catalogue message (key and values) when it has one."""
+    message = notice.message if isinstance(notice, Notice) else None
+    if message is None:
+        return str(notice)
+    values = {name: {"seconds": value.seconds} if isinstance(value, Duration) else value
+              for name, value in message.values.items()}
+    return {"key": message.key, "values": values}
+
+
+def _notice(data: str | dict[str, Any]) -> str:
+    if isinstance(data, str):
+        return data
+    values = {name: Duration(value["seconds"]) if isinstance(value, dict) else value
+              for name, value in data["values"].items()}
+    return Notice(Text(data["key"], values))
 
 
 class MediaCache:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from omnicord.i18n.text import Duration
+
 
 def describe_duration(seconds: float) -> str:
     """``150 s``, ``3 min``, ``1 h 5 min``: how a member reads a limit."""
@@ -13,6 +15,14 @@ def describe_duration(seconds: float) -> str:
         return f"{minutes} min"
     hours, rest = divmod(minutes, 60)
     return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def limit_duration(seconds: float) -> Duration:
+    """A limit as a duration for a catalogue message, rounded as ``describe_duration`` rounds
+    it (whole minutes from 3 min on)."""
+    if seconds < 180 and seconds != 60:
+        return Duration(round(seconds))
+    return Duration(seconds // 60 * 60)
 
 
 def clock(seconds: float) -> str:

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from omnicord.errors import ConfigError, MediaError
+from omnicord.i18n.text import Duration, Text, text
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ T = TypeVar("T")
 REQUIRED_ENCODERS = ("libopus", "libmp3lame", "libx264")
 _ENCODER_CHECK_TIMEOUT = 10
 #: What a member is told when ffmpeg fails and the caller gave no better sentence.
-CONVERSION_FAILED = "the file could not be converted; it may be damaged"
+CONVERSION_FAILED = text("errors.conversion_failed")
 
 log = logging.getLogger(__name__)
 _configured: str | None = None
@@ -114,7 +115,7 @@ async def run_in_thread(function: Callable[..., T], *args: Any, timeout: float =
             async with asyncio.timeout(timeout):
                 return await asyncio.to_thread(function, *args)
         except TimeoutError:
-            raise MediaError(f"Processing the file took longer than {timeout:.0f} s") from None
+            raise MediaError(text("errors.processing_timeout", limit=Duration(timeout))) from None
 
 
 async def ffmpeg_process(
@@ -156,7 +157,7 @@ async def communicate_or_kill(
             return await process.communicate(data)
     except TimeoutError:
         await kill_process(process)
-        raise MediaError(f"{doing} the file took longer than {timeout:.0f} s") from None
+        raise MediaError(text("errors.processing_timeout", limit=Duration(timeout))) from None
     except BaseException:
         await kill_process(process)
         raise
@@ -164,7 +165,7 @@ async def communicate_or_kill(
 
 async def run_ffmpeg(
     args: Sequence[str], *, stdin: bytes | None = None, timeout: float = 120.0,
-    failure: str = CONVERSION_FAILED,
+    failure: str | Text = CONVERSION_FAILED,
 ) -> bytes:
     """Run ffmpeg with ``args`` and return its stdout; MediaError(``failure``) if it fails.
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import cast
 
 from omnicord.errors import MediaError
+from omnicord.i18n import text
 from omnicord.media.frames import fewer
 from omnicord.media.tokens import (
     image_list_tokens,
@@ -32,7 +33,7 @@ from omnicord.media.tokens import (
     image_tokens,
     video_frame_size,
 )
-from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.types import MediaTarget, Notice, PreparedMedia, PreparedPart
 from omnicord.media.worker import run_in_process
 from omnicord.model.catalog import (
     MAX_DATA_URI_BYTES,
@@ -62,7 +63,7 @@ DEFAULT_FRAME_MS = 100.0
 #: Seconds one image may take to process.
 IMAGE_TIMEOUT = 60.0
 
-DAMAGED = "the image is damaged or in a format Omnicord cannot read"
+DAMAGED = text("errors.image_damaged")
 
 _PIL_FORMATS = {
     "png": ("PNG",), "jpeg": ("JPEG",), "gif": ("GIF",), "bmp": ("BMP",), "tiff": ("TIFF",),
@@ -125,7 +126,7 @@ def prepare_image_sync(path: Path, name: str, fmt: str, target: MediaTarget) -> 
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
-        raise MediaError("the image is too large to process") from None
+        raise MediaError(text("errors.image_too_large")) from None
     except Exception:
         # Decoders raise many exception types on hostile input; none is worth showing.
         raise MediaError(DAMAGED) from None
@@ -134,13 +135,13 @@ def prepare_image_sync(path: Path, name: str, fmt: str, target: MediaTarget) -> 
 def _prepare_checked(path: Path, name: str, fmt: str, target: MediaTarget) -> PreparedMedia:
     rules = target.model.image
     if rules is None:
-        raise MediaError(f"{target.model.name} does not take images")
+        raise MediaError(text("errors.model_takes_no_images", model=target.model.name))
     if fmt not in _PIL_FORMATS:
         raise MediaError(DAMAGED)
     if fmt == "heif":
         _enable_heif()
     if path.stat().st_size == 0:
-        raise MediaError("the image file is empty")
+        raise MediaError(text("errors.image_empty"))
     with _open(path, fmt) as im:
         _check_pixels(im)
         model = target.model
@@ -154,7 +155,7 @@ def _enable_heif() -> None:
     try:
         import pillow_heif
     except ImportError:
-        raise MediaError("HEIC images need the pillow-heif package") from None
+        raise MediaError(text("errors.heic_unsupported")) from None
     with _OPEN_LOCK:
         if not _heif_registered:
             pillow_heif.register_heif_opener()
@@ -173,8 +174,8 @@ def _check_pixels(im: Image.Image) -> None:
     if width < 1 or height < 1:
         raise MediaError(DAMAGED)
     if width * height > MAX_SOURCE_PIXELS:
-        megapixels = width * height / 1_000_000
-        raise MediaError(f"the image is too large to process ({megapixels:.0f} megapixels)")
+        megapixels = round(width * height / 1_000_000)
+        raise MediaError(text("errors.image_megapixels", megapixels=megapixels))
 
 
 def decoded_bytes(width: int, height: int, mode: str) -> int:
@@ -191,7 +192,7 @@ def _check_memory(im: Image.Image, fmt: str, copies: float) -> None:
     width, height = im.size
     cost = decoded_bytes(width, height, im.mode) * max(copies, _DECODER_COPIES.get(fmt, 1))
     if cost > MAX_WORKING_BYTES:
-        raise MediaError(f"the image is too large to process ({width:,}×{height:,} pixels)")
+        raise MediaError(text("errors.image_dimensions", width=width, height=height))
 
 
 def _is_animated(im: Image.Image, fmt: str) -> bool:
@@ -235,12 +236,12 @@ def _upright(picture: Image.Image, orientation: int) -> Image.Image:
 
 
 def _source_notices(im: Image.Image, fmt: str) -> list[str]:
-    notices = []
+    notices: list[str] = []
     if _had_location(im):
-        notices.append("location data removed")
+        notices.append(Notice(text("chat.notice_location_removed")))
     pages = getattr(im, "n_frames", 1) if fmt == "tiff" else 1
     if pages > 1:
-        notices.append(f"only the first of {pages} pages is shown")
+        notices.append(Notice(text("chat.notice_first_page", count=pages)))
     return notices
 
 
@@ -453,7 +454,8 @@ def _try_encodings(
 def _halve(picture: Image.Image, min_side: int, what: str) -> Image.Image:
     size = (picture.width // 2, picture.height // 2)
     if min(size) < min_side:
-        raise MediaError(f"the {what} cannot be made small enough to send")
+        raise MediaError(text("errors.image_cannot_shrink") if what == "image"
+                         else text("errors.animation_cannot_shrink"))
     return _resize(picture, size)
 
 
@@ -503,20 +505,23 @@ def _still(
 def _still_notices(
     fmt: str, label: str, original: tuple[int, int], rules: ImageRules, encoded: _Encoded
 ) -> list[str]:
-    notices = []
+    notices: list[str] = []
     if encoded.format != fmt:
-        notices.append(f"converted from {label}")
+        notices.append(Notice(text("chat.notice_converted", source=label)))
     width, height = original
     reshaped = _ratio_padded(width, height, rules)
     padded = _padded_size(width, height, rules)
     if padded == reshaped != original:
-        notices.append(f"padded to a {rules.max_aspect_ratio:.0f}:1 shape")
+        notices.append(Notice(text("chat.notice_padded_shape",
+                                   ratio=round(rules.max_aspect_ratio))))
     elif padded != original:
-        notices.append(f"padded from {width}×{height}")
+        notices.append(Notice(text("chat.notice_padded", width=str(width), height=str(height))))
     if encoded.width < width or encoded.height < height:
-        notices.append(f"downscaled from {width}×{height} to {encoded.width}×{encoded.height}")
+        notices.append(Notice(text(  # sizes as written for pictures: no separators
+            "chat.notice_downscaled", width=str(width), height=str(height),
+            new_width=str(encoded.width), new_height=str(encoded.height))))
     if encoded.lowered:
-        notices.append("compressed to fit the size limit")
+        notices.append(Notice(text("chat.notice_compressed")))
     return notices
 
 
@@ -572,7 +577,7 @@ def _frame_size(
     if width * height < size[0] * size[1] and min(width, height) >= rules.min_side_px:
         return width, height
     if size[0] * size[1] > video.max_frame_blocks * video.block_px ** 2:
-        raise MediaError("the animation's shape cannot be sent")  # never a canvas this big
+        raise MediaError(text("errors.animation_shape"))  # never a canvas this big
     return size
 
 
@@ -622,9 +627,8 @@ def _animation(
     limits, video = _list_limits(model)
     n_frames: int = getattr(im, "n_frames", 1)  # only multi-frame formats define it
     if n_frames * im.width * im.height > MAX_ANIMATION_PIXELS:
-        raise MediaError(
-            f"the animation is too large to process ({n_frames} frames of {im.width}×{im.height})"
-        )
+        raise MediaError(text("errors.animation_too_large", frames=n_frames, width=im.width,
+                              height=im.height))
     _check_memory(im, fmt, _ANIMATION_COPIES)
     notices = _source_notices(im, fmt)
     durations = _durations(im, fmt, n_frames)
@@ -632,9 +636,10 @@ def _animation(
     frames = _decode_frames(im, _sample(durations, count), video, rules)
     frames, encoded, lowered = _fit_frames(frames, limits.min_images, target.budget_bytes, rules)
     width, height = frames[0].size
-    notices.insert(0, f"animated {_LABELS[fmt]} shown as {len(frames)} frames")
+    notices.insert(0, Notice(text("chat.notice_animation_frames", source=_LABELS[fmt],
+                                      count=len(frames))))
     if lowered:
-        notices.append("compressed to fit the size limit")
+        notices.append(Notice(text("chat.notice_compressed")))
     part = PreparedPart(
         part=image_list_part(encoded, "image/jpeg"),
         kind="video",

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 
 from omnicord.errors import MediaError
+from omnicord.i18n import text
 from omnicord.media.audio import prepare_caption_audio, prepare_chat_audio
 from omnicord.media.ogg import probe_ogg
 from omnicord.media.probe import MediaInfo, Sniffed, probe, sniff
@@ -67,7 +68,7 @@ async def prepare_media(
     async with work_dir() as workdir:
         spooled = await _take_in(source, workdir, options.max_input_bytes)
         if spooled.size == 0:
-            raise MediaError("the file is empty")
+            raise MediaError(text("errors.file_empty"))
         path = spooled.path
         if path.parent != workdir:
             path = await link_in(path, workdir)  # a local file keeps its name out of ffmpeg
@@ -104,8 +105,8 @@ async def _convert(
         return await prepare_text(path, name=name, target=target, limit=options.text_limit)
     if kind.family == "unknown" and not _declared_media(content_type):
         if is_text_name(name, content_type):
-            raise MediaError("this file is not UTF-8 text")
-        raise MediaError("this file type is not supported (send audio, images, video or text)")
+            raise MediaError(text("errors.not_utf8"))
+        raise MediaError(text("errors.file_type_unsupported"))
     info = await _probe_once(path, kind)
     return await _convert_media(path, info, name=name, target=target, workdir=workdir,
                                 describe_audio=describe_audio)
@@ -123,11 +124,13 @@ async def _probe_once(path: Path, kind: Sniffed) -> MediaInfo:
 def _require_chat(target: MediaTarget) -> None:
     """Captions and transcripts are made of sound: pictures and text are refused."""
     if target.purpose != "chat":
-        raise MediaError(f"only audio and video can be {_DONE[target.purpose]}")
+        raise MediaError(_ONLY_SOUND[target.purpose])
 
 
-#: What is done to a recording's sound, per purpose, for messages.
-_DONE = {"caption": "captioned", "transcript": "transcribed", "chat": "used"}
+#: The refusal of a picture or text, per purpose.
+_ONLY_SOUND = {"caption": text("errors.only_av_captioned"),
+               "transcript": text("errors.only_av_transcribed"),
+               "chat": text("errors.only_av_used")}
 
 
 def _declared_media(content_type: str | None) -> bool:
@@ -140,12 +143,12 @@ async def _convert_media(
 ) -> PreparedMedia:
     if target.purpose != "chat":
         if not info.has_audio:
-            verb = "caption" if target.purpose == "caption" else "transcribe"
-            raise MediaError(f"there is no sound in this file to {verb}")
+            raise MediaError(text("errors.no_sound_to_caption") if target.purpose == "caption"
+                             else text("errors.no_sound_to_transcribe"))
         return await prepare_caption_audio(path, info, name=name, target=target, workdir=workdir)
     if info.has_video:
         return await prepare_video(path, info, name=name, target=target, workdir=workdir,
                                    describe_audio=describe_audio)
     if not info.has_audio:
-        raise MediaError("the file holds neither sound nor pictures Omnicord can use")
+        raise MediaError(text("errors.nothing_usable"))
     return await prepare_chat_audio(path, info, name=name, target=target, workdir=workdir)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from omnicord.errors import MediaError
+from omnicord.i18n import text
 from omnicord.media.ffmpeg import ffmpeg_process
 
 PROBE_TIMEOUT = 30.0
@@ -169,7 +170,7 @@ def parse_probe(report: str) -> MediaInfo:
 
 
 def _missing() -> re.Match[str]:
-    raise MediaError("the file could not be read as audio or video")
+    raise MediaError(text("errors.unreadable_media"))
 
 
 def _moving_picture(report: str) -> re.Match[str] | None:
@@ -195,7 +196,7 @@ def _channel_count(layout: str) -> int | None:
 async def probe(path: Path) -> MediaInfo:
     """Read the streams of an audio or video file; MediaError if ffmpeg cannot open it."""
     _, _, report = await ffmpeg_process(["-i", str(path)], loglevel="info", timeout=PROBE_TIMEOUT)
-    text = report.decode("utf-8", "replace")
-    if "Input #0" not in text:
-        raise MediaError("the file is damaged or not a format Omnicord can read")
-    return parse_probe(text)
+    said = report.decode("utf-8", "replace")
+    if "Input #0" not in said:
+        raise MediaError(text("errors.damaged_or_unknown"))
+    return parse_probe(said)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiofiles
 from omnicord.errors import MediaError
+from omnicord.i18n import Text, text
 
 PREFIX = "omnicord-"
 CHUNK_BYTES = 1 << 20
@@ -33,12 +34,12 @@ def size_text(size: int, like: int | None = None) -> str:
     return f"{size / scale:,.1f}".removesuffix(".0") + f" {unit}"
 
 
-def too_large(max_bytes: int, size: int | None = None) -> str:
+def too_large(max_bytes: int, size: int | None = None) -> Text:
     """The member-facing refusal of a file over ``max_bytes`` (of ``size`` bytes, if known)."""
     limit = size_text(max_bytes)
     if size is None or size_text(size, like=max_bytes) == limit:
-        return f"the file is over the {limit} Omnicord accepts"
-    return f"the file is {size_text(size, like=max_bytes)}; Omnicord accepts up to {limit}"
+        return text("errors.file_over_limit", limit=limit)
+    return text("errors.file_size_over_limit", size=size_text(size, like=max_bytes), limit=limit)
 
 
 @asynccontextmanager
@@ -101,7 +102,8 @@ def _fingerprint(path: Path, max_bytes: int, stop: threading.Event) -> Spooled:
                 digest.update(chunk)
                 head = _head(head, chunk)
     except OSError as error:
-        raise MediaError(f"the file could not be read ({error.strerror or 'unreadable'})") from None
+        raise MediaError(text("errors.file_unreadable",
+                              reason=error.strerror or "unreadable")) from None
     return Spooled(path, size, digest.hexdigest(), head)
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import aiofiles
 from omnicord.errors import MediaError
+from omnicord.i18n import text
 from omnicord.media.tokens import text_tokens
-from omnicord.media.types import MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.types import MediaTarget, Notice, PreparedMedia, PreparedPart
 from omnicord.model.parts import text_part
 
 #: Default cap on inlined text, in characters (configurable through ``prepare_media``).
@@ -37,17 +38,17 @@ async def prepare_text(
     async with aiofiles.open(path, "rb") as handle:
         raw = await handle.read(limit * 4 + 4)
     if b"\x00" in raw:
-        raise MediaError("this file is binary, not text")
-    text = raw.decode("utf-8", errors="replace")
-    if text.count("\ufffd") > len(text) // 100 + 2:
-        raise MediaError("this file is not UTF-8 text")
-    notices = []
-    if len(text) > limit:
-        text = text[:limit]
-        notices.append(f"only the first {limit:,} characters were read")
-    if not text.strip():
-        raise MediaError("the file is empty")
-    body = f"Attached file {name}:\n```\n{text}\n```"
+        raise MediaError(text("errors.binary_not_text"))
+    content = raw.decode("utf-8", errors="replace")
+    if content.count("\ufffd") > len(content) // 100 + 2:
+        raise MediaError(text("errors.not_utf8"))
+    notices: list[str] = []
+    if len(content) > limit:
+        content = content[:limit]
+        notices.append(Notice(text("chat.notice_characters_read", count=limit)))
+    if not content.strip():
+        raise MediaError(text("errors.file_empty"))
+    body = f"Attached file {name}:\n```\n{content}\n```"
     part = PreparedPart(part=text_part(body), kind="text", format="text",
                         tokens=text_tokens(body))
     return PreparedMedia(name=name, kind="text", parts=(part,), notices=tuple(notices),

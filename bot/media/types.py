@@ -8,8 +8,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from omnicord.i18n.text import Text
 from omnicord.model.catalog import MAX_REQUEST_BYTES, ModelSpec
 from omnicord.model.parts import Part, inline_items
+
+
+class Notice(str):
+    """What was done to an attachment (``converted from OGG/Opus``): a string holding its
+    English, for logs, the command line and the store, that also keeps its catalogue message
+    so a channel sees it in its own language (``render``)."""
+
+    message: Text | None
+
+    def __new__(cls, said: str | Text) -> Notice:
+        made = super().__new__(cls, str(said))
+        made.message = said if isinstance(said, Text) else None
+        return made
+
+    def render(self, language: str) -> str:
+        """The notice in ``language`` (English where it has no catalogue message)."""
+        return self.message.render(language) if self.message is not None else str(self)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import aiofiles.os
 from omnicord.errors import MediaError, OmnicordError
-from omnicord.media.durations import clock
+from omnicord.i18n import text
+from omnicord.media.durations import clock, limit_duration
 from omnicord.media.ffmpeg import ffmpeg_process
 from omnicord.media.frames import fewer, spread
 from omnicord.media.probe import MediaInfo
@@ -34,7 +35,13 @@ from omnicord.media.tokens import (
     video_frame_size,
     video_tokens,
 )
-from omnicord.media.types import AudioDescriber, MediaTarget, PreparedMedia, PreparedPart
+from omnicord.media.types import (
+    AudioDescriber,
+    MediaTarget,
+    Notice,
+    PreparedMedia,
+    PreparedPart,
+)
 from omnicord.model.catalog import ImageListLimits, ModelSpec, VideoLimits
 from omnicord.model.parts import data_url_chars, image_list_part, video_part
 
@@ -69,9 +76,9 @@ _VIDEO_URL_PREFIX = data_url_chars(0)
 _FRAME_MIME = "image/jpeg"
 _FRAME_NAME = "f_%04d.jpg"
 
-DECODE_FAILED = "the video could not be decoded; the file may be damaged"
-NO_PICTURES = "the video has no pictures that could be decoded"
-TOO_BIG = "this video cannot be made small enough to send; try a shorter clip"
+DECODE_FAILED = text("errors.video_undecodable")
+NO_PICTURES = text("errors.video_no_pictures")
+TOO_BIG = text("errors.video_too_big")
 
 
 def ffmpeg_timeout(seconds: float) -> float:
@@ -128,7 +135,7 @@ async def prepare_video(
     await aiofiles.os.makedirs(folder, exist_ok=True)
     if not info.has_audio:
         media = await _frames_media(src, target, folder, limits, list_limits)
-        notice = f"video without sound shown as {media.parts[0].frames} frames"
+        notice = Notice(text("chat.notice_silent_video_frames", count=media.parts[0].frames))
         return _finish(media, name, info, notices=(notice,))
     if src.seconds <= limits.max_seconds or not target.whole_video:
         return _finish(await _file_media(src, target, folder, limits), name, info)
@@ -137,7 +144,7 @@ async def prepare_video(
 
 def _video_limits(model: ModelSpec) -> tuple[VideoLimits, ImageListLimits]:
     if model.video is None or model.image_list is None:
-        raise MediaError(f"{model.name} does not take video")
+        raise MediaError(text("errors.model_takes_no_video", model=model.name))
     return model.video, model.image_list
 
 
@@ -224,7 +231,7 @@ async def _file_media(src: _Source, target: MediaTarget, folder: Path,
     )
     notices: tuple[str, ...] = ()
     if src.seconds > limits.max_seconds:
-        notices = (f"trimmed to the first {limits.max_seconds:g} s",)
+        notices = (Notice(text("chat.notice_trimmed", limit=limit_duration(limits.max_seconds))),)
     details: dict[str, float | int | str] = {"video_kbps": plan.bitrate // 1000,
                                              "mp4_bytes": len(data)}
     return PreparedMedia(name="", kind="video", parts=(part,), notices=notices, details=details)
@@ -299,10 +306,11 @@ async def _whole_video(src: _Source, name: str, target: MediaTarget, folder: Pat
         sound = group.create_task(_describe(describe_audio, src.path))
     media = frames.result()
     count = media.parts[0].frames
-    notices = [f"shown as {count} frames from the whole {clock(src.seconds)} video"]
+    notices: list[str] = [Notice(text("chat.notice_video_frames", count=count,
+                                      length=clock(src.seconds)))]
     description = sound.result()
     if description is None:
-        notices.append("its sound was not included")
+        notices.append(Notice(text("chat.notice_sound_left_out")))
     extra_text = f"Sound of the video: {description}" if description else ""
     return _finish(media, name, src.info, notices=tuple(notices), extra_text=extra_text)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omnicord.errors import MediaError
+from omnicord.i18n import text
 from omnicord.media.ffmpeg import communicate_or_kill, job_slot
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ T = TypeVar("T")
 #: Address space one worker may map: far above what a bounded job needs (about 300 MB), low
 #: enough that a runaway allocation fails in the worker rather than starving the machine.
 WORKER_MEMORY_LIMIT = 1536 * 1024 * 1024
-FAILED = "the file could not be processed"
+FAILED = text("errors.processing_failed")
 #: The folder holding the ``bot`` package, so the child imports this same code.
 _ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -78,9 +79,9 @@ def _answer(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, 
     try:
         return True, function(*args)
     except MediaError as error:
-        return False, MediaError(str(error))
+        return False, MediaError(error.text or str(error))  # its own type may not unpickle
     except MemoryError:
-        return False, MediaError("the file is too large to process")
+        return False, MediaError(text("errors.too_large_to_process"))
     except Exception:
         return False, MediaError(FAILED)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from omnicord.errors import RequestRefused
+from omnicord.i18n import text
 
 MiB = 1024 * 1024
 MB = 1_000_000
@@ -286,8 +287,10 @@ class UnknownModelError(RequestRefused, ValueError):
 
     def __init__(self, name: str, kind: ModelKind | None = None) -> None:
         known = ", ".join(m.name for m in all_models() if kind is None or m.kind == kind)
-        what = {"chat": "chat model", "captioner": "captioner model"}.get(kind or "", "model")
-        super().__init__(f"Unknown {what} {name!r} (known: {known})")
+        said = {"chat": text("errors.unknown_chat_model", name=name, known=known),
+                "captioner": text("errors.unknown_captioner_model", name=name, known=known),
+                }.get(kind or "", text("errors.unknown_model", name=name, known=known))
+        super().__init__(said)
         self.name = name
 
 

@@ -19,13 +19,16 @@ from typing import Any, Protocol
 import discord
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.delivery.streaming import StreamingReply
+from omnicord.cogs.runtime.locale import member_language
+from omnicord.i18n import DEFAULT_LANGUAGE, t, text
 
 STOP = "stop"
 REGENERATE = "regen"
 #: The cog that answers presses (found by its cog name, so this module imports no cog).
 HOST_COG = "OmnicordChat"
-NOT_ALLOWED = "Only the member who asked, or a moderator (Manage Messages), can do that."
-NOT_LOADED = "Omnicord's chat is not loaded here."
+#: Refusals of a press, in the presser's language (``.render(member_language(...))``).
+NOT_ALLOWED = text("chat.not_allowed")
+NOT_LOADED = text("chat.not_loaded")
 
 
 class ControlsHost(Protocol):
@@ -45,9 +48,11 @@ class _Control(discord.ui.DynamicItem[discord.ui.Button[Any]],
                template=r"omnicord:(?P<action>stop|regen):(?P<id>[0-9]{1,20})"):
     """One control button; its custom id says which and for which member message."""
 
-    def __init__(self, action: str, message_id: int) -> None:
-        label, style = (("Stop", discord.ButtonStyle.danger) if action == STOP
-                        else ("Regenerate", discord.ButtonStyle.secondary))
+    def __init__(self, action: str, message_id: int, language: str = DEFAULT_LANGUAGE) -> None:
+        # Everyone in the channel sees the label: the channel's language.
+        label, style = ((t(language, "chat.stop_button"), discord.ButtonStyle.danger)
+                        if action == STOP else
+                        (t(language, "chat.regenerate_button"), discord.ButtonStyle.secondary))
         super().__init__(discord.ui.Button(label=label, style=style,
                                            custom_id=custom_id(action, message_id)))
         self.action = action
@@ -62,7 +67,7 @@ class _Control(discord.ui.DynamicItem[discord.ui.Button[Any]],
         get_cog = getattr(interaction.client, "get_cog", None)
         host = get_cog(HOST_COG) if get_cog is not None else None
         if host is None or not hasattr(host, "control_pressed"):
-            await answer_privately(interaction, NOT_LOADED)
+            await answer_privately(interaction, NOT_LOADED.render(member_language(interaction)))
             return
         await host.control_pressed(interaction, self.action, self.message_id)
 
@@ -71,10 +76,11 @@ class _Control(discord.ui.DynamicItem[discord.ui.Button[Any]],
 DYNAMIC_ITEMS = (_Control,)
 
 
-def controls(action: str, message_id: int) -> discord.ui.View:
-    """A view with one control (it is never stored: presses are found by custom id)."""
+def controls(action: str, message_id: int, language: str = DEFAULT_LANGUAGE) -> discord.ui.View:
+    """A view with one control labelled in ``language`` (it is never stored: presses are found
+    by custom id)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(_Control(action, message_id))
+    view.add_item(_Control(action, message_id, language))
     return view
 
 
@@ -152,3 +158,4 @@ class Redo:
     scope: str | None = None  # the stored turn's conversation (None: the message's own)
     regenerate: bool = False
     tell: Callable[[str], Awaitable[None]] | None = None  # failures go here (else in channel)
+    language: str = DEFAULT_LANGUAGE  # of ``tell``'s lines (the presser's)

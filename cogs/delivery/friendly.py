@@ -17,7 +17,7 @@ from omnicord.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from omnicord.i18n import DEFAULT_LANGUAGE
+from omnicord.i18n import DEFAULT_LANGUAGE, t, text
 from omnicord.pseudonyms import member_tag, reveal
 from omnicord.secrets import redact
 from omnicord.store.errors import StoreUnavailable
@@ -25,22 +25,19 @@ from omnicord.store.errors import StoreUnavailable
 log = logging.getLogger("omnicord")
 
 _UPSTREAM = (
-    (AuthenticationFailed, "The model service refused this bot's API key; a server admin or "
-     "the bot's owner needs to check it."),
-    (ModelNotAvailable, "The configured model is not available right now; an admin can check "
-     "`/omni status`."),
-    (RateLimited, "The model service is busy (rate limited); please try again in a minute."),
-    (ContentBlocked, "The model service's content filter declined this message."),
-    (StreamCutOff, "The reply was cut off by the model service; please ask again."),
-    (UpstreamUnavailable, "The model service is not answering right now; please try again "
-     "shortly."),
+    (AuthenticationFailed, text("errors.auth_failed")),
+    (ModelNotAvailable, text("errors.model_unavailable")),
+    (RateLimited, text("errors.rate_limited")),
+    (ContentBlocked, text("errors.content_blocked")),
+    (StreamCutOff, text("errors.stream_cut")),
+    (UpstreamUnavailable, text("errors.upstream_unavailable")),
 )
 
 
 def friendly(error: BaseException, *, attachment: str | None = None,
              language: str = DEFAULT_LANGUAGE) -> str:
     """A one-line explanation of ``error`` fit to show a member (secrets masked), in
-    ``language`` where the error was raised with a catalogue message."""
+    ``language`` (English where the error carries no catalogue message)."""
     return redact(_explain(error, attachment, language))
 
 
@@ -64,23 +61,36 @@ def _reason(error: OmnicordError) -> str:
 
 
 #: A store that cannot be reached: the member hears nothing of the server's database.
-STORE_DOWN = "Omnicord's database is not answering right now; please try again in a minute."
+STORE_DOWN = text("errors.store_down")
 
 
 def _explain(error: BaseException, attachment: str | None, language: str) -> str:
     if isinstance(error, StoreUnavailable):
-        return STORE_DOWN
+        return STORE_DOWN.render(language)
     if isinstance(error, MediaError) and attachment:
-        return f"I couldn't use **{attachment}**: {error}."
+        return t(language, "errors.couldnt_use", name=attachment,
+                 reason=_said(error, language).rstrip("."))
     if isinstance(error, InputError):
-        text = error.text.render(language) if error.text is not None else str(error)
-        return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+        said = _said(error, language)
+        return said[:1].upper() + said[1:] + _full_stop(said, language)
     for kind, message in _UPSTREAM:
         if isinstance(error, kind):
-            return message
+            return message.render(language)
     if isinstance(error, BadRequest):
-        return f"{error}."
+        return f"{error}."  # the service's own words
     if isinstance(error, UpstreamError):
-        return "The model service failed to answer; please try again."
+        return t(language, "errors.upstream_failed")
     log.exception("unexpected error", exc_info=error)
-    return "Something went wrong on my side; please try again."
+    return t(language, "errors.unexpected")
+
+
+def _full_stop(said: str, language: str) -> str:
+    """What ends a sentence that lacks its stop: ``。`` in Japanese and Chinese."""
+    if said.endswith((".", "!", "?", "。", "！", "？")):
+        return ""
+    return "。" if language in ("ja", "zh-CN", "zh-TW") else "."
+
+
+def _said(error: OmnicordError, language: str) -> str:
+    """The error's message in ``language`` (its English when raised with a plain string)."""
+    return error.text.render(language) if error.text is not None else str(error)

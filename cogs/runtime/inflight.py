@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-#: What a member sees instead of a reply cut short by a restart.
-STOPPED_NOTE = "(stopped: Omnicord is restarting — ask again in a moment)"
+from omnicord.i18n import text
+
+#: What a member sees instead of a reply cut short by a restart (in the channel's language).
+STOPPED_NOTE = text("chat.stopped_restarting")
 #: Seconds a cut reply gets to tell its member (the note) before the bot closes anyway.
 CUT_CLEANUP_SECONDS = 3.0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from omnicord.cogs.runtime.inflight import STOPPED_NOTE
+from omnicord.cogs.runtime.inflight import STOPPED_NOTE as STOPPED
 
 from tests.doubles.fake_dashscope import FakeDashScope
 from tests.doubles.fake_discord import IS_VOICE_MESSAGE, FakeDiscord
@@ -26,6 +26,7 @@ from tests.doubles.fake_discord.ws_gateway import Guild, SocketGateway, has_mess
 
 TOKEN = "fake-discord-token.for-the-run-tests"
 ONLINE = "Omnicord is online"
+STOPPED_NOTE = str(STOPPED)  # the test servers speak English
 LONG_REPLY = " ".join(f"word{i}" for i in range(60))  # 20 chunks of three words
 
 

@@ -11,5 +11,5 @@ def test_a_database_that_is_down_is_one_line_without_its_url() -> None:
                              "postgresql://omnicord:***@db.internal:5432/omnicord: "
                              "connection refused")
     shown = friendly(error)
-    assert shown == STORE_DOWN
+    assert shown == STORE_DOWN.render("en")
     assert "db.internal" not in shown and "OMNICORD_DB" not in shown

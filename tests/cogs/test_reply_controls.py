@@ -7,15 +7,9 @@ import asyncio
 from pathlib import Path
 
 import discord
-from omnicord.cogs.chat import (
-    ALREADY_WRITING,
-    NO_LONGER_KEPT,
-    NO_LONGER_WRITTEN,
-    QUESTION_GONE,
-)
-from omnicord.cogs.delivery.controls import NOT_ALLOWED
+from omnicord.cogs import chat
+from omnicord.cogs.delivery import controls
 from omnicord.cogs.runner import OmnicordBot
-from omnicord.conversation.respond import NOT_NEWEST
 
 from tests.doubles.fake_dashscope import FakeDashScope, Fault
 from tests.doubles.fake_discord import DiscordHarness, FakeDiscord
@@ -23,6 +17,13 @@ from tests.doubles.omnicord_bot import World, make_settings, running_world
 from tests.doubles.omnicord_bot import world as world
 
 STOPPED = "-# (stopped)"
+# The presser's refusals, in English (the members here use Discord in English).
+ALREADY_WRITING = chat.ALREADY_WRITING.render("en")
+NO_LONGER_KEPT = chat.NO_LONGER_KEPT.render("en")
+NO_LONGER_WRITTEN = chat.NO_LONGER_WRITTEN.render("en")
+QUESTION_GONE = chat.QUESTION_GONE.render("en")
+NOT_NEWEST = chat.NOT_NEWEST.render("en")
+NOT_ALLOWED = controls.NOT_ALLOWED.render("en")
 
 
 def store_of(world: World):

@@ -244,7 +244,7 @@ async def test_captions_stop_at_their_cap_whatever_the_header(
     media = await prepare_media(forged_note, name="note.ogg", target=target)
     assert len(media.parts) == 1
     assert probe(sent_audio(media, 0, tmp_path)).seconds == pytest.approx(120, abs=0.5)
-    assert "only the first 120 s captioned" in media.notices
+    assert "only the first 2 min captioned" in media.notices
 
 
 # --------------------------------------------------------------------------- killable jobs

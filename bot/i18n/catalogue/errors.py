@@ -434,6 +434,15 @@ MESSAGES = {
         es_ES="la imagen no se puede reducir lo suficiente para enviarla",
         pt_BR="não dá para deixar a imagem pequena o bastante para enviar",
     ),
+    "errors.animation_cannot_shrink": Entry(
+        en="the animation cannot be made small enough to send",
+        ja="アニメーションを送信できる大きさまで小さくできません",
+        zh_CN="无法把动画缩小到可以发送的大小",
+        zh_TW="無法把動畫縮小到可以傳送的大小",
+        ko="애니메이션을 보낼 수 있을 만큼 작게 만들 수 없어요",
+        es_ES="la animación no se puede reducir lo suficiente para enviarla",
+        pt_BR="não dá para deixar a animação pequena o bastante para enviar",
+    ),
     "errors.model_takes_no_images": Entry(
         en="{model} does not take images",
         ja="{model} は画像を受け付けません",
