@@ -25,10 +25,13 @@ from omnicord.cogs.access.places import guild_key
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.live_captions import CaptionBoard
 from omnicord.cogs.delivery.private import answer_privately
+from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.cogs.voice.connection import LiveVoice
 from omnicord.errors import InputError
+from omnicord.i18n import DEFAULT_LANGUAGE, t, text
+from omnicord.i18n.text import Duration
 from omnicord.live.rules import may_be_heard, seconds_left
 from omnicord.live.session import Caption, LiveTalk, Place
 from omnicord.realtime.client import SessionOptions
@@ -37,19 +40,17 @@ from omnicord.store.records import AccessList, TalkSettings, utc_today
 log = logging.getLogger("omnicord.talk")
 JOIN_SECONDS = 30.0
 
+#: Why a session ended, as the channel reads it (in its language).
 ENDED = {
-    "stopped": "Live talk ended: someone used `/omni talk stop`.",
-    "everyone left": "Live talk ended: everyone left the channel.",
-    "idle": "Live talk ended: nobody spoke for a while.",
-    "budget": "Live talk ended: this server's talk time for today is used up.",
-    "monthly budget": "Live talk ended: Omnicord's budget for this month is used up.",
-    "disconnected": "Live talk ended: Omnicord lost its voice connection.",
-    "unloaded": "Live talk ended: Omnicord is restarting.",
+    "stopped": text("talk.ended_stopped"),
+    "everyone left": text("talk.ended_everyone_left"),
+    "idle": text("talk.ended_idle"),
+    "budget": text("talk.ended_budget"),
+    "monthly budget": text("talk.ended_monthly_budget"),
+    "disconnected": text("talk.ended_disconnected"),
+    "unloaded": text("talk.ended_unloaded"),
 }
-LISTENING = ("🎙️ **Omnicord is listening in this channel** and answers aloud. What members say "
-             "goes to the model service as it is spoken; audio is never kept, the words are "
-             "kept like any conversation (`/omni forget me` erases yours). "
-             "`/omni talk stop` ends it.")
+LISTENING = text("talk.listening")
 INSTRUCTIONS = ("You are Omnicord, taking part in a voice chat on Discord. Several people may "
                 "speak. Answer briefly and naturally, as in a spoken conversation.")
 
@@ -91,22 +92,25 @@ class OmnicordTalk(commands.Cog):
         _check_may_start(chosen, member)
         used = await self.runtime.services.store.talk.used(guild_key(guild), utc_today())
         if seconds_left(chosen, used) <= 0:
-            raise TalkRefused("This server's talk time for today is used up")
+            raise TalkRefused(text("talk.time_used_up"))
         if self.runtime.admission.budgets is not None:  # OverBudget: its one polite line
             await self.runtime.admission.budgets.check(guild_key(guild))
         running = self.sessions.get(guild.id)
         if running is not None:
-            where = "here" if running.channel.id == channel.id else f"in <#{running.channel.id}>"
-            raise TalkRefused(f"Omnicord is already talking {where}")
+            raise TalkRefused(text("talk.already_here") if running.channel.id == channel.id
+                              else text("talk.already_elsewhere",
+                                        channel=f"<#{running.channel.id}>"))
         await self._open(channel, chosen)
-        return f"Omnicord joined <#{channel.id}> and is listening."
+        return t(member_language(interaction), "talk.joined", channel=f"<#{channel.id}>")
 
     async def _open(self, channel: discord.VoiceChannel | discord.StageChannel,
                     chosen: TalkSettings) -> None:
         settings = self.runtime.settings
         options = SessionOptions(model=settings.realtime_model, voice=settings.realtime_voice,
                                  instructions=INSTRUCTIONS)
-        board = CaptionBoard(channel, lambda user_id: display_name(channel.guild, user_id))
+        language = await place_language(self.runtime.preferences, channel.guild)
+        board = CaptionBoard(channel, lambda user_id: display_name(channel.guild, user_id,
+                                                                   language))
         voice = await _join(channel)
         live = LiveTalk(self.runtime.services.realtime, self.runtime.services.store,
                         Place(str(channel.guild.id), str(channel.id)), options, chosen,
@@ -114,9 +118,9 @@ class OmnicordTalk(commands.Cog):
         access = await self.runtime.preferences.access(guild_key(channel.guild))
         voice.on_packet = self._hearing(live, chosen, access, channel.guild)
         voice.on_disconnect = lambda: live.stop("disconnected")
-        session = _Session(channel, live, voice, board)
+        session = _Session(channel, live, voice, board, language)
         self.sessions[channel.guild.id] = session
-        await board.say(LISTENING)
+        await board.say(LISTENING.render(language))
         session.task = asyncio.create_task(self._run(session),
                                            name=f"omnicord-talk-{channel.id}")
 
@@ -147,12 +151,14 @@ class OmnicordTalk(commands.Cog):
             reason = await session.live.run()
         except Exception as error:  # an upstream failure: tell the channel in one line
             log.warning("live talk in %s ended: %s", session.channel.id, type(error).__name__)
-            reason = f"⚠️ {friendly(error)}"
+            reason = friendly(error, language=session.language)
         finally:
             self.sessions.pop(session.channel.guild.id, None)
             await session.voice.leave()
             await session.board.close()
-            await session.board.say(ENDED.get(reason, f"Live talk ended. {reason}"))
+            ended = ENDED.get(reason)
+            await session.board.say(ended.render(session.language) if ended is not None else
+                                    t(session.language, "talk.ended_error", reason=reason))
             log.info("live talk in %s ended (%s): %d answers, %d barge-ins, %d turns kept",
                      session.channel.id, reason if reason in ENDED else "error",
                      session.live.stats.answers, session.live.stats.barge_ins,
@@ -163,12 +169,12 @@ class OmnicordTalk(commands.Cog):
     def stop(self, interaction: discord.Interaction) -> str:
         """End the session in the member's server; what to tell the member."""
         if interaction.guild is None:
-            raise TalkRefused("Live talk happens in a server's voice channels")
+            raise TalkRefused(text("talk.servers_only"))
         session = self.sessions.get(interaction.guild.id)
         if session is None:
-            raise TalkRefused("Omnicord is not talking in this server")
+            raise TalkRefused(text("talk.not_talking"))
         session.live.stop("stopped")
-        return "Live talk is ending."
+        return t(member_language(interaction), "talk.ending")
 
     @commands.Cog.listener()
     async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState,
@@ -185,8 +191,9 @@ class _Session:
     """A talk session the cog runs in one server."""
 
     def __init__(self, channel: discord.VoiceChannel | discord.StageChannel, live: LiveTalk,
-                 voice: LiveVoice, board: CaptionBoard) -> None:
+                 voice: LiveVoice, board: CaptionBoard, language: str) -> None:
         self.channel, self.live, self.voice, self.board = channel, live, voice, board
+        self.language = language  # the channel's, for its notices
         self.task: asyncio.Task[None] | None = None
 
 
@@ -209,20 +216,20 @@ class _Output:
         return self.board.name_of(user_id)
 
 
-def display_name(guild: discord.Guild, user_id: str) -> str:
-    """A member's name in the server ("a member" once they left)."""
+def display_name(guild: discord.Guild, user_id: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """A member's name in the server ("a member", in ``language``, once they left)."""
     member = guild.get_member(int(user_id))
-    return member.display_name if member else "a member"
+    return member.display_name if member else t(language, "talk.a_member")
 
 
 def _member_in_voice(interaction: discord.Interaction
                      ) -> tuple[discord.Member, discord.VoiceChannel | discord.StageChannel]:
     member = interaction.user
     if interaction.guild is None or not isinstance(member, discord.Member):
-        raise TalkRefused("Live talk happens in a server's voice channels")
+        raise TalkRefused(text("talk.servers_only"))
     channel = member.voice.channel if member.voice else None
     if channel is None:
-        raise TalkRefused("Join a voice channel first, then use `/omni talk start`")
+        raise TalkRefused(text("talk.join_voice_first"))
     return member, channel
 
 
@@ -230,30 +237,27 @@ async def _join(channel: discord.VoiceChannel | discord.StageChannel) -> LiveVoi
     """Connect to ``channel``, or say in one line why Omnicord could not."""
     allowed = channel.permissions_for(channel.guild.me)
     if not (allowed.connect and allowed.speak):
-        raise TalkRefused(f"Omnicord needs the Connect and Speak permissions in <#{channel.id}>")
+        raise TalkRefused(text("talk.needs_permissions", channel=f"<#{channel.id}>"))
     try:
         return await LiveVoice.connect(channel, timeout=JOIN_SECONDS)
     except TimeoutError:
-        raise TalkRefused("Discord did not let Omnicord join the voice channel in time; "
-                          "please try again") from None
+        raise TalkRefused(text("talk.join_timed_out")) from None
     except discord.ClientException as error:
         log.warning("could not join a voice channel: %s", type(error).__name__)
-        raise TalkRefused("Omnicord could not join the voice channel; please try again") \
-            from None
+        raise TalkRefused(text("talk.join_failed")) from None
 
 
 def _check_may_start(chosen: TalkSettings, member: discord.Member) -> None:
     if not chosen.enabled:
-        raise TalkRefused("Live talk is off in this server: an admin can turn it on with "
-                          "`/omni-admin talk enabled:True`")
+        raise TalkRefused(text("talk.off"))
     if not may_be_heard(chosen, role_ids(member)):
-        raise TalkRefused("Live talk is for members with this server's talk roles")
+        raise TalkRefused(text("talk.roles_only"))
 
 
 def _cog(interaction: discord.Interaction) -> OmnicordTalk:
     cog = cog_of(interaction, OmnicordTalk)
     if cog is None:
-        raise TalkRefused("Omnicord's live talk is not loaded")
+        raise TalkRefused(text("talk.not_loaded"))
     return cog
 
 
@@ -295,7 +299,7 @@ async def server_talk(interaction: discord.Interaction, enabled: bool | None = N
         chosen = replace(chosen, **changes)
         await store.talk.save(guild, chosen)
     used = await store.talk.used(guild, utc_today())
-    await answer_privately(interaction, describe(chosen, used))
+    await answer_privately(interaction, describe(chosen, used, member_language(interaction)))
 
 
 @app_commands.command(name="talk-role", description="Allow a role to talk with Omnicord in "
@@ -308,18 +312,21 @@ async def server_talk_role(interaction: discord.Interaction, role: discord.Role,
     roles = chosen.roles | {str(role.id)} if allowed else chosen.roles - {str(role.id)}
     chosen = replace(chosen, roles=frozenset(roles))
     await store.talk.save(guild, chosen)
-    await answer_privately(interaction, describe(chosen, await store.talk.used(guild, utc_today())))
+    used = await store.talk.used(guild, utc_today())
+    await answer_privately(interaction, describe(chosen, used, member_language(interaction)))
 
 
-def describe(chosen: TalkSettings, used_seconds: float) -> str:
-    """A server's live-talk settings, for its admins."""
-    roles = (", ".join(f"<@&{r}>" for r in sorted(chosen.roles)) if chosen.roles
-             else "every member who may use Omnicord")
-    return (f"Live talk: **{'on' if chosen.enabled else 'off'}**. "
-            f"Talk time: {used_seconds / 60:.1f} of {chosen.minutes_per_day} minutes used "
-            f"today. Ends after {chosen.idle_minutes} quiet minutes. "
-            f"Captions: Omnicord{' and members' if chosen.caption_members else ' only'}. "
-            f"Who may talk: {roles}.")
+def describe(chosen: TalkSettings, used_seconds: float,
+             language: str = DEFAULT_LANGUAGE) -> str:
+    """A server's live-talk settings, for its admins (in ``language``)."""
+    who = (", ".join(f"<@&{r}>" for r in sorted(chosen.roles)) if chosen.roles
+           else text("talk.every_member"))
+    return t(language, "talk.settings",
+             state=text("talk.on") if chosen.enabled else text("talk.off_state"),
+             used=Duration(used_seconds), limit=Duration(chosen.minutes_per_day * 60),
+             idle=Duration(chosen.idle_minutes * 60),
+             captions=text("talk.captions_everyone") if chosen.caption_members
+             else text("talk.captions_omnicord_only"), who=who)
 
 
 async def setup(bot: commands.Bot) -> None:
