@@ -20,6 +20,7 @@ from omnicord.conversation.cache_sweep import MIN_IDLE_SECONDS, CacheSweep
 from omnicord.conversation.captioning import audio_describer
 from omnicord.conversation.privacy import DataFacts, Privacy, data_statement
 from omnicord.conversation.respond import Conversations
+from omnicord.i18n import DEFAULT_LANGUAGE
 from omnicord.media.cache import MediaCache
 from omnicord.media.prepare import PrepareOptions
 from omnicord.media.types import AudioDescriber
@@ -66,11 +67,12 @@ class Services:
         """The DM policy and servers' allow lists."""
         return Access(self.preferences, allow_dms=self.settings.allow_dms)
 
-    def data_statement(self) -> str:
-        """What is kept about members, where, for how long, and who else sees it."""
+    def data_statement(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """What is kept about members, where, for how long, and who else sees it (in
+        ``language``)."""
         return data_statement(DataFacts(
             base_url=self.settings.base_url, retention_days=self.settings.retention_days,
-            backend=self.store.backend, cache_days=self.settings.cache_max_days))
+            backend=self.store.backend, cache_days=self.settings.cache_max_days), language)
 
     async def forget_expired_limits(self) -> Expired:
         """Forget cooldown times, leases and upstream requests that can no longer refuse

@@ -25,19 +25,19 @@ from omnicord.cogs.access.vanished import vanished_messages
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.delivery.streaming import NO_PINGS, is_gone
+from omnicord.cogs.runtime.locale import member_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.privacy import Privacy as Erasures
+from omnicord.i18n import DEFAULT_LANGUAGE, t, text
 from omnicord.store.records import Removed
 
 log = logging.getLogger("omnicord.privacy")
 CONFIRM_SECONDS = 120.0
-ASK = ("This erases everything Omnicord keeps about you, in every server and in DMs: your "
-       "messages it answered and its replies to them, your preferences and your usage. It "
-       "cannot be undone. Messages in Discord itself stay until you delete them there.")
-CANCELLED = "Cancelled: nothing was erased."
-TIMED_OUT = "No answer, so nothing was erased."
-NOT_YOURS = "Only the member who asked can answer this."
+ASK = text("privacy.ask")
+CANCELLED = text("privacy.cancelled")
+TIMED_OUT = text("privacy.timed_out")
+NOT_YOURS = text("privacy.not_yours")
 
 
 def members_edit(payload: discord.RawMessageUpdateEvent) -> bool:
@@ -54,10 +54,12 @@ def members_edit(payload: discord.RawMessageUpdateEvent) -> bool:
             or [str(a.id) for a in before.attachments] != attachments)
 
 
-def forgotten(removed: Removed) -> str:
-    """What forget-me erased, for the member."""
-    return (f"Done: Omnicord forgot you. Erased {removed.turns} conversation turns, "
-            f"{removed.preferences} preference settings and {removed.usage} usage records.")
+def forgotten(removed: Removed, language: str = DEFAULT_LANGUAGE) -> str:
+    """What forget-me erased, for the member (in ``language``)."""
+    return t(language, "privacy.forgotten",
+             turns=text("privacy.turns", count=removed.turns),
+             preferences=text("privacy.preferences", count=removed.preferences),
+             usage=text("privacy.usage_records", count=removed.usage))
 
 
 class OmnicordPrivacy(commands.Cog):
@@ -184,20 +186,25 @@ class OmnicordPrivacy(commands.Cog):
 
 class ConfirmForget(discord.ui.View):
     """The buttons under ``/omni forget me``: only the member who asked can press them, and
-    nothing happens unless they confirm before the view times out."""
+    nothing happens unless they confirm before the view times out. The message is ephemeral,
+    so the buttons and answers are in the member's language (``language``)."""
 
     def __init__(self, erasures: Erasures, user_id: int,
-                 *, timeout: float = CONFIRM_SECONDS) -> None:
+                 *, timeout: float = CONFIRM_SECONDS,
+                 language: str = DEFAULT_LANGUAGE) -> None:
         super().__init__(timeout=timeout)
         self.erasures = erasures
         self.user_id = user_id
+        self.language = language
         self.asked: discord.Interaction | None = None  # the command, to edit on time-out
+        self.confirm.label = t(language, "privacy.confirm_button")
+        self.cancel.label = t(language, "privacy.cancel_button")
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.user_id:
             return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True,
-                                                allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(NOT_YOURS.render(member_language(interaction)),
+                                                ephemeral=True, allowed_mentions=NO_PINGS)
         return False
 
     @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
@@ -206,27 +213,28 @@ class ConfirmForget(discord.ui.View):
         self.stop()
         await interaction.response.defer()  # erasing a long history may take a while
         removed = await self.erasures.forget_member(str(self.user_id))
-        await interaction.edit_original_response(content=forgotten(removed), view=None,
-                                                 allowed_mentions=NO_PINGS)
+        await interaction.edit_original_response(content=forgotten(removed, self.language),
+                                                 view=None, allowed_mentions=NO_PINGS)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction,
                      _: discord.ui.Button[ConfirmForget]) -> None:
         self.stop()
-        await interaction.response.edit_message(content=CANCELLED, view=None,
-                                                allowed_mentions=NO_PINGS)
+        await interaction.response.edit_message(content=CANCELLED.render(self.language),
+                                                view=None, allowed_mentions=NO_PINGS)
 
     async def on_timeout(self) -> None:
         if self.asked is not None:
             with contextlib.suppress(discord.HTTPException):
-                await self.asked.edit_original_response(content=TIMED_OUT, view=None,
-                                                        allowed_mentions=NO_PINGS)
+                await self.asked.edit_original_response(
+                    content=TIMED_OUT.render(self.language), view=None,
+                    allowed_mentions=NO_PINGS)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: discord.ui.Item[ConfirmForget]) -> None:
-        text = f"⚠️ {friendly(error)}"
+        shown = f"⚠️ {friendly(error, language=member_language(interaction))}"
         with contextlib.suppress(discord.HTTPException):
-            await answer_privately(interaction, text)
+            await answer_privately(interaction, shown)
 
 
 forget_group = app_commands.Group(name="forget", description="Erase what Omnicord keeps")
@@ -236,14 +244,16 @@ forget_group = app_commands.Group(name="forget", description="Erase what Omnicor
                       "every server and DM")
 async def forget_me(interaction: discord.Interaction) -> None:
     """``/omni forget me``: ask for confirmation with a button only the member can press."""
+    language = member_language(interaction)
     cog = cog_of(interaction, OmnicordPrivacy)
     if not isinstance(cog, OmnicordPrivacy):
-        await interaction.response.send_message("Omnicord's privacy tools are not loaded.",
+        await interaction.response.send_message(t(language, "privacy.not_loaded"),
                                                 ephemeral=True)
         return
-    view = ConfirmForget(cog.erasures, interaction.user.id, timeout=CONFIRM_SECONDS)
+    view = ConfirmForget(cog.erasures, interaction.user.id, timeout=CONFIRM_SECONDS,
+                         language=language)
     view.asked = interaction
-    await interaction.response.send_message(ASK, view=view, ephemeral=True,
+    await interaction.response.send_message(ASK.render(language), view=view, ephemeral=True,
                                             allowed_mentions=NO_PINGS)
 
 

@@ -18,11 +18,11 @@ from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
 from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
-from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import chain_prefix
 from omnicord.conversation.export import PlacedTurn, export_json, export_markdown
 from omnicord.conversation.prompts import DEFAULT_SYSTEM_PROMPT
-from omnicord.i18n import LANGUAGES, language_name, language_of, t
+from omnicord.i18n import LANGUAGES, Text, language_name, language_of, t, text
 from omnicord.model.catalog import chat_models, find_model
 from omnicord.policy.languages import NO_TRANSLATION, check_language, translation_language
 from omnicord.policy.preferences import (
@@ -41,13 +41,10 @@ PlaceOption = discord.TextChannel | discord.Thread | None
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in ReplyMode]
 MEMBER_MODES = [*MODES, app_commands.Choice(name="server default", value="default")]
 CAPTION_MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in CaptionMode]
-CAPTION_MODE_TEXT = {CaptionMode.TRANSCRIPT: "transcripts", CaptionMode.DESCRIPTION:
-                     "descriptions", CaptionMode.BOTH: "transcripts and descriptions"}
+CAPTION_MODE_TEXT = {mode: text(f"settings.caption_mode.{mode.value}") for mode in CaptionMode}
 MAX_CHOICES = 25
 #: ``/omni status`` when the bot runs without the Message Content intent.
-NO_CONTENT_STATUS = ("Chat channels, Omnicord's threads and auto-captions are off (the bot only "
-                     "sees mentions, replies to it and DMs); set OMNICORD_MESSAGE_CONTENT=true "
-                     "to turn them on.")
+NO_CONTENT_STATUS = text("settings.status.no_content")
 PERSONA_LIMIT = 1500
 #: Turns of a channel a member without Manage Messages may export (the newest).
 EXPORT_TURNS = 100
@@ -58,20 +55,31 @@ def check_model(name: str) -> str:
     try:
         return find_model(name, "chat").name
     except ValueError as error:
-        raise SettingRefused(str(error)) from None
+        raise SettingRefused(getattr(error, "text", None) or str(error)) from None
 
 
 def settings_cog(interaction: discord.Interaction) -> OmnicordSettings:
     """The loaded settings cog."""
     cog = cog_of(interaction, OmnicordSettings)
     if cog is None:
-        raise SettingRefused("Omnicord's settings are not loaded")
+        raise SettingRefused(text("settings.not_loaded"))
     return cog
 
 
-async def say(interaction: discord.Interaction, text: str) -> None:
-    """A private answer to the member."""
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+async def say(interaction: discord.Interaction, key: str, /, **values: object) -> None:
+    """A private answer to the member: the catalogue message ``key``, in their language."""
+    await interaction.response.send_message(t(member_language(interaction), key, **values),
+                                            ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def mode_text(mode: str) -> Text:
+    """A reply mode (``text``, ``voice``, ``both``, ``auto``, ``default``) as members read it."""
+    return text(f"settings.reply_mode.{mode}")
+
+
+def state_text(enabled: bool) -> Text:
+    """``on`` or ``off``."""
+    return text("settings.on" if enabled else "settings.off")
 
 
 class OmnicordSettings(commands.Cog):
@@ -105,7 +113,7 @@ class OmnicordSettings(commands.Cog):
         """Change a channel's or thread's own settings (Manage Server, and in this server)."""
         guild = require_manage_guild(interaction)
         if str(place.guild.id) != guild:
-            raise SettingRefused("Choose a channel or thread of this server")
+            raise SettingRefused(text("settings.place_of_this_server"))
         store = self.runtime.preferences
         current = await store.place(str(place.id))
         await store.save_place(guild, str(place.id), replace(current, **change))
@@ -155,20 +163,23 @@ async def server_model(interaction: discord.Interaction, model: str,
     if channel is not None:
         chosen = None if model.strip().lower() == "default" else check_model(model)
         await cog.change_place(interaction, channel, model=chosen)
-        await say(interaction, f"Model in <#{channel.id}>: **{chosen}**." if chosen
-                  else f"<#{channel.id}> follows the server's model again.")
+        if chosen:
+            await say(interaction, "settings.model_in_place", channel=str(channel.id),
+                      model=chosen)
+        else:
+            await say(interaction, "settings.model_place_follows", channel=str(channel.id))
         return
     guild = await cog.change_server(interaction, model=model.strip())
     effective = await cog.runtime.admission.effective(guild, str(interaction.user.id))
-    await say(interaction, f"Model set to **{effective.model_name}** "
-                           f"(voice {effective.voice or 'none'}).")
+    await say(interaction, "settings.model_set", model=effective.model_name,
+              voice=effective.voice or text("settings.none"))
 
 
 @app_commands.command(name="voice", description="Default voice of spoken replies")
 @app_commands.autocomplete(voice=voice_choices)
 async def server_voice(interaction: discord.Interaction, voice: str) -> None:
     await settings_cog(interaction).change_server(interaction, voice=voice)
-    await say(interaction, f"Server voice set to **{voice}**.")
+    await say(interaction, "settings.voice_set", voice=voice)
 
 
 @app_commands.command(name="replies",
@@ -176,13 +187,13 @@ async def server_voice(interaction: discord.Interaction, voice: str) -> None:
 @app_commands.choices(mode=MODES)
 async def server_replies(interaction: discord.Interaction, mode: str) -> None:
     await settings_cog(interaction).change_server(interaction, reply_mode=ReplyMode(mode))
-    await say(interaction, f"Replies in this server: **{mode}**.")
+    await say(interaction, "settings.replies_set", mode=mode_text(mode))
 
 
 @app_commands.command(name="thinking", description="Thinking mode (text-only, slower, deeper)")
 async def server_thinking(interaction: discord.Interaction, enabled: bool) -> None:
     await settings_cog(interaction).change_server(interaction, thinking=enabled)
-    await say(interaction, f"Thinking mode **{'on' if enabled else 'off'}**.")
+    await say(interaction, "settings.thinking_set", state=state_text(enabled))
 
 
 @app_commands.command(name="chat-channel", description="Answer every message in a channel")
@@ -204,17 +215,20 @@ async def server_caption_channel(
     guild = require_manage_guild(interaction)
     target = channel or interaction.channel
     if target is None:
-        raise SettingRefused("Name a channel")
+        raise SettingRefused(text("settings.name_a_channel"))
     preferences = settings_cog(interaction).runtime.preferences
     if mode is not None:
         await preferences.set_caption_mode(guild, str(target.id), CaptionMode(mode))
     await preferences.set_channel_role(guild, str(target.id), "auto_caption", enabled)
     if not enabled:
-        await say(interaction, f"Auto-captions **off** in <#{target.id}>.")
+        await say(interaction, "settings.captions_off", channel=str(target.id))
         return
+    language = member_language(interaction)
     shown = CAPTION_MODE_TEXT[await preferences.caption_mode(str(target.id))]
-    await say(interaction, f"Auto-captions **on** in <#{target.id}>: {shown}."
-              + _needs_content(interaction, "Auto-captioning"))
+    await interaction.response.send_message(
+        t(language, "settings.captions_on", channel=str(target.id), shown=shown)
+        + _needs_content(interaction, "settings.needs_content_captions"),
+        ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 @app_commands.command(name="caption-language",
@@ -227,8 +241,10 @@ async def server_caption_language(interaction: discord.Interaction, language: st
     current = await cog.runtime.preferences.guild(guild)
     stored = None if chosen == NO_TRANSLATION else chosen
     await cog.runtime.preferences.save_guild(guild, replace(current, caption_language=stored))
-    await say(interaction, f"Transcripts here are translated into **{stored}**." if stored
-              else "Transcripts here are not translated.")
+    if stored:
+        await say(interaction, "settings.translated_into", language=stored)
+    else:
+        await say(interaction, "settings.not_translated")
 
 
 async def _channel_role(
@@ -238,21 +254,22 @@ async def _channel_role(
     guild = require_manage_guild(interaction)
     target = channel or interaction.channel
     if target is None:
-        raise SettingRefused("Name a channel")
+        raise SettingRefused(text("settings.name_a_channel"))
     runtime = settings_cog(interaction).runtime
     await runtime.preferences.set_channel_role(guild, str(target.id), role, enabled)
-    what = "chat" if role == "chat" else "auto-captions"
-    state = "on" if enabled else "off"
-    warning = _needs_content(interaction, "A chat channel") if enabled else ""
-    await say(interaction, f"{what.capitalize()} **{state}** in <#{target.id}>.{warning}")
+    warning = _needs_content(interaction, "settings.needs_content_chat") if enabled else ""
+    answer = t(member_language(interaction), "settings.chat_set", state=state_text(enabled),
+               channel=str(target.id))
+    await interaction.response.send_message(answer + warning, ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
 
 
-def _needs_content(interaction: discord.Interaction, what: str) -> str:
-    """A warning to add when ``what`` cannot work because the bot does not read every
-    message (no Message Content intent); empty otherwise."""
+def _needs_content(interaction: discord.Interaction, key: str) -> str:
+    """A warning (catalogue ``key``) to add when a setting cannot work because the bot does
+    not read every message (no Message Content intent); empty otherwise."""
     if settings_cog(interaction).runtime.reads_all_messages:
         return ""
-    return "\n⚠️ " + NEEDS_CONTENT.format(what=what)
+    return "\n⚠️ " + t(member_language(interaction), key)
 
 
 @app_commands.command(name="allow-role", description="Open Omnicord to listed roles only "
@@ -273,7 +290,7 @@ async def server_allow_channel(
 ) -> None:
     target = channel or interaction.channel
     if target is None:
-        raise SettingRefused("Name a channel")
+        raise SettingRefused(text("settings.name_a_channel"))
     await _allow(interaction, "channel", target.id, allowed)
 
 
@@ -282,14 +299,15 @@ async def _allow(interaction: discord.Interaction, kind: str, target_id: int,
     guild = require_manage_guild(interaction)
     preferences = settings_cog(interaction).runtime.preferences
     await preferences.set_access(guild, kind, str(target_id), allowed)
-    await say(interaction, f"Omnicord is open to {access_text(await preferences.access(guild))}.")
+    await say(interaction, "settings.open_to", who=access_text(await preferences.access(guild)))
 
 
-def access_text(access: AccessList) -> str:
+def access_text(access: AccessList) -> Text:
     """Who may use Omnicord in a server, with role and channel mentions (which ping nobody)."""
-    roles = ", ".join(f"<@&{r}>" for r in sorted(access.roles)) or "everyone"
-    places = ", ".join(f"<#{c}>" for c in sorted(access.channels)) or "every channel"
-    return f"{roles}, in {places}"
+    roles = ", ".join(f"<@&{r}>" for r in sorted(access.roles)) or text("settings.everyone")
+    places = (", ".join(f"<#{c}>" for c in sorted(access.channels))
+              or text("settings.every_channel"))
+    return text("settings.access", roles=roles, places=places)
 
 
 @app_commands.command(name="persona", description="The system prompt for this server, or for "
@@ -299,18 +317,18 @@ def access_text(access: AccessList) -> str:
 async def server_persona(interaction: discord.Interaction, prompt: str = "",
                          channel: PlaceOption = None) -> None:
     if len(prompt) > PERSONA_LIMIT:
-        raise SettingRefused(f"Keep the persona under {PERSONA_LIMIT} characters")
+        raise SettingRefused(text("settings.persona_too_long", limit=PERSONA_LIMIT))
     cog = settings_cog(interaction)
     chosen = prompt.strip() or None
     if channel is not None:
         await cog.change_place(interaction, channel, system_prompt=chosen)
-        await say(interaction, f"Persona in <#{channel.id}> updated." if chosen
-                  else f"<#{channel.id}> follows the server's persona again.")
+        await say(interaction, "settings.persona_in_place" if chosen
+                  else "settings.persona_place_follows", channel=str(channel.id))
         return
     guild = require_manage_guild(interaction)
     current = await cog.runtime.preferences.guild(guild)
     await cog.runtime.preferences.save_guild(guild, replace(current, system_prompt=chosen))
-    await say(interaction, "Persona updated." if chosen else "Persona reset to default.")
+    await say(interaction, "settings.persona_updated" if chosen else "settings.persona_reset")
 
 
 CONVERSATION_MODES = [
@@ -331,19 +349,18 @@ async def server_conversations(interaction: discord.Interaction, mode: str,
                                channel: PlaceOption = None) -> None:
     target = channel or interaction.channel
     if not isinstance(target, discord.TextChannel | discord.Thread):
-        raise SettingRefused("Choose a text channel or a thread")
+        raise SettingRefused(text("settings.text_place"))
     chosen = None if mode == "default" else ConversationMode(mode)
     await settings_cog(interaction).change_place(interaction, target, conversation=chosen)
-    await say(interaction, f"<#{target.id}>: {CONVERSATION_TEXT[chosen]}.")
+    await say(interaction, "settings.conversations_set", channel=str(target.id),
+              mode=CONVERSATION_TEXT[chosen])
 
 
 #: ``/omni status`` and ``/omni-admin conversations``: what a conversation mode means.
-CONVERSATION_TEXT: dict[ConversationMode | None, str] = {
-    ConversationMode.REPLY_CHAIN: "a conversation per reply chain (a mention starts one, "
-                                  "replies continue it)",
-    ConversationMode.CHANNEL: "one shared history",
-    None: "the place's default (chat channels and Omnicord's threads: one shared history; "
-          "other channels: reply chains)",
+CONVERSATION_TEXT: dict[ConversationMode | None, Text] = {
+    ConversationMode.REPLY_CHAIN: text("settings.conversation.reply_chain"),
+    ConversationMode.CHANNEL: text("settings.conversation.channel"),
+    None: text("settings.conversation.default"),
 }
 
 
@@ -352,8 +369,10 @@ async def server_token_cap(
     interaction: discord.Interaction, tokens: app_commands.Range[int, 0, 100_000_000]
 ) -> None:
     await settings_cog(interaction).change_server(interaction, daily_token_cap=tokens)
-    await say(interaction, f"Daily cap per member: **{tokens:,}** tokens." if tokens
-              else "Daily cap removed.")
+    if tokens:
+        await say(interaction, "settings.cap_set", tokens=tokens)
+    else:
+        await say(interaction, "settings.cap_removed")
 
 
 LANGUAGE_CHOICES = [
@@ -374,9 +393,8 @@ async def server_language(interaction: discord.Interaction, language: str) -> No
     current = await cog.runtime.preferences.guild(guild)
     await cog.runtime.preferences.save_guild(guild, replace(current, language=chosen))
     speaks = await place_language(cog.runtime.preferences, interaction.guild)
-    key = "language.set" if chosen else "language.follows_discord"
-    await say(interaction, t(member_language(interaction), key,
-                             language=language_name(speaks, native=True)))
+    await say(interaction, "language.set" if chosen else "language.follows_discord",
+              language=language_name(speaks, native=True))
 
 
 #: ``/omni-admin``: the server-wide settings.
@@ -391,8 +409,10 @@ ADMIN_COMMANDS: tuple[app_commands.Command[Any, ..., Any], ...] = (
 async def me_voice(interaction: discord.Interaction, voice: str) -> None:
     cleared = voice.strip().lower() in ("", "default")
     await settings_cog(interaction).change_member(interaction, voice=None if cleared else voice)
-    await say(interaction, "Voice follows the server again." if cleared
-              else f"Your voice: **{voice}**.")
+    if cleared:
+        await say(interaction, "settings.me_voice_follows")
+    else:
+        await say(interaction, "settings.me_voice", voice=voice)
 
 
 @me_group.command(name="replies", description="How you want replies")
@@ -400,7 +420,7 @@ async def me_voice(interaction: discord.Interaction, voice: str) -> None:
 async def me_replies(interaction: discord.Interaction, mode: str) -> None:
     chosen = None if mode == "default" else ReplyMode(mode)
     await settings_cog(interaction).change_member(interaction, reply_mode=chosen)
-    await say(interaction, f"Your replies: **{mode}**.")
+    await say(interaction, "settings.me_replies", mode=mode_text(mode))
 
 
 @me_group.command(name="caption-language",
@@ -411,12 +431,11 @@ async def me_caption_language(interaction: discord.Interaction, language: str) -
     chosen = None if follow else check_language(language)
     await settings_cog(interaction).change_member(interaction, caption_language=chosen)
     if follow:
-        text = "Your transcripts follow the server's translation again."
+        await say(interaction, "settings.me_captions_follow")
     elif chosen == NO_TRANSLATION:
-        text = "Your transcripts are not translated."
+        await say(interaction, "settings.me_captions_none")
     else:
-        text = f"Your transcripts are translated into **{chosen}**."
-    await say(interaction, text)
+        await say(interaction, "settings.me_captions_into", language=chosen)
 
 
 @app_commands.command(name="status", description="The settings Omnicord uses for you here")
@@ -430,26 +449,32 @@ async def status(interaction: discord.Interaction) -> None:
     caption_mode = await runtime.preferences.caption_mode(str(interaction.channel_id))
     language = await _translation(runtime.preferences, guild, str(interaction.user.id))
     persona = effective.system_prompt or DEFAULT_SYSTEM_PROMPT
+    shown = member_language(interaction)
     lines = [
-        f"**Model:** {effective.model_name} ({SOURCE_TEXT[effective.model_from]})",
-        f"**Voice:** {effective.voice or '—'}",
-        f"**Replies:** {effective.reply_mode.value}",
-        f"**Thinking:** {'on' if effective.thinking else 'off'}",
-        f"**Daily cap:** {_cap_text(effective.daily_token_cap)}",
-        f"**This channel:** chat {'on' if chat else 'off'}, auto-captions "
-        f"{f'on ({caption_mode.value})' if captions else 'off'}",
-        f"**Transcripts translated into:** {language or '— (not translated)'}",
-        f"**Persona** ({SOURCE_TEXT[effective.persona_from]}): "
-        f"{persona[:300]}{'…' if len(persona) > 300 else ''}",
+        t(shown, "settings.status.model", model=effective.model_name,
+          source=SOURCE_TEXT[effective.model_from]),
+        t(shown, "settings.status.voice", voice=effective.voice or "—"),
+        t(shown, "settings.status.replies", mode=mode_text(effective.reply_mode.value)),
+        t(shown, "settings.status.thinking", state=state_text(effective.thinking)),
+        t(shown, "settings.status.daily_cap", cap=_cap_text(effective.daily_token_cap)),
+        t(shown, "settings.status.this_channel", chat=state_text(chat),
+          captions=text("settings.status.captions_on", mode=CAPTION_MODE_TEXT[caption_mode])
+          if captions else text("settings.status.captions_off")),
+        t(shown, "settings.status.translated",
+          language=language or text("settings.status.not_translated")),
+        t(shown, "settings.status.persona", source=SOURCE_TEXT[effective.persona_from],
+          persona=f"{persona[:300]}{'…' if len(persona) > 300 else ''}"),
     ]
     if interaction.guild is not None:
-        lines.append(f"**Conversations here:** {CONVERSATION_TEXT[effective.conversation]}")
-    if interaction.guild is not None:
-        lines.append(f"**Open to:** {access_text(await runtime.preferences.access(guild))}")
+        lines.append(t(shown, "settings.status.conversations",
+                       mode=CONVERSATION_TEXT[effective.conversation]))
+        lines.append(t(shown, "settings.status.open_to",
+                       who=access_text(await runtime.preferences.access(guild))))
     if not runtime.reads_all_messages:
-        lines.append(f"**Message Content intent:** off. {NO_CONTENT_STATUS}")
-    lines.append(runtime.services.data_statement())
-    await say(interaction, "\n".join(lines))
+        lines.append(NO_CONTENT_STATUS.render(shown))
+    lines.append(runtime.services.data_statement(shown))
+    await interaction.response.send_message("\n".join(lines), ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
 
 
 async def _translation(preferences: PreferenceStore, guild: str, user: str) -> str | None:
@@ -460,26 +485,25 @@ async def _translation(preferences: PreferenceStore, guild: str, user: str) -> s
 
 
 #: Where a model or persona in effect was chosen.
-SOURCE_TEXT = {"thread": "set for this thread", "channel": "set for the channel",
-               "server": "the server's", "default": "Omnicord's default"}
+SOURCE_TEXT = {source: text(f"settings.source.{source}")
+               for source in ("thread", "channel", "server", "default")}
 
 
-def _cap_text(cap: int | None) -> str:
-    return f"{cap:,} tokens per member" if cap else "none"
+def _cap_text(cap: int | None) -> Text:
+    return text("settings.status.cap_tokens", cap=cap) if cap else text("settings.none")
 
 
 @app_commands.command(name="reset", description="Forget the conversation here")
 async def reset(interaction: discord.Interaction) -> None:
     if interaction.guild is not None and not interaction.permissions.manage_messages:
-        raise SettingRefused("Clearing a channel's conversation needs the Manage Messages "
-                             "permission; in DMs you can always clear your own")
+        raise SettingRefused(text("settings.reset_needs_manage_messages"))
     store = settings_cog(interaction).runtime.services.store
     scope = scope_for(interaction.channel, interaction.user)
     if interaction.guild is None or interaction.channel_id is None:
         removed = await store.reset(scope)
     else:  # the shared history and every reply chain of this channel or thread
         removed = await store.reset_place(scope, chain_prefix(str(interaction.channel_id)))
-    await say(interaction, f"Conversation cleared ({removed} turns forgotten).")
+    await say(interaction, "settings.reset_done", count=removed)
 
 
 @app_commands.command(name="export", description="The conversation here, as a file")
@@ -498,9 +522,10 @@ async def export(interaction: discord.Interaction, format: str = "md") -> None:
     text = (export_json if format == "json" else export_markdown)(scope, turns)
     file = discord.File(io.BytesIO(text.encode()), filename=f"omnicord-{scope.replace(':', '-')}"
                         f".{format}")
-    note = (f" (the newest {limit}: a full export needs the Manage Messages permission)"
-            if limit is not None and len(turns) == limit else "")
-    await interaction.response.send_message(f"{len(turns)} turns{note}.", file=file,
+    key = ("settings.exported_newest" if limit is not None and len(turns) == limit
+           else "settings.exported")
+    await interaction.response.send_message(t(member_language(interaction), key,
+                                              count=len(turns)), file=file,
                                             ephemeral=True, allowed_mentions=NO_PINGS)
 
 
@@ -514,8 +539,7 @@ def export_limit(interaction: discord.Interaction) -> int | None:
         return None
     permissions = interaction.permissions
     if not permissions.read_message_history:
-        raise SettingRefused("Exporting this channel's conversation needs the Read Message "
-                             "History permission here; in DMs you can always export your own")
+        raise SettingRefused(text("settings.export_needs_history"))
     return None if permissions.manage_messages else EXPORT_TURNS
 
 

@@ -22,19 +22,20 @@ from discord.ext import commands
 from omnicord.cogs.access.checks import require_manage_guild
 from omnicord.cogs.access.places import guild_key
 from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.locale import member_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
+from omnicord.i18n import DEFAULT_LANGUAGE, Text, t, text
 from omnicord.policy.budgets import Budgets
 from omnicord.policy.preferences import SettingRefused
-from omnicord.policy.usage import UsageTotals, cost_text, money, price_hint, today, unpriced
+from omnicord.policy.usage import Money, UsageTotals, today, unpriced
 from omnicord.policy.usage_chart import render_usage_chart
 
 #: Days the chart covers.
 CHART_DAYS = 30
 CHART_NAME = "usage.png"
-SERVER_ONLY = "Server usage is only shown in a server."
-MANAGERS_ONLY = ("Server usage is for members with the Manage Server permission; "
-                 "`/omni usage` shows yours.")
+SERVER_ONLY = text("usage.server_only")
+MANAGERS_ONLY = text("usage.managers_only")
 
 
 def month_start() -> str:
@@ -43,34 +44,46 @@ def month_start() -> str:
 
 
 #: A labelled stretch of usage (``You today``) and its usage per model.
-Period = tuple[str, Mapping[str, UsageTotals]]
+Period = tuple[Text, Mapping[str, UsageTotals]]
 
 
-def describe(label: str, models: Mapping[str, UsageTotals]) -> list[str]:
+def cost_of(totals: UsageTotals) -> Text:
+    """``cost $1.20`` or ``cost unknown``, to render in the member's language."""
+    if totals.cost is None:
+        return text("usage.cost_unknown")
+    return text("usage.cost", amount=Money.of(totals.cost))
+
+
+def describe(language: str, label: Text, models: Mapping[str, UsageTotals]) -> list[str]:
     """A period's line (tokens in and out, cost), then one per model when several were used."""
     totals = sum(models.values(), UsageTotals(cost=0.0))
-    lines = [f"**{label}:** {totals.total_tokens:,} tokens ({totals.prompt_tokens:,} in, "
-             f"{totals.completion_tokens:,} out), {cost_text(totals)}"]
+    lines = [t(language, "usage.period", label=label,
+               total=text("usage.tokens", count=totals.total_tokens),
+               prompt=totals.prompt_tokens, completion=totals.completion_tokens,
+               cost=cost_of(totals))]
     if len(models) > 1:
-        lines += [f"- {model}: {used.total_tokens:,} tokens, {cost_text(used)}"
+        lines += [t(language, "usage.model_line", model=model,
+                    total=text("usage.tokens", count=used.total_tokens), cost=cost_of(used))
                   for model, used in models.items()]
     return lines
 
 
-def compose(parts: Sequence[Period | str]) -> str:
-    """The report: each period described, other lines as they are, and once at the end how
-    to give the prices that are missing."""
+def compose(language: str, parts: Sequence[Period | Text]) -> str:
+    """The report in ``language``: each period described, other lines as they are, and once
+    at the end how to give the prices that are missing."""
     lines: list[str] = []
     missing: list[str] = []
     for part in parts:
-        if isinstance(part, str):
-            lines.append(part)
+        if isinstance(part, Text):
+            lines.append(part.render(language))
         else:
-            lines += describe(*part)
+            lines += describe(language, *part)
             missing += unpriced(part[1])
-    hint = price_hint(missing, quote="`")
-    if hint:
-        lines.append(hint[0].upper() + hint[1:])
+    missing = list(dict.fromkeys(missing))
+    if missing:
+        setting = "OMNICORD_PRICES=" + ",".join(f"{model}=IN/OUT" for model in missing)
+        lines.append(t(language, "usage.price_hint", models=", ".join(missing),
+                       setting=f"`{setting}`"))
     return "\n".join(lines)
 
 
@@ -94,13 +107,15 @@ class OmnicordUsage(commands.Cog):
     def budgets(self) -> Budgets:
         """The monthly budgets the request gate checks."""
         if self.runtime.admission.budgets is None:
-            raise SettingRefused("Budgets are not available in this bot")
+            raise SettingRefused(text("usage.budgets_unavailable"))
         return self.runtime.admission.budgets
 
-    async def set_budget(self, guild: str, tokens: int | None, dollars: float | None) -> str:
-        """Change the server's monthly budgets (None: unchanged, 0: removed); the new ones."""
+    async def set_budget(self, guild: str, tokens: int | None, dollars: float | None,
+                         language: str = DEFAULT_LANGUAGE) -> str:
+        """Change the server's monthly budgets (None: unchanged, 0: removed); the new ones,
+        in ``language``."""
         if (tokens or 0) < 0 or (dollars or 0) < 0:
-            raise SettingRefused("A budget cannot be negative (0 removes it)")
+            raise SettingRefused(text("usage.budget_negative"))
         if dollars and not self.budgets.prices_known():
             raise SettingRefused(NO_PRICES)
         store = self.runtime.preferences
@@ -110,44 +125,57 @@ class OmnicordUsage(commands.Cog):
         if dollars is not None:
             current = replace(current, monthly_money_budget=dollars or None)
         await store.save_guild(guild, current)
-        chosen = [f"**{current.monthly_token_budget:,} tokens**"
-                  if current.monthly_token_budget else "",
-                  f"**{money(current.monthly_money_budget)}**"
-                  if current.monthly_money_budget else ""]
-        return ("Monthly budget (UTC months): " + " and ".join(filter(None, chosen)) + "."
-                if any(chosen) else "No monthly budget: the server's use is not limited.")
+        chosen = [f"**{shown.render(language)}**" for shown in (
+            text("usage.tokens", count=current.monthly_token_budget)
+            if current.monthly_token_budget else None,
+            Money.of(current.monthly_money_budget) if current.monthly_money_budget else None,
+        ) if shown is not None]
+        if not chosen:
+            return t(language, "usage.no_budget")
+        budgets = chosen[0] if len(chosen) == 1 else t(language, "usage.both", first=chosen[0],
+                                                       second=chosen[1])
+        return t(language, "usage.budget_set", budgets=budgets)
 
     async def report(self, interaction: discord.Interaction) -> str:
-        """The member's usage, and the server's for members who manage it."""
+        """The member's usage, and the server's for members who manage it (in the member's
+        language)."""
         user = str(interaction.user.id)
-        parts: list[Period | str] = await self.periods("You", user_id=user)
+        parts: list[Period | Text] = await self.periods("you", user_id=user)
         effective = await self.runtime.admission.effective(guild_key(interaction.guild), user)
         if effective.daily_token_cap:
-            parts.append(f"Daily cap: {effective.daily_token_cap:,} tokens")
+            parts.append(text("usage.daily_cap",
+                              tokens=text("usage.tokens", count=effective.daily_token_cap)))
         if interaction.guild is not None and interaction.permissions.manage_guild:
-            parts += await self.periods("Server", guild_id=guild_key(interaction.guild))
-        return compose(parts)
+            parts += await self.periods("server", guild_id=guild_key(interaction.guild))
+        return compose(member_language(interaction), parts)
 
-    async def server_report(self, guild_id: str) -> str:
+    async def server_report(self, guild_id: str, language: str = DEFAULT_LANGUAGE) -> str:
         """The server's usage today and this month."""
-        return compose(await self.periods("Server", guild_id=guild_id))
+        return compose(language, await self.periods("server", guild_id=guild_id))
 
     async def periods(self, who: str, *, user_id: str | None = None,
-                      guild_id: str | None = None) -> list[Period | str]:
-        """Usage per model today and this month, for a member or a server."""
+                      guild_id: str | None = None) -> list[Period | Text]:
+        """Usage per model today and this month, for a member (``who`` "you") or a server
+        ("server")."""
         ledger = self.runtime.usage
-        return [(f"{who} {label}", await ledger.by_model(since_day=since, user_id=user_id,
-                                                         guild_id=guild_id))
-                for label, since in (("today", today()), ("this month", month_start()))]
+        return [(text(f"usage.{who}_{label}"),
+                 await ledger.by_model(since_day=since, user_id=user_id, guild_id=guild_id))
+                for label, since in (("today", today()), ("this_month", month_start()))]
 
     async def chart(self, title: str, *, user_id: str | None = None,
-                    guild_id: str | None = None) -> discord.File:
-        """The last ``CHART_DAYS`` days' usage as a PNG bar chart (drawn off the event loop)."""
+                    guild_id: str | None = None,
+                    language: str = DEFAULT_LANGUAGE) -> discord.File:
+        """The last ``CHART_DAYS`` days' usage as a PNG bar chart (drawn off the event loop);
+        its description (the alt text) in ``language``, the picture's own words in English
+        (its font has no CJK glyphs)."""
         days = await self.runtime.usage.daily(days=CHART_DAYS, user_id=user_id,
                                               guild_id=guild_id)
         png = await asyncio.to_thread(render_usage_chart, days, title=title)
+        titles = {"Server usage": "usage.chart_server", "Your Omnicord usage": "usage.chart_you"}
+        shown = t(language, titles[title]) if title in titles else title
         return discord.File(io.BytesIO(png), filename=CHART_NAME,
-                            description=f"{title}: tokens per day, last {CHART_DAYS} days")
+                            description=t(language, "usage.chart_description", title=shown,
+                                          days=CHART_DAYS))
 
 
 @app_commands.command(name="usage", description="Your Omnicord token usage and its cost")
@@ -155,37 +183,38 @@ class OmnicordUsage(commands.Cog):
 async def usage_command(interaction: discord.Interaction,
                         scope: Literal["me", "server"] = "me") -> None:
     """``/omni usage [scope:me|server]``: the report, with a chart of the last 30 days."""
+    language = member_language(interaction)
     cog = cog_of(interaction, OmnicordUsage)
     if not isinstance(cog, OmnicordUsage):
-        await interaction.response.send_message("Usage is not available.", ephemeral=True)
+        await interaction.response.send_message(t(language, "usage.not_available"),
+                                                ephemeral=True)
         return
     if scope == "server":
         if interaction.guild is None or not interaction.permissions.manage_guild:
             refusal = SERVER_ONLY if interaction.guild is None else MANAGERS_ONLY
-            await interaction.response.send_message(refusal, ephemeral=True,
+            await interaction.response.send_message(refusal.render(language), ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
             return
         guild = guild_key(interaction.guild)
-        text = await cog.server_report(guild)
-        chart = await cog.chart("Server usage", guild_id=guild)
+        report = await cog.server_report(guild, language)
+        chart = await cog.chart("Server usage", guild_id=guild, language=language)
     else:
-        text = await cog.report(interaction)
-        chart = await cog.chart("Your Omnicord usage", user_id=str(interaction.user.id))
-    await interaction.response.send_message(text, file=chart, ephemeral=True,
+        report = await cog.report(interaction)
+        chart = await cog.chart("Your Omnicord usage", user_id=str(interaction.user.id),
+                                language=language)
+    await interaction.response.send_message(report, file=chart, ephemeral=True,
                                             allowed_mentions=NO_PINGS)
 
 
 #: Why a dollar budget cannot be set without prices, and how to give them.
-NO_PRICES = ("No chat model has a price, so a dollar budget could never be counted: the bot's "
-             "owner can set `OMNICORD_PRICES=qwen3-omni-flash=IN/OUT` (US dollars per million "
-             "tokens) and restart; a token budget works without prices.")
+NO_PRICES = text("usage.no_prices")
 
 
 def usage_cog(interaction: discord.Interaction) -> OmnicordUsage:
     """The loaded usage cog."""
     cog = cog_of(interaction, OmnicordUsage)
     if not isinstance(cog, OmnicordUsage):
-        raise SettingRefused("Usage is not available")
+        raise SettingRefused(text("usage.not_available"))
     return cog
 
 
@@ -197,8 +226,9 @@ async def server_budget(interaction: discord.Interaction,
                         dollars: app_commands.Range[float, 0.0, 1e9] | None = None) -> None:
     """``/omni-admin budget [tokens] [dollars]``: set or remove (0) the server's budgets."""
     guild = require_manage_guild(interaction)
-    text = await usage_cog(interaction).set_budget(guild, tokens, dollars)
-    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    answer = await usage_cog(interaction).set_budget(guild, tokens, dollars,
+                                                     member_language(interaction))
+    await interaction.response.send_message(answer, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 @app_commands.command(name="status", description="This month's spend against the server's "
@@ -207,8 +237,8 @@ async def server_status(interaction: discord.Interaction) -> None:
     """``/omni-admin status``: this month's spend, budgets, and a ⚠️ line from 80%."""
     guild = require_manage_guild(interaction)
     status = await usage_cog(interaction).budgets.status(guild)
-    await interaction.response.send_message("\n".join(status.lines()), ephemeral=True,
-                                            allowed_mentions=NO_PINGS)
+    await interaction.response.send_message("\n".join(status.lines(member_language(interaction))),
+                                            ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 #: The ``/omni-admin`` commands of this cog.

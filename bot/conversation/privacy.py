@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from omnicord.i18n import DEFAULT_LANGUAGE, language_of, t, text
+from omnicord.i18n.formatting import format_number
 from omnicord.media.cache import MediaCache
 from omnicord.store.interface import Store
 from omnicord.store.records import ERASURE_KEEP_SECONDS, Kept, Removed
@@ -180,28 +182,30 @@ def retention_cutoffs(days: int, now: datetime) -> tuple[str, str]:
 
 #: Model Studio endpoints (host, or a region id in a workspace host) and where they are.
 _REGIONS = (
-    ("dashscope-intl.aliyuncs.com", "Singapore (international)"),
-    ("dashscope-us.aliyuncs.com", "US (Virginia)"),
-    ("dashscope.aliyuncs.com", "China (Beijing)"),
-    (".ap-southeast-1.", "Singapore (international)"),
-    (".us-east-1.", "US (Virginia)"),
-    (".cn-beijing.", "China (Beijing)"),
-    (".cn-hongkong.", "China (Hong Kong)"),
-    (".ap-northeast-1.", "Japan (Tokyo)"),
-    (".eu-central-1.", "Germany (Frankfurt)"),
+    ("dashscope-intl.aliyuncs.com", "singapore"),
+    ("dashscope-us.aliyuncs.com", "us"),
+    ("dashscope.aliyuncs.com", "beijing"),
+    (".ap-southeast-1.", "singapore"),
+    (".us-east-1.", "us"),
+    (".cn-beijing.", "beijing"),
+    (".cn-hongkong.", "hongkong"),
+    (".ap-northeast-1.", "tokyo"),
+    (".eu-central-1.", "frankfurt"),
 )
 
 
-def model_service(base_url: str) -> str:
+def model_service(base_url: str, language: str = DEFAULT_LANGUAGE) -> str:
     """Who members' messages are sent to, from DASHSCOPE_BASE_URL: Alibaba Cloud Model Studio
-    and its region, or the other service's host name."""
+    and its region, or the other service's host name (in ``language``)."""
     host = (urlsplit(base_url).hostname or "").lower()
     if host.endswith(".aliyuncs.com"):
         for marker, region in _REGIONS:
             if host == marker or (marker.startswith(".") and marker in f".{host}"):
-                return f"Alibaba Cloud Model Studio, region {region}"
-        return f"Alibaba Cloud Model Studio ({host})"
-    return f"the model service at {host or 'an unnamed host'} (set by the bot's operator)"
+                return t(language, "privacy.service.region",
+                         region=text(f"privacy.region.{region}"))
+        return t(language, "privacy.service.host", host=host)
+    return t(language, "privacy.service.other",
+             host=host or text("privacy.service.unnamed_host"))
 
 
 @dataclass(frozen=True)
@@ -214,22 +218,20 @@ class DataFacts:
     cache_days: float
 
 
-def data_statement(facts: DataFacts) -> str:
-    """A few lines for members: what is stored, where, for how long, sent to whom, and how to
-    delete it."""
-    kept = (f"for {facts.retention_days} days" if facts.retention_days > 0
-            else "until deleted")
-    database = "a PostgreSQL database" if facts.backend == "postgresql" else "a SQLite file"
+def data_statement(facts: DataFacts, language: str = DEFAULT_LANGUAGE) -> str:
+    """A few lines for members, in ``language``: what is stored, where, for how long, sent to
+    whom, and how to delete it."""
+    kept = (text("privacy.statement.kept_days", count=facts.retention_days)
+            if facts.retention_days > 0 else text("privacy.statement.kept_until_deleted"))
+    database = text("privacy.statement.postgresql" if facts.backend == "postgresql"
+                    else "privacy.statement.sqlite")
+    # As many decimals as the setting has (1.5 days, not 1.50), in the language's notation.
+    decimals = len(f"{facts.cache_days:g}".partition(".")[2])
+    cache_days = format_number(language_of(language), facts.cache_days, decimals=decimals)
     return "\n".join([
-        "**Your data:** for each message Omnicord answers it stores your name and id, your "
-        "text, a description of your attachments, its reply and the message ids, in "
-        f"{database} run by this bot's operator, {kept}; also your preferences and daily token "
-        f"counts. Converted attachments are cached on its disk up to {facts.cache_days:g} days. "
-        "In live talk, what you say in the voice channel is kept as words, never as audio.",
-        f"**Sent to:** {model_service(facts.base_url)}, to make each reply (in live talk, your "
-        "voice as you speak).",
-        "**Deleting:** delete your message and its turn goes, with Omnicord's reply to it; "
-        "edit it and its turn goes (the reply stays); `/omni forget me` erases everything "
-        "kept about you, from the database's files too (messages in Discord stay); "
-        "`/omni export` shows what is kept here. Omnicord's logs never hold what you wrote.",
+        t(language, "privacy.statement.data", database=database, kept=kept,
+          cache_days=cache_days),
+        t(language, "privacy.statement.sent_to",
+          service=model_service(facts.base_url, language)),
+        t(language, "privacy.statement.deleting"),
     ])

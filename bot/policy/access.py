@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from omnicord.errors import InputError
+from omnicord.i18n import text
 from omnicord.store.interface import PreferenceStore
 from omnicord.store.records import AccessList
 
-NO_DMS = "I don't answer direct messages here; please ask me in a server"
-NOT_YOUR_ROLES = "Omnicord is only open to some roles in this server"
-NOT_THIS_CHANNEL = "Omnicord isn't available in this channel; please try another one"
+NO_DMS = text("errors_access.no_dms")
+NOT_YOUR_ROLES = text("errors_access.not_your_roles")
+NOT_THIS_CHANNEL = text("errors_access.not_this_channel")
 
 
 class AccessRefused(InputError):

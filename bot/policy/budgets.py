@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from omnicord.errors import InputError
+from omnicord.i18n import DEFAULT_LANGUAGE, Text, t, text
 from omnicord.model.catalog import Price
-from omnicord.policy.usage import money
+from omnicord.policy.usage import Money
 from omnicord.store.interface import Store
 
 log = logging.getLogger("omnicord.usage")
@@ -52,6 +53,16 @@ def this_month() -> str:
 def month_name(month: str) -> str:
     """``December`` for ``2026-12``."""
     return _MONTHS[int(month[5:7]) - 1]
+
+
+def month_text(month: str) -> Text:
+    """The month of ``YYYY-MM`` in a member's language (``December``, ``12月``, ``diciembre``)."""
+    return text(f"usage.month.{int(month[5:7])}")
+
+
+def first_of(month: str) -> Text:
+    """The first day of ``month`` (``YYYY-MM``), UTC, in a member's language."""
+    return text("usage.first_of", month=month_text(month))
 
 
 def next_month(month: str) -> str:
@@ -85,18 +96,22 @@ class Budget:
         """Whether at least ``NOTICE_AT`` of it, but not all, is spent."""
         return NOTICE_AT <= self.share < 1
 
-    def amount(self, value: float) -> str:
-        """``1,000,000 tokens`` or ``$5.00``."""
-        return f"{int(value):,} tokens" if self.unit == "tokens" else money(value)
+    def amount(self, value: float, language: str = DEFAULT_LANGUAGE) -> str:
+        """``1,000,000 tokens`` or ``$5.00`` (in ``language``)."""
+        return self.amount_text(value).render(language)
 
-    def refusal(self, month: str) -> str:
+    def amount_text(self, value: float) -> Text:
+        """An amount of this budget's unit, to render in a member's language."""
+        return (text("usage.tokens", count=int(value)) if self.unit == "tokens"
+                else Money.of(value))
+
+    def refusal(self, month: str) -> Text:
         """The one polite line a member gets while the budget is spent."""
-        again = f"1 {month_name(next_month(month))} (UTC)"
+        again = first_of(next_month(month))
         if self.owner == "bot":
-            return (f"Omnicord has used its budget for {month_name(month)}; it answers again on "
-                    f"{again}.")
-        return (f"This server has used its Omnicord budget for {month_name(month)} "
-                f"({self.amount(self.limit)}); Omnicord answers again on {again}.")
+            return text("errors_access.over_budget_bot", month=month_text(month), again=again)
+        return text("errors_access.over_budget_server", month=month_text(month),
+                    limit=self.amount_text(self.limit), again=again)
 
 
 @dataclass(frozen=True)
@@ -109,40 +124,54 @@ class BudgetStatus:
     server_tokens: int  # used by the server this month, budget or not
     server_dollars: float | None  # None: a model it used has no price
 
-    def lines(self) -> list[str]:
-        """The report, one line each: the server's budgets, the bot-wide state, warnings."""
-        lines = [f"**Budgets for {month_name(self.month)} {self.month[:4]} (UTC)**"]
-        used = f"{self.server_tokens:,} tokens" + (
-            "" if self.server_dollars is None else f", {money(self.server_dollars)}")
+    def lines(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
+        """The report in ``language``, one line each: the server's budgets, the bot-wide
+        state, warnings."""
+        lines = [t(language, "usage.status.title", month=month_text(self.month),
+                   year=self.month[:4])]
+        used = text("usage.tokens", count=self.server_tokens)
+        if self.server_dollars is not None:
+            used = text("usage.status.used_priced", tokens=used,
+                        money=Money.of(self.server_dollars))
         if not self.server:
-            lines.append(f"Server: no monthly budget (used this month: {used})")
+            lines.append(t(language, "usage.status.server_none", used=used))
         for budget in self.server:
-            lines.append(f"Server {budget.unit}: {budget.amount(budget.spent)} of "
-                         f"{budget.amount(budget.limit)} ({_percent(budget)})"
-                         + _unpriced_note(budget))
+            lines.append(t(language, "usage.status.server_budget", unit=_unit(budget),
+                           spent=budget.amount_text(budget.spent),
+                           limit=budget.amount_text(budget.limit), percent=_share(budget))
+                         + _unpriced_note(budget, language))
         # Other servers' spend is theirs: the bot-wide budget is shown as a share only.
-        lines += [f"Bot-wide {budget.unit}: {_percent(budget)} of the monthly budget used"
-                  for budget in self.bot] or ["Bot-wide: no monthly budget"]
-        again = f"1 {month_name(next_month(self.month))} (UTC)"
+        lines += [t(language, "usage.status.bot_budget", unit=_unit(budget),
+                    percent=_share(budget)) for budget in self.bot] or [
+            t(language, "usage.status.bot_none")]
+        again = first_of(next_month(self.month))
         for budget in (*self.server, *self.bot):
-            whose = "This server" if budget.owner == "server" else "Omnicord as a whole"
             if budget.over:
-                lines.append(f"⛔ {whose} has spent its monthly {budget.unit} budget: members "
-                             f"are told so, and nothing is sent to the model until {again}.")
+                lines.append(t(language, f"usage.status.over_{budget.owner}",
+                               unit=_unit(budget), again=again))
             elif budget.near:
-                lines.append(f"⚠️ {whose} has used {_percent(budget)} of its monthly "
-                             f"{budget.unit} budget.")
+                lines.append(t(language, f"usage.status.near_{budget.owner}",
+                               unit=_unit(budget), percent=_share(budget)))
         return lines
 
 
+def _share(budget: Budget) -> int:
+    """The whole percent of the budget spent."""
+    return int(budget.share * 100)
+
+
 def _percent(budget: Budget) -> str:
-    return f"{int(budget.share * 100)}%"
+    return f"{_share(budget)}%"
 
 
-def _unpriced_note(budget: Budget) -> str:
+def _unit(budget: Budget) -> Text:
+    return text(f"usage.unit.{budget.unit}")
+
+
+def _unpriced_note(budget: Budget, language: str) -> str:
     if not budget.unpriced:
         return ""
-    return f"; at least: cost unknown for {', '.join(budget.unpriced)}"
+    return t(language, "usage.status.unpriced", models=", ".join(budget.unpriced))
 
 
 class Budgets:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from omnicord import i18n
 from omnicord.policy.preferences import SettingRefused
 
 #: The choice of no translation, stored as such (a member opting out of the server's).
@@ -57,8 +58,8 @@ def check_language(text: str) -> str:
     if key in _BY_NAME:
         return _BY_NAME[key]
     if len(name) > MAX_LANGUAGE_CHARS or not _NAME.fullmatch(name):
-        raise SettingRefused(f"{name[:MAX_LANGUAGE_CHARS]!r} is not a language name: give one "
-                             "such as French or Japanese, or none")
+        raise SettingRefused(i18n.text("settings.not_a_language",
+                                       name=name[:MAX_LANGUAGE_CHARS]))
     return name
 
 

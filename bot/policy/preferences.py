@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from omnicord.errors import InputError
+from omnicord.i18n import text
 from omnicord.model.catalog import ModelSpec, find_model
 from omnicord.store.records import (
     ConversationMode,
@@ -131,9 +132,8 @@ def check_voice(model: ModelSpec, voice: str) -> str:
     """The voice's catalog spelling, or SettingRefused naming the model's voices."""
     found = model.find_voice(voice)
     if found is None:
-        raise SettingRefused(
-            f"{model.name} has no voice {voice!r}; choose from {', '.join(model.voice_names())}"
-        )
+        raise SettingRefused(text("settings.no_voice", model=model.name, voice=voice,
+                                  voices=", ".join(model.voice_names())))
     return found.name
 
 
@@ -147,15 +147,12 @@ def check_guild_change(
         merged = replace(merged, voice=check_voice(model, merged.voice))
     thinking = merged.thinking if merged.thinking is not None else defaults.thinking
     if thinking and not model.supports_thinking:
-        raise SettingRefused(f"{model.name} has no thinking mode (only qwen3-omni-flash does)")
+        raise SettingRefused(text("settings.no_thinking", model=model.name))
     mode = merged.reply_mode or defaults.reply_mode
     if thinking and mode in (ReplyMode.VOICE, ReplyMode.BOTH):
-        raise SettingRefused(
-            "Thinking mode answers in text only: turn thinking off for voice replies, "
-            "or set replies to text or auto"
-        )
+        raise SettingRefused(text("settings.thinking_text_only"))
     if merged.daily_token_cap is not None and merged.daily_token_cap < 0:
-        raise SettingRefused("The daily token cap cannot be negative (0 removes it)")
+        raise SettingRefused(text("settings.cap_negative"))
     return merged
 
 
@@ -163,7 +160,5 @@ def check_member_change(effective: Effective, change: MemberPreferences) -> Memb
     """A member's new preferences, or SettingRefused (voice not in the model, voice+thinking)."""
     voice = check_voice(effective.model, change.voice) if change.voice else None
     if change.reply_mode in (ReplyMode.VOICE, ReplyMode.BOTH) and effective.thinking:
-        raise SettingRefused(
-            "This server has thinking mode on, which answers in text only"
-        )
+        raise SettingRefused(text("settings.member_thinking_text_only"))
     return replace(change, voice=voice)

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from omnicord.errors import InputError, RateLimited
+from omnicord.i18n import text
+from omnicord.i18n.text import Duration
 from omnicord.store.interface import Limits
 from omnicord.store.records import Expired, SlotsFull
 from omnicord.store.sqlite.limits import MemoryLimits
@@ -45,7 +47,7 @@ class Cooldown:
             return
         wait = await self._limits.try_cooldown(f"cooldown:{key}", self.seconds)
         if wait:
-            raise Busy(f"please wait {max(wait, 1):.0f} s before asking again")
+            raise Busy(text("errors_access.cooldown", wait=Duration(max(wait, 1))))
 
 
 class ConcurrencyLimit:
@@ -65,8 +67,7 @@ class ConcurrencyLimit:
             async with self._limits.slot(f"slots:{key}", self.limit):
                 yield
         except SlotsFull:  # only the slot refuses so: nothing in a reply takes a slot
-            raise Busy("Omnicord is answering many messages here right now; try again "
-                       "shortly") from None
+            raise Busy(text("errors_access.busy")) from None
 
 
 class UpstreamPace:

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from omnicord.errors import InputError
+from omnicord.i18n import Text, language_of, t, text
+from omnicord.i18n.formatting import format_number
 from omnicord.model.catalog import Price, all_models, find_model
 from omnicord.store.interface import Store
 from omnicord.store.records import UsageRow, utc_now, utc_today
@@ -140,6 +142,23 @@ def money(dollars: float) -> str:
     return f"${dollars:,.2f}"
 
 
+class Money(Text):
+    """An amount of US dollars shown in a member's language (``Money.of(1.2)``): cents with the
+    language's separators, ``<$0.01`` for any amount under a cent."""
+
+    @classmethod
+    def of(cls, dollars: float) -> Money:
+        """The amount as a catalogue value."""
+        return cls("usage.money", {"dollars": dollars})
+
+    def render(self, language: str) -> str:
+        dollars = float(self.values["dollars"])
+        if 0 < dollars < 0.01:
+            return t(language, "usage.money_under_a_cent")
+        amount = format_number(language_of(language), dollars, decimals=2)
+        return t(language, "usage.money", amount=amount)
+
+
 def cost_text(totals: UsageTotals) -> str:
     """``cost $1.20``, ``cost <$0.01`` or ``cost unknown``."""
     return "cost unknown" if totals.cost is None else f"cost {money(totals.cost)}"
@@ -216,7 +235,4 @@ class UsageLedger:
             return
         used = await self.totals(since_day=today(), user_id=user_id)
         if used.total_tokens >= cap:
-            raise OverDailyCap(
-                f"you have used your {cap:,} tokens for today; Omnicord will answer you again "
-                "tomorrow (UTC)"
-            )
+            raise OverDailyCap(text("errors_access.daily_cap", cap=cap))

@@ -7,7 +7,9 @@ import discord
 from omnicord.cogs.access.places import guild_key
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.streaming import NO_PINGS
+from omnicord.cogs.runtime.locale import member_language
 from omnicord.cogs.runtime.shared import Runtime
+from omnicord.i18n import text
 from omnicord.policy.access import AccessRefused
 from omnicord.policy.preferences import SettingRefused
 
@@ -41,7 +43,8 @@ async def interaction_refused(runtime: Runtime, interaction: discord.Interaction
     try:
         await check_access(runtime, interaction.guild, interaction.user, interaction.channel)
     except AccessRefused as refusal:
-        await interaction.response.send_message(f"⚠️ {friendly(refusal)}", ephemeral=True,
+        shown = friendly(refusal, language=member_language(interaction))
+        await interaction.response.send_message(f"⚠️ {shown}", ephemeral=True,
                                                 allowed_mentions=NO_PINGS)
         return True
     return False
@@ -51,7 +54,7 @@ def require_manage_guild(interaction: discord.Interaction) -> str:
     """The server's key, if the member may change its settings; SettingRefused otherwise
     (Discord's command permissions can be changed by an admin: this checks again)."""
     if interaction.guild is None:
-        raise SettingRefused("Server settings can only be changed in a server")
+        raise SettingRefused(text("errors_access.server_only"))
     if not interaction.permissions.manage_guild:
-        raise SettingRefused("Only members with the Manage Server permission can change this")
+        raise SettingRefused(text("errors_access.needs_manage_guild"))
     return guild_key(interaction.guild)

@@ -21,6 +21,7 @@ from discord.ext import commands
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.discord_internals import guilds_with_commands
+from omnicord.cogs.runtime.locale import member_language
 
 GROUP_NAME = "omni"
 ADMIN_GROUP_NAME = "omni-admin"
@@ -41,7 +42,7 @@ class OmniGroup(app_commands.Group):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        text = f"⚠️ {friendly(cause)}"
+        text = f"⚠️ {friendly(cause, language=member_language(interaction))}"
         if isinstance(error, app_commands.CheckFailure):
             text = f"⚠️ {error}"
         await answer_privately(interaction, text)

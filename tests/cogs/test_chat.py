@@ -246,7 +246,7 @@ async def test_cooldown_and_size_checked_before_download(
         assert "Omnicord accepts up to 1 MiB" in world.texts()[-1]
         assert not world.fake.find("GET", r"/cdn/.*")
         await world.ask("too soon")
-        assert "please wait 60 s" in world.texts()[-1].lower()
+        assert "please wait 1 min" in world.texts()[-1].lower()
         assert world.model.requests == []
 
 

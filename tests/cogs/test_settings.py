@@ -120,7 +120,7 @@ async def test_reset_and_export(world: World) -> None:
     assert exported["turns"][0]["text"] == "remember the number 42"
     moderator = world.h.add_member(world.guild, "mod",
                                    permissions=discord.Permissions(manage_messages=True))
-    assert "1 turns forgotten" in await run(world, moderator, "omni reset")
+    assert "(1 turn forgotten)" in await run(world, moderator, "omni reset")
     await world.ask("what was the number?")
     assert "42" not in str(world.model.accepted[-1]["messages"][1:-1])
     dm = world.h.dm_channel(world.member)
@@ -128,7 +128,7 @@ async def test_reset_and_export(world: World) -> None:
     await world.h.settle(timeout=20)
     mine = world.h.slash(dm, world.member, "omni reset")
     await world.h.settle()
-    assert "1 turns forgotten" in world.fake.interaction_responses(mine["token"])[0].content
+    assert "(1 turn forgotten)" in world.fake.interaction_responses(mine["token"])[0].content
 
 
 async def test_usage_report_and_cost(world: World, tmp_path) -> None:

@@ -83,7 +83,8 @@ async def test_each_caption_channel_mode_posts_what_it_says(
     for request in transcripts:
         assert_transcript_request(request)
     status = await command(world, world.member, "omni status", {})
-    assert f"auto-captions on ({mode or 'transcript'})" in status
+    shown = {"description": "descriptions", "both": "transcripts and descriptions"}
+    assert f"auto-captions on ({shown.get(mode or '', 'transcripts')})" in status
 
 
 @pytest.mark.parametrize("failing", ["transcript", "description"])

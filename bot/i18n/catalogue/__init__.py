@@ -15,7 +15,8 @@ from types import ModuleType
 from omnicord.i18n.entry import Entry, Localised
 
 #: The areas, one module each.
-AREAS = ("common", "chat", "captions", "talk", "errors", "commands")
+AREAS = ("common", "chat", "captions", "talk", "errors", "commands", "settings", "privacy", "usage",
+         "errors_access")
 
 
 def _merge(modules: list[ModuleType], name: str) -> dict[str, object]:

@@ -1,0 +1,100 @@
+"""Refusals before any request: access (DM policy, allow lists, Manage Server), cooldowns,
+replies under way, daily caps and monthly budgets. Shown to a member privately (their
+language) or in a channel (the server's)."""
+
+from __future__ import annotations
+
+from omnicord.i18n.entry import Entry
+
+MESSAGES = {
+    "errors_access.no_dms": Entry(
+        en="I don't answer direct messages here; please ask me in a server",
+        ja="ここではダイレクトメッセージにお答えしていません。サーバーで聞いてください。",
+        zh_CN="我在这里不回复私信；请在服务器中问我。",
+        zh_TW="我在這裡不回覆私訊；請在伺服器中問我。",
+        ko="여기서는 DM에 답하지 않아요. 서버에서 물어봐 주세요.",
+        es_ES="Aquí no respondo a mensajes directos; pregúntame en un servidor",
+        pt_BR="Aqui eu não respondo mensagens diretas; pergunte em um servidor",
+    ),
+    "errors_access.not_your_roles": Entry(
+        en="Omnicord is only open to some roles in this server",
+        ja="このサーバーでは、Omnicord は一部のロールのみが利用できます。",
+        zh_CN="在本服务器中，Omnicord 仅对部分身份组开放。",
+        zh_TW="在本伺服器中，Omnicord 僅對部分身分組開放。",
+        ko="이 서버에서 Omnicord는 일부 역할만 사용할 수 있어요.",
+        es_ES="En este servidor, Omnicord solo está abierto a algunos roles",
+        pt_BR="Neste servidor, o Omnicord só está aberto a alguns cargos",
+    ),
+    "errors_access.not_this_channel": Entry(
+        en="Omnicord isn't available in this channel; please try another one",
+        ja="このチャンネルでは Omnicord を利用できません。別のチャンネルでお試しください。",
+        zh_CN="Omnicord 在此频道不可用；请换一个频道试试。",
+        zh_TW="Omnicord 在此頻道無法使用；請換一個頻道試試。",
+        ko="이 채널에서는 Omnicord를 사용할 수 없어요. 다른 채널에서 시도해 주세요.",
+        es_ES="Omnicord no está disponible en este canal; prueba en otro",
+        pt_BR="O Omnicord não está disponível neste canal; tente em outro",
+    ),
+    "errors_access.server_only": Entry(
+        en="Server settings can only be changed in a server",
+        ja="サーバーの設定はサーバー内でのみ変更できます。",
+        zh_CN="服务器设置只能在服务器中更改。",
+        zh_TW="伺服器設定只能在伺服器中變更。",
+        ko="서버 설정은 서버 안에서만 바꿀 수 있어요.",
+        es_ES="Los ajustes del servidor solo se pueden cambiar en un servidor",
+        pt_BR="As configurações do servidor só podem ser alteradas em um servidor",
+    ),
+    "errors_access.needs_manage_guild": Entry(
+        en="Only members with the Manage Server permission can change this",
+        ja="これを変更できるのは「サーバー管理」権限を持つメンバーだけです。",
+        zh_CN="只有拥有“管理服务器”权限的成员才能更改此项。",
+        zh_TW="只有擁有「管理伺服器」權限的成員才能變更此項。",
+        ko="'서버 관리하기' 권한이 있는 멤버만 이 설정을 바꿀 수 있어요.",
+        es_ES="Solo los miembros con el permiso Gestionar servidor pueden cambiar esto",
+        pt_BR="Só membros com a permissão Gerenciar servidor podem alterar isso",
+    ),
+    "errors_access.cooldown": Entry(
+        en="please wait {wait} before asking again",
+        ja="{wait}ほど待ってから、もう一度お試しください。",
+        zh_CN="请等待 {wait} 后再提问。",
+        zh_TW="請等待 {wait} 後再提問。",
+        ko="{wait} 기다린 후에 다시 물어봐 주세요.",
+        es_ES="espera {wait} antes de volver a preguntar",
+        pt_BR="espere {wait} antes de perguntar de novo",
+    ),
+    "errors_access.busy": Entry(
+        en="Omnicord is answering many messages here right now; try again shortly",
+        ja="Omnicord は今ここで多くのメッセージに回答中です。少し経ってからもう一度お試しください。",
+        zh_CN="Omnicord 正在这里回复大量消息；请稍后再试。",
+        zh_TW="Omnicord 正在這裡回覆大量訊息；請稍後再試。",
+        ko="Omnicord가 지금 여기서 많은 메시지에 답하고 있어요. 잠시 후 다시 시도해 주세요.",
+        es_ES="Omnicord está respondiendo a muchos mensajes aquí ahora mismo; vuelve a intentarlo en un momento",
+        pt_BR="O Omnicord está respondendo muitas mensagens aqui agora; tente de novo daqui a pouco",
+    ),
+    "errors_access.daily_cap": Entry(
+        en="you have used your {cap} tokens for today; Omnicord will answer you again tomorrow (UTC)",
+        ja="本日分の {cap} トークンを使い切りました。Omnicord は明日（UTC）から再びお答えします。",
+        zh_CN="你今天的 {cap} 个 token 已用完；Omnicord 将在明天（UTC）再次回复你。",
+        zh_TW="你今天的 {cap} 個 token 已用完；Omnicord 將在明天（UTC）再次回覆你。",
+        ko="오늘 사용할 수 있는 토큰 {cap}개를 모두 썼어요. Omnicord는 내일(UTC)부터 다시 답해 드려요.",
+        es_ES="has usado tus {cap} tokens de hoy; Omnicord te volverá a responder mañana (UTC)",
+        pt_BR="você usou seus {cap} tokens de hoje; o Omnicord volta a te responder amanhã (UTC)",
+    ),
+    "errors_access.over_budget_bot": Entry(
+        en="Omnicord has used its budget for {month}; it answers again on {again}.",
+        ja="Omnicord は{month}の予算を使い切りました。{again}から再びお答えします。",
+        zh_CN="Omnicord 已用完{month}的预算；将于{again}恢复回复。",
+        zh_TW="Omnicord 已用完{month}的預算；將於{again}恢復回覆。",
+        ko="Omnicord가 {month} 예산을 모두 썼어요. {again}부터 다시 답해 드려요.",
+        es_ES="Omnicord ha agotado su presupuesto de {month}; volverá a responder el {again}.",
+        pt_BR="O Omnicord esgotou o orçamento de {month}; ele volta a responder em {again}.",
+    ),
+    "errors_access.over_budget_server": Entry(
+        en="This server has used its Omnicord budget for {month} ({limit}); Omnicord answers again on {again}.",
+        ja="このサーバーは{month}の Omnicord の予算（{limit}）を使い切りました。{again}から再びお答えします。",
+        zh_CN="本服务器已用完{month}的 Omnicord 预算（{limit}）；Omnicord 将于{again}恢复回复。",
+        zh_TW="本伺服器已用完{month}的 Omnicord 預算（{limit}）；Omnicord 將於{again}恢復回覆。",
+        ko="이 서버는 {month} Omnicord 예산({limit})을 모두 썼어요. {again}부터 다시 답해 드려요.",
+        es_ES="Este servidor ha agotado su presupuesto de Omnicord de {month} ({limit}); Omnicord volverá a responder el {again}.",
+        pt_BR="Este servidor esgotou o orçamento do Omnicord de {month} ({limit}); o Omnicord volta a responder em {again}.",
+    ),
+}
