@@ -205,8 +205,8 @@ async def server_chat_channel(
 
 @app_commands.command(name="caption-channel", description="Transcribe or caption every voice "
                       "message in a channel")
-@app_commands.describe(mode="transcript: the words (new channels' default); description: the "
-                       "captioner's account of voices and sounds; or both")
+@app_commands.describe(mode="transcript: the words (default); description: voices and sounds; "
+                       "or both")
 @app_commands.choices(mode=CAPTION_MODES)
 async def server_caption_channel(
     interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None,
@@ -341,8 +341,8 @@ CONVERSATION_MODES = [
 
 @app_commands.command(name="conversations", description="How a channel or thread keeps its "
                       "conversations")
-@app_commands.describe(mode="reply chains (ordinary channels' default) or one shared history "
-                       "(chat channels' and Omnicord's threads' default)",
+@app_commands.describe(mode="reply chains (ordinary channels) or one shared history (chat "
+                       "channels, Omnicord's threads)",
                        channel="the channel or thread (default: this one)")
 @app_commands.choices(mode=CONVERSATION_MODES)
 async def server_conversations(interaction: discord.Interaction, mode: str,

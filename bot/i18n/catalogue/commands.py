@@ -328,13 +328,13 @@ COMMANDS = {
         es_ES="Transcribe o subtitula todos los mensajes de voz de un canal",
         pt_BR="Transcreve ou legenda todas as mensagens de voz de um canal",
     ),
-    "transcript: the words (new channels' default); description: the captioner's account of voices and…": Localised(
-        ja="文字起こし: 言葉（新しいチャンネルの既定）、説明: 声や音の描写、または両方",
-        zh_CN="转写：话语（新频道默认）；描述：对人声和声音的描述；或两者都要",
-        zh_TW="逐字稿：話語（新頻道預設）；描述：對人聲和聲音的描述；或兩者都要",
-        ko="받아쓰기: 말(새 채널 기본값), 설명: 목소리와 소리 묘사, 또는 둘 다",
-        es_ES="transcripción: las palabras (por defecto en canales nuevos); descripción: voces y sonidos; o ambos",
-        pt_BR="transcrição: as falas (padrão dos canais novos); descrição: vozes e sons; ou ambos",
+    "transcript: the words (default); description: voices and sounds; or both": Localised(
+        ja="文字起こし: 言葉（既定）、説明: 声や音、または両方",
+        zh_CN="转写：话语（默认）；描述：人声和声音；或两者都要",
+        zh_TW="逐字稿：話語（預設）；描述：人聲和聲音；或兩者都要",
+        ko="받아쓰기: 말(기본값), 설명: 목소리와 소리, 또는 둘 다",
+        es_ES="transcripción: las palabras (por defecto); descripción: voces y sonidos; o ambos",
+        pt_BR="transcrição: as falas (padrão); descrição: vozes e sons; ou ambos",
     ),
     "transcript": Localised(
         ja="文字起こし",
@@ -432,11 +432,11 @@ COMMANDS = {
         es_ES="Cómo guarda un canal o hilo sus conversaciones",
         pt_BR="Como um canal ou tópico guarda suas conversas",
     ),
-    "reply chains (ordinary channels' default) or one shared history (chat channels' and Omnicord's…": Localised(
-        ja="返信チェーン（通常チャンネルの既定）、または共有の履歴1つ（チャットチャンネルと Omnicord のスレッドの既定）",
-        zh_CN="回复链（普通频道默认）或一个共享历史（聊天频道和 Omnicord 子区默认）",
-        zh_TW="回覆鏈（一般頻道預設）或一個共用歷史（聊天頻道和 Omnicord 討論串預設）",
-        ko="답장 체인(일반 채널 기본값) 또는 하나의 공유 기록(채팅 채널과 Omnicord 스레드 기본값)",
+    "reply chains (ordinary channels) or one shared history (chat channels, Omnicord's threads)": Localised(
+        ja="返信チェーン（通常チャンネル）、または共有の履歴1つ（チャットチャンネル、Omnicord のスレッド）",
+        zh_CN="回复链（普通频道）或一个共享历史（聊天频道、Omnicord 子区）",
+        zh_TW="回覆鏈（一般頻道）或一個共用歷史（聊天頻道、Omnicord 討論串）",
+        ko="답장 체인(일반 채널) 또는 하나의 공유 기록(채팅 채널, Omnicord 스레드)",
         es_ES="cadenas de respuestas (canales normales) o un historial compartido (canales de chat, hilos)",
         pt_BR="cadeias de respostas (canais comuns) ou um histórico compartilhado (canais de chat, tópicos)",
     ),
