@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from discord.ext import commands
 from omnicord.cogs.runtime.shared import Runtime, current
+from omnicord.i18n import language_of
 from omnicord.store.records import Removed
 
 __all__ = ["OmnicordNotLoaded", "Removed", "data_statement", "forget_member"]
@@ -37,10 +38,11 @@ async def forget_member(bot: commands.Bot | commands.AutoShardedBot, user_id: in
     return await _runtime(bot).services.privacy.forget_member(user)
 
 
-def data_statement(bot: commands.Bot | commands.AutoShardedBot) -> str:
+def data_statement(bot: commands.Bot | commands.AutoShardedBot, language: str = "en") -> str:
     """The few lines members read in ``/omni status``: what is kept, where, for how long,
-    sent to whom, and how to delete it (Discord markdown, under 1,000 characters)."""
-    return _runtime(bot).services.data_statement()
+    sent to whom, and how to delete it (Discord markdown, under 1,000 characters), in
+    ``language`` (a Discord locale such as ``ja``; English by default)."""
+    return _runtime(bot).services.data_statement(language=language_of(language))
 
 
 def _runtime(bot: commands.Bot | commands.AutoShardedBot) -> Runtime:

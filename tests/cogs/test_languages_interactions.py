@@ -150,3 +150,19 @@ async def test_spanish_for_es_419_english_for_french_and_en_us(world: World) -> 
         assert (status or "").startswith("**Model:** qwen3-omni-flash (Omnicord's default)")
         assert "**Your data:** for each message Omnicord answers" in (status or "")
     assert t("fr", "settings.persona_updated") == "Persona updated."
+
+
+async def test_autocomplete_and_dm_refusals_speak_the_members_language(world: World) -> None:
+    interaction = world.h.autocomplete(world.channel, world.member, "omni me caption-language",
+                                       {"language": ""}, focused="language", locale="ja")
+    await world.h.settle()
+    (response,) = world.fake.interaction_responses(interaction["token"])
+    names = {c["value"]: c["name"] for c in response.payload["data"]["choices"]}
+    assert names["default"] == "サーバーの既定" and names["none"] == "なし（翻訳しない）"
+
+
+async def test_a_host_reads_the_data_statement_in_a_language(world: World) -> None:
+    from omnicord.cogs.hooks import data_statement
+
+    assert data_statement(world.bot).startswith("**Your data:**")
+    assert data_statement(world.bot, "ja").startswith("**あなたのデータ:**")

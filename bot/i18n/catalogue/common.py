@@ -5,6 +5,15 @@ from __future__ import annotations
 from omnicord.i18n.entry import Entry, Localised
 
 MESSAGES = {
+    "common.no_translation": Entry(
+        en="none (no translation)", ja="なし（翻訳しない）", zh_CN="无（不翻译）",
+        zh_TW="無（不翻譯）", ko="없음(번역 안 함)", es_ES="ninguno (sin traducción)",
+        pt_BR="nenhum (sem tradução)",
+    ),
+    "common.server_default": Entry(
+        en="server default", ja="サーバーの既定", zh_CN="服务器默认", zh_TW="伺服器預設",
+        ko="서버 기본값", es_ES="predeterminado del servidor", pt_BR="padrão do servidor",
+    ),
     "language.set": Entry(
         en="Omnicord now speaks **{language}** in this server's channels.",
         ja="このサーバーのチャンネルでは、Omnicord は **{language}** で話します。",
