@@ -177,6 +177,7 @@ async def server_model(interaction: discord.Interaction, model: str,
 
 @app_commands.command(name="voice", description="Default voice of spoken replies")
 @app_commands.autocomplete(voice=voice_choices)
+@app_commands.describe(voice="a voice of the model in use")
 async def server_voice(interaction: discord.Interaction, voice: str) -> None:
     await settings_cog(interaction).change_server(interaction, voice=voice)
     await say(interaction, "settings.voice_set", voice=voice)
@@ -185,18 +186,22 @@ async def server_voice(interaction: discord.Interaction, voice: str) -> None:
 @app_commands.command(name="replies",
                       description="Text, voice, both, or auto (voice for voice notes)")
 @app_commands.choices(mode=MODES)
+@app_commands.describe(mode="text, voice, both, or auto (voice for voice notes)")
 async def server_replies(interaction: discord.Interaction, mode: str) -> None:
     await settings_cog(interaction).change_server(interaction, reply_mode=ReplyMode(mode))
     await say(interaction, "settings.replies_set", mode=mode_text(mode))
 
 
 @app_commands.command(name="thinking", description="Thinking mode (text-only, slower, deeper)")
+@app_commands.describe(enabled="on (True) or off (False)")
 async def server_thinking(interaction: discord.Interaction, enabled: bool) -> None:
     await settings_cog(interaction).change_server(interaction, thinking=enabled)
     await say(interaction, "settings.thinking_set", state=state_text(enabled))
 
 
 @app_commands.command(name="chat-channel", description="Answer every message in a channel")
+@app_commands.describe(enabled="on (True) or off (False)",
+                       channel="the channel (default: this one)")
 async def server_chat_channel(
     interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None
 ) -> None:
@@ -206,7 +211,8 @@ async def server_chat_channel(
 @app_commands.command(name="caption-channel", description="Transcribe or caption every voice "
                       "message in a channel")
 @app_commands.describe(mode="transcript: the words (default); description: voices and sounds; "
-                       "or both")
+                       "or both", enabled="on (True) or off (False)",
+                       channel="the channel (default: this one)")
 @app_commands.choices(mode=CAPTION_MODES)
 async def server_caption_channel(
     interaction: discord.Interaction, enabled: bool, channel: discord.TextChannel | None = None,
@@ -234,6 +240,7 @@ async def server_caption_channel(
 @app_commands.command(name="caption-language",
                       description="Translate transcripts into a language (none: no translation)")
 @app_commands.autocomplete(language=language_autocomplete)
+@app_commands.describe(language="a language, or none for no translation")
 async def server_caption_language(interaction: discord.Interaction, language: str) -> None:
     cog = settings_cog(interaction)
     guild = require_manage_guild(interaction)
@@ -365,6 +372,7 @@ CONVERSATION_TEXT: dict[ConversationMode | None, Text] = {
 
 
 @app_commands.command(name="token-cap", description="Daily tokens per member (0: no cap)")
+@app_commands.describe(tokens="tokens per member per UTC day (0: no cap)")
 async def server_token_cap(
     interaction: discord.Interaction, tokens: app_commands.Range[int, 0, 100_000_000]
 ) -> None:
@@ -406,6 +414,7 @@ ADMIN_COMMANDS: tuple[app_commands.Command[Any, ..., Any], ...] = (
 
 @me_group.command(name="voice", description="Your voice for spoken replies")
 @app_commands.autocomplete(voice=voice_choices)
+@app_commands.describe(voice="a voice of the model in use")
 async def me_voice(interaction: discord.Interaction, voice: str) -> None:
     cleared = voice.strip().lower() in ("", "default")
     await settings_cog(interaction).change_member(interaction, voice=None if cleared else voice)
@@ -417,6 +426,7 @@ async def me_voice(interaction: discord.Interaction, voice: str) -> None:
 
 @me_group.command(name="replies", description="How you want replies")
 @app_commands.choices(mode=MEMBER_MODES)
+@app_commands.describe(mode="text, voice, both, or auto (voice for voice notes)")
 async def me_replies(interaction: discord.Interaction, mode: str) -> None:
     chosen = None if mode == "default" else ReplyMode(mode)
     await settings_cog(interaction).change_member(interaction, reply_mode=chosen)
@@ -426,6 +436,7 @@ async def me_replies(interaction: discord.Interaction, mode: str) -> None:
 @me_group.command(name="caption-language",
                   description="Translate the transcripts you ask for (default: the server's)")
 @app_commands.autocomplete(language=member_language_autocomplete)
+@app_commands.describe(language="a language, none, or default (the server's)")
 async def me_caption_language(interaction: discord.Interaction, language: str) -> None:
     follow = language.strip().lower() == "default"
     chosen = None if follow else check_language(language)
@@ -509,6 +520,7 @@ async def reset(interaction: discord.Interaction) -> None:
 @app_commands.command(name="export", description="The conversation here, as a file")
 @app_commands.choices(format=[app_commands.Choice(name="Markdown", value="md"),
                               app_commands.Choice(name="JSON", value="json")])
+@app_commands.describe(format="Markdown or JSON")
 async def export(interaction: discord.Interaction, format: str = "md") -> None:
     limit = export_limit(interaction)
     store = settings_cog(interaction).runtime.services.store

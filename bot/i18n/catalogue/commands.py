@@ -11,6 +11,70 @@ from __future__ import annotations
 from omnicord.i18n.entry import Localised
 
 COMMANDS = {
+    "a voice of the model in use": Localised(
+        ja="使用中のモデルの声",
+        zh_CN="当前模型的一种声音",
+        zh_TW="目前模型的一種聲音",
+        ko="사용 중인 모델의 목소리",
+        es_ES="una voz del modelo en uso",
+        pt_BR="uma voz do modelo em uso",
+    ),
+    "text, voice, both, or auto (voice for voice notes)": Localised(
+        ja="テキスト、音声、両方、または自動（ボイスメッセージには音声）",
+        zh_CN="文字、语音、两者，或自动（语音消息用语音回复）",
+        zh_TW="文字、語音、兩者，或自動（語音訊息用語音回覆）",
+        ko="텍스트, 음성, 둘 다, 또는 자동(음성 메시지에는 음성)",
+        es_ES="texto, voz, ambos o automático (voz para notas de voz)",
+        pt_BR="texto, voz, ambos ou automático (voz para mensagens de voz)",
+    ),
+    "on (True) or off (False)": Localised(
+        ja="オン (True) またはオフ (False)",
+        zh_CN="开启 (True) 或关闭 (False)",
+        zh_TW="開啟 (True) 或關閉 (False)",
+        ko="켜기 (True) 또는 끄기 (False)",
+        es_ES="activado (True) o desactivado (False)",
+        pt_BR="ativado (True) ou desativado (False)",
+    ),
+    "the channel (default: this one)": Localised(
+        ja="チャンネル（既定: このチャンネル）",
+        zh_CN="频道（默认：本频道）",
+        zh_TW="頻道（預設：本頻道）",
+        ko="채널(기본값: 이 채널)",
+        es_ES="el canal (por defecto: este)",
+        pt_BR="o canal (padrão: este)",
+    ),
+    "a language, or none for no translation": Localised(
+        ja="言語、または翻訳しない場合は none",
+        zh_CN="一种语言，或填 none 表示不翻译",
+        zh_TW="一種語言，或填 none 表示不翻譯",
+        ko="언어, 또는 번역하지 않으려면 none",
+        es_ES="un idioma, o none para no traducir",
+        pt_BR="um idioma, ou none para não traduzir",
+    ),
+    "a language, none, or default (the server's)": Localised(
+        ja="言語、none、または default（サーバーの設定）",
+        zh_CN="一种语言、none，或 default（服务器的设置）",
+        zh_TW="一種語言、none，或 default（伺服器的設定）",
+        ko="언어, none, 또는 default(서버 설정)",
+        es_ES="un idioma, none o default (el del servidor)",
+        pt_BR="um idioma, none ou default (o do servidor)",
+    ),
+    "tokens per member per UTC day (0: no cap)": Localised(
+        ja="メンバーごとの 1 日（UTC）あたりのトークン数（0: 上限なし）",
+        zh_CN="每位成员每个 UTC 日的令牌数（0：不设上限）",
+        zh_TW="每位成員每個 UTC 日的權杖數（0：不設上限）",
+        ko="멤버당 UTC 하루 토큰 수(0: 제한 없음)",
+        es_ES="tokens por miembro y día UTC (0: sin límite)",
+        pt_BR="tokens por membro por dia UTC (0: sem limite)",
+    ),
+    "Markdown or JSON": Localised(
+        ja="Markdown または JSON",
+        zh_CN="Markdown 或 JSON",
+        zh_TW="Markdown 或 JSON",
+        ko="Markdown 또는 JSON",
+        es_ES="Markdown o JSON",
+        pt_BR="Markdown ou JSON",
+    ),
     # /omni, /omni-admin and their subgroups.
     "Omnicord: Qwen-Omni in Discord": Localised(
         ja="Omnicord: Discord で使える Qwen-Omni",
