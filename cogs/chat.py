@@ -57,7 +57,7 @@ from omnicord.conversation.respond import Answer, Payer, ReplyOptions
 from omnicord.i18n import DEFAULT_LANGUAGE, Text, t, text
 from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
-from omnicord.media.types import MediaTarget
+from omnicord.media.types import MediaTarget, Notice
 from omnicord.policy.preferences import Effective
 from omnicord.pseudonyms import member_tag, reveal, scope_tag
 from omnicord.store.records import ConversationMode, Kept, Removed
@@ -478,9 +478,9 @@ class OmnicordChat(commands.Cog):
         return ConversationMode.REPLY_CHAIN
 
 
-def _in(language: str, said: str | Text) -> str:
-    """A notice in ``language`` (one the core wrote as plain English stays English)."""
-    return said.render(language) if isinstance(said, Text) else said
+def _in(language: str, said: str) -> str:
+    """A media notice in ``language`` (one the core wrote as plain English stays English)."""
+    return said.render(language) if isinstance(said, Notice) else said
 
 
 async def _refuse(interaction: discord.Interaction, refusal: Text) -> None:

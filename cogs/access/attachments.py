@@ -8,6 +8,7 @@ import discord
 from omnicord.cogs.access.cdn import cdn_chunks
 from omnicord.cogs.runtime.shared import Runtime
 from omnicord.errors import MediaError
+from omnicord.i18n import Text
 from omnicord.media.prepare import check_declared_size, prepare_media
 from omnicord.media.types import MediaTarget, PreparedMedia
 
@@ -17,7 +18,7 @@ AUDIO_OR_VIDEO = ("audio/", "video/")
 class AttachmentError(MediaError):
     """One attachment could not be used; ``name`` says which."""
 
-    def __init__(self, name: str, reason: str) -> None:
+    def __init__(self, name: str, reason: str | Text) -> None:
         super().__init__(reason)
         self.name = name
 
@@ -43,7 +44,7 @@ async def prepare_attachment(
             describe_audio=runtime.services.describe_audio, options=options,
         )
     except MediaError as error:
-        raise AttachmentError(attachment.filename, str(error)) from None
+        raise AttachmentError(attachment.filename, error.text or str(error)) from None
 
 
 async def prepare_all(
