@@ -14,9 +14,11 @@ import discord
 import pytest
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.errors import MediaError
-from omnicord.i18n import LANGUAGES
+from omnicord.i18n import LANGUAGES, text
+from omnicord.i18n.text import Duration
+from omnicord.media.cache import MediaCache
 from omnicord.media.prepare import prepare_media
-from omnicord.media.types import MediaTarget
+from omnicord.media.types import MediaTarget, Notice, PreparedMedia
 from omnicord.model.catalog import find_model
 
 from tests.cogs.test_talk import Talk, until
@@ -223,3 +225,18 @@ async def test_a_media_error_renders_in_every_language_with_its_numbers(tmp_path
     assert set(SAID) == set(LANGUAGES)
     for language, said in SAID.items():
         assert friendly(raised.value, attachment="big.png", language=language) == said
+
+
+async def test_a_cached_preparation_keeps_its_notices_in_every_language(tmp_path: Path) -> None:
+    target = MediaTarget(find_model("qwen3-omni-flash"))
+    cache = MediaCache(tmp_path)
+    made = PreparedMedia(
+        name="talk.flac", kind="audio", parts=(), content_hash="c" * 64,
+        notices=(Notice(text("chat.notice_converted", source="FLAC")),
+                 Notice(text("chat.notice_trimmed", limit=Duration(150))), "plain words"))
+    assert await cache.put(made, target)
+    (kept,) = [await cache.get(made.content_hash, target)]
+    assert kept is not None and kept.notices == ("converted from FLAC",
+                                                 "trimmed to the first 2 min 30 s", "plain words")
+    shown = [n.render("ja") if isinstance(n, Notice) else n for n in kept.notices]
+    assert shown == ["FLAC から変換しました", "最初の 2分30秒 に切り詰めました", "plain words"]
