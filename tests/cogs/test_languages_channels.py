@@ -130,6 +130,16 @@ async def test_media_notices_and_buttons_follow_the_server(world: World,
         ["Regenerate"]
 
 
+async def test_the_cut_short_note_is_in_the_servers_language(world: World) -> None:
+    place = server(world, "ko")
+    world.h.slash(place.channel, place.admin, "omni-admin model", {"model": "qwen-omni-turbo"})
+    await world.h.settle()
+    world.model.reply_text = "\n\n".join(f"Part {i}: " + "lorem ipsum " * 70 for i in range(9))
+    await ask(world, place, place.member, "전부 알려 주세요")
+    assert world.texts(place.channel.id)[-1].endswith(
+        "\n-# (잘림: 답변이 모델의 길이 제한에 도달했어요)")
+
+
 async def test_a_press_refusal_is_in_the_pressers_language(world: World) -> None:
     place = server(world, "zh-CN")
     await ask(world, place, place.member, "你好")
