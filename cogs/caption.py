@@ -149,17 +149,17 @@ class OmnicordCaptions(commands.Cog):
     async def transcribe(
         self, attachment: discord.Attachment, *, user: discord.abc.User,
         channel: discord.abc.Snowflake | None, guild: discord.Guild | None,
-        effective: Effective, language: str | None,
+        effective: Effective, language: str | None, labels: str = DEFAULT_LANGUAGE,
     ) -> Transcription:
         """The transcript of one attachment's sound with the member's chat model (translated
-        into ``language`` if given), its usage counted for ``user`` part by part, each part
-        within their daily cap."""
+        into ``language`` if given; Omnicord's own words in it in ``labels``), its usage counted
+        for ``user`` part by part, each part within their daily cap."""
         target = MediaTarget(effective.model, purpose="transcript")
         media = await prepare_attachment(self.runtime, attachment, target)
         return await transcribe(self.runtime.services.omni, effective.model_name, media,
                                 language=language, ledger=self.runtime.usage,
                                 asked=asked(channel, user, guild),
-                                cap=effective.daily_token_cap)
+                                cap=effective.daily_token_cap, labels=labels)
 
     async def language_for(self, guild: str, user_id: str | None,
                            requested: str | None = None) -> str | None:
@@ -237,7 +237,7 @@ class OmnicordCaptions(commands.Cog):
         into = await self.language_for(guild_key(message.guild), None)
         transcription = await self.transcribe(
             voice, user=message.author, channel=message.channel, guild=message.guild,
-            effective=effective, language=into)
+            effective=effective, language=into, labels=language)
         return transcript_text(transcription, language)
 
     async def _auto_description(self, message: discord.Message,
@@ -333,7 +333,7 @@ class OmnicordCaptions(commands.Cog):
                                          str(interaction.user.id), language)
         transcription = await self.transcribe(
             attachment, user=interaction.user, channel=interaction.channel,
-            guild=interaction.guild, effective=effective, language=chosen)
+            guild=interaction.guild, effective=effective, language=chosen, labels=said)
         return labelled_sends(transcript_text(transcription, said), noun="transcript",
                               language=said)
 

@@ -49,7 +49,7 @@ from omnicord.cogs.delivery.waveform import waveform_from_pcm
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
 from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
-from omnicord.cogs.runtime.shared import NEEDS_CONTENT, Runtime, cog_of, release, setup_cog
+from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import find_chain
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, STOPPED_BY_MEMBER_NOTE, Reply
@@ -513,9 +513,8 @@ async def start_thread(interaction: discord.Interaction, name: str = THREAD_NAME
         return
     cog = cog_of(interaction, OmnicordChat)
     if isinstance(cog, OmnicordChat) and not cog.runtime.reads_all_messages:
-        await interaction.response.send_message(
-            NEEDS_CONTENT.format(what="A thread where every message is answered"),
-            ephemeral=True)
+        await interaction.response.send_message(t(language, "chat.needs_content_thread"),
+                                                ephemeral=True)
         return
     try:
         thread = await channel.create_thread(name=name[:100] or THREAD_NAME,

@@ -81,12 +81,13 @@ async def describe(captioner: CaptionerClient, media: PreparedMedia, *, ledger: 
 
 async def transcribe(client: OmniClient, model_name: str, media: PreparedMedia, *,
                      language: str | None, ledger: UsageLedger, asked: Asked,
-                     cap: int | None = None, on_text: TextSink | None = None) -> Transcription:
+                     cap: int | None = None, on_text: TextSink | None = None,
+                     labels: str = "en") -> Transcription:
     """The words of ``media`` (translated into ``language`` when given) by a chat model, the
     payer's daily ``cap`` checked before every request and each request's usage recorded as it
     completes, and its line logged."""
     started = time.monotonic()
-    transcription = await Transcriber(client, model_name).transcribe(
+    transcription = await Transcriber(client, model_name, labels=labels).transcribe(
         media, language=language, on_text=on_text,
         allowance=DailyAllowance(ledger, asked, model_name, cap))
     reveal(log, asked.payer.user_id, asked.scope)

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from omnicord.i18n import DEFAULT_LANGUAGE, t, text
 from omnicord.media.durations import clock
 from omnicord.media.silence import is_silent
 from omnicord.media.types import PreparedMedia, PreparedPart
@@ -41,10 +42,7 @@ from omnicord.policy.usage import OverDailyCap
 
 NO_SPEECH = "<<NO_SPEECH>>"
 SAME_LANGUAGE = "<<SAME_LANGUAGE>>"
-NO_SPEECH_LINE = "No speech in this recording."
-NO_SPEECH_PART = "(no speech)"
-#: Ends a part's text where the model stopped at its output limit.
-CUT_NOTE = " […] (cut short: the model writes at most {limit} tokens per part)"
+NO_SPEECH_LINE = str(text("captions.no_speech_line"))
 #: Characters of a reply held back while it may still turn out to be a marker.
 MARKER_WINDOW = 40
 
@@ -70,12 +68,15 @@ class Allowance(Protocol):
         """Count one finished request's usage."""
 
 
-def stopped_line(done: int, total: int, why: OverDailyCap, *, translation: bool = False) -> str:
-    """The line that ends a transcript (or its translation) cut short by the member's cap."""
+def stopped_line(done: int, total: int, why: OverDailyCap, *, translation: bool = False,
+                 labels: str = DEFAULT_LANGUAGE) -> str:
+    """The line that ends a transcript (or its translation) cut short by the member's cap, in
+    the ``labels`` language."""
+    reason = (why.text.render(labels) if why.text is not None else str(why)).rstrip(".。")
     if translation and not done:
-        return f"Not translated: {why}."
-    what = "Translation stopped" if translation else "Stopped"
-    return f"{what} after {done} of {total} parts: {why}."
+        return t(labels, "captions.not_translated", why=reason)
+    key = "captions.translation_stopped_after" if translation else "captions.stopped_after"
+    return t(labels, key, done=done, total=total, why=reason)
 
 
 def translate_instruction(language: str) -> str:
@@ -141,6 +142,7 @@ class Transcription:
     usage: Usage | None = None
     notices: tuple[str, ...] = ()
     stopped: str = ""  # why it ends early ('' when whole): shown last
+    labels: str = DEFAULT_LANGUAGE  # the language of Omnicord's own words in it
 
     @property
     def speech(self) -> bool:
@@ -151,8 +153,9 @@ class Transcription:
     def text(self) -> str:
         """The transcript, part after part (one line when nothing was said in any part)."""
         if not self.speech and not self.stopped:
-            return NO_SPEECH_LINE
-        return "\n\n".join(f"{p.span}{p.text or NO_SPEECH_PART}" for p in self.parts)
+            return t(self.labels, "captions.no_speech_line")
+        silent = t(self.labels, "captions.no_speech_part")
+        return "\n\n".join(f"{p.span}{p.text or silent}" for p in self.parts)
 
     @property
     def translation(self) -> str:
@@ -160,8 +163,8 @@ class Transcription:
         return "\n\n".join(f"{p.span}{p.translation}" for p in self.parts if p.translation)
 
     def translation_heading(self) -> str:
-        """``Translation (French):``."""
-        return f"Translation ({self.language}):"
+        """``Translation (French):``, in the ``labels`` language."""
+        return t(self.labels, "captions.translation_heading", language=self.language) + ":"
 
     def plain(self) -> str:
         """The transcript, then its translation under it, then why it stopped early if it did:
@@ -219,9 +222,11 @@ class _Blocks:
 class Transcriber:
     """Transcribes prepared recordings (and translates them) with one chat model."""
 
-    def __init__(self, client: OmniClient, model_name: str) -> None:
+    def __init__(self, client: OmniClient, model_name: str, *,
+                 labels: str = DEFAULT_LANGUAGE) -> None:
         self.client = client
         self.model_name = model_name
+        self.labels = labels  # the language of Omnicord's own words (headings, notes)
 
     async def transcribe(
         self, media: PreparedMedia, *, language: str | None = None,
@@ -236,7 +241,7 @@ class Transcriber:
         if language and not stopped and any(part.speech for part in parts):
             stopped = await run.translate_all(parts, language)
         return Transcription(self.model_name, tuple(parts), language, run.usage, media.notices,
-                             stopped)
+                             stopped, self.labels)
 
 
 class _Silences:
@@ -268,6 +273,7 @@ class _Run:
                  allowance: Allowance | None) -> None:
         self.client = transcriber.client
         self.model_name = transcriber.model_name
+        self.labels = transcriber.labels
         self.blocks = blocks
         self.allowance = allowance
         self.usage: Usage | None = None
@@ -286,7 +292,7 @@ class _Run:
         except OverDailyCap as over:
             if not done:
                 raise
-            return done, stopped_line(len(done), len(parts), over)
+            return done, stopped_line(len(done), len(parts), over, labels=self.labels)
         finally:
             await silences.close()
         return done, ""
@@ -296,7 +302,7 @@ class _Run:
         """One part's words ('' when it holds no speech; no request when ``silent``)."""
         span = time_range(part) if multi else ""
         if silent:
-            self.silent.append(f"{span}{NO_SPEECH_PART}")
+            self.silent.append(f"{span}{t(self.labels, 'captions.no_speech_part')}")
             return TranscriptPart(span, "")
 
         async def opening() -> None:
@@ -308,27 +314,28 @@ class _Run:
         text = await self._reply(transcript_request(self.model_name, part.part), NO_SPEECH,
                                  opening)
         if not text:
-            self.silent.append(f"{span}{NO_SPEECH_PART}")
+            self.silent.append(f"{span}{t(self.labels, 'captions.no_speech_part')}")
         return TranscriptPart(span, text)
 
     async def end_transcript(self, parts: list[TranscriptPart], stopped: str) -> None:
         """Close the transcript: one line if nothing was said, else the silent parts left (and
         the line saying why it stopped early)."""
         if not stopped and not any(part.speech for part in parts):
-            await self.blocks.start(NO_SPEECH_LINE)
+            await self.blocks.start(t(self.labels, "captions.no_speech_line"))
             return
         for block in [*self.silent, *filter(None, [stopped])]:
             await self.blocks.start(block)
 
     async def translate_all(self, parts: list[TranscriptPart], language: str) -> str:
         """Translate the parts with speech in place; why it stopped early ('' if it did not)."""
-        heading = f"Translation ({language}):\n"
+        heading = t(self.labels, "captions.translation_heading", language=language) + ":\n"
         spoken = [index for index, part in enumerate(parts) if part.speech]
         for done, index in enumerate(spoken):
             try:
                 parts[index], heading = await self.translate(parts[index], language, heading)
             except OverDailyCap as over:
-                line = stopped_line(done, len(spoken), over, translation=True)
+                line = stopped_line(done, len(spoken), over, translation=True,
+                                    labels=self.labels)
                 await self.blocks.start(line)
                 return line
         return ""
@@ -378,7 +385,8 @@ class _Run:
                 await self.allowance.spend(spent)
         text, rest = held.finish()
         if cut and text:  # say so rather than pass off half a recording as all of it
-            note = CUT_NOTE.format(limit=f"{find_model(self.model_name).max_output:,}")
+            note = t(self.labels, "captions.part_cut",
+                     limit=find_model(self.model_name).max_output)
             text, rest = text + note, rest + note
         await show(rest)
         return text

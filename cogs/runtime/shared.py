@@ -78,11 +78,6 @@ def current(bot: commands.Bot | commands.AutoShardedBot) -> Runtime | None:
     return getattr(bot, _KEY, None)
 
 
-#: Why a feature that answers every message cannot work without the Message Content intent.
-NEEDS_CONTENT = ("{what} needs the Message Content intent: it won't work until the bot runs "
-                 "with OMNICORD_MESSAGE_CONTENT=true. Mentions, replies and DMs still work.")
-
-
 def reads_all_messages(bot: discord.Client, settings: Settings) -> bool:
     """Whether the bot sees every message's content: the Message Content intent is on and
     OMNICORD_MESSAGE_CONTENT allows using it. Without it only mentions, replies to the bot

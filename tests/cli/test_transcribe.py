@@ -40,7 +40,7 @@ def test_transcribe_translates_a_long_recording_part_by_part(
     args = ["transcribe", str(talk), "--model", "qwen-omni-turbo", "--translate", "es"]
     streamed = run_cli(args, cli_env, tmp_path)
     assert streamed.returncode == 0, streamed.stderr
-    assert "talk.flac: transcribed in 2 parts of about 100 s" in streamed.stderr
+    assert "talk.flac: transcribed in 2 parts of about 1 min 40 s" in streamed.stderr
     words = r"Hello, this is a recording of (?:99\.\d|100\.\d) seconds\."
     assert re.fullmatch(
         rf"\[0:00–1:40\] {words}\n\n\[1:40–3:20\] {words}\n\n"

@@ -250,3 +250,20 @@ async def test_a_cached_preparation_keeps_its_notices_in_every_language(tmp_path
                                                  "trimmed to the first 2 min 30 s", "plain words")
     shown = [n.render("ja") if isinstance(n, Notice) else n for n in kept.notices]
     assert shown == ["FLAC から変換しました", "最初の 2分30秒 に切り詰めました", "plain words"]
+
+
+async def test_a_silent_voice_messages_transcript_says_so_in_the_servers_language(
+        world: World, tmp_path: Path) -> None:
+    from tests.doubles.media import ffmpeg
+
+    place = server(world, "ja")
+    world.h.slash(place.channel, place.admin, "omni-admin caption-channel", {"enabled": True})
+    await world.h.settle()
+    quiet = tmp_path / "quiet.ogg"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3", "-c:a", "libopus",
+           "-b:a", "32k", str(quiet))
+    world.h.voice_message(place.channel, place.member, quiet.read_bytes(), duration=3.0)
+    await world.h.settle(timeout=20)
+    transcript = world.replies(place.channel.id)[-1].content
+    assert transcript.endswith("\nこの録音には発話がありません。")
+    assert "No speech" not in transcript

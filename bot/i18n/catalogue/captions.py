@@ -6,6 +6,55 @@ from __future__ import annotations
 from omnicord.i18n.entry import Entry
 
 MESSAGES = {
+    "captions.no_speech_line": Entry(
+        en="No speech in this recording.",
+        ja="この録音には発話がありません。",
+        zh_CN="这段录音里没有人说话。",
+        zh_TW="這段錄音裡沒有人說話。",
+        ko="이 녹음에는 말소리가 없어요.",
+        es_ES="No hay voz en esta grabación.",
+        pt_BR="Não há fala nesta gravação.",
+    ),
+    "captions.no_speech_part": Entry(
+        en="(no speech)", ja="（発話なし）", zh_CN="（无人说话）", zh_TW="（無人說話）",
+        ko="(말소리 없음)", es_ES="(sin voz)", pt_BR="(sem fala)",
+    ),
+    "captions.stopped_after": Entry(
+        en="Stopped after {done} of {total} parts: {why}.",
+        ja="{total} パート中 {done} パートで停止しました: {why}。",
+        zh_CN="在 {total} 个部分中的第 {done} 个之后停止：{why}。",
+        zh_TW="在 {total} 個部分中的第 {done} 個之後停止：{why}。",
+        ko="{total}개 중 {done}개 부분 후 중지됨: {why}.",
+        es_ES="Detenido tras {done} de {total} partes: {why}.",
+        pt_BR="Interrompido após {done} de {total} partes: {why}.",
+    ),
+    "captions.translation_stopped_after": Entry(
+        en="Translation stopped after {done} of {total} parts: {why}.",
+        ja="翻訳は {total} パート中 {done} パートで停止しました: {why}。",
+        zh_CN="翻译在 {total} 个部分中的第 {done} 个之后停止：{why}。",
+        zh_TW="翻譯在 {total} 個部分中的第 {done} 個之後停止：{why}。",
+        ko="번역이 {total}개 중 {done}개 부분 후 중지됨: {why}.",
+        es_ES="La traducción se detuvo tras {done} de {total} partes: {why}.",
+        pt_BR="A tradução parou após {done} de {total} partes: {why}.",
+    ),
+    "captions.not_translated": Entry(
+        en="Not translated: {why}.",
+        ja="翻訳されていません: {why}。",
+        zh_CN="未翻译：{why}。",
+        zh_TW="未翻譯：{why}。",
+        ko="번역되지 않음: {why}.",
+        es_ES="Sin traducir: {why}.",
+        pt_BR="Não traduzido: {why}.",
+    ),
+    "captions.part_cut": Entry(
+        en=" […] (cut short: the model writes at most {limit} tokens per part)",
+        ja=" […]（途中で切れました: モデルは 1 パートにつき最大 {limit} トークンまで書きます）",
+        zh_CN=" […]（已截断：模型每部分最多写 {limit} 个令牌）",
+        zh_TW=" […]（已截斷：模型每部分最多寫 {limit} 個權杖）",
+        ko=" […] (잘림: 모델은 부분당 최대 {limit}토큰까지 씁니다)",
+        es_ES=" […] (cortado: el modelo escribe como máximo {limit} tokens por parte)",
+        pt_BR=" […] (cortado: o modelo escreve no máximo {limit} tokens por parte)",
+    ),
     "captions.caption_label": Entry(
         en="-# 🤖 Machine-generated caption (Qwen3-Omni-Captioner)",
         ja="-# 🤖 機械生成のキャプション（Qwen3-Omni-Captioner）",

@@ -6,6 +6,15 @@ from __future__ import annotations
 from omnicord.i18n.entry import Entry, Plural
 
 MESSAGES = {
+    "chat.needs_content_thread": Entry(
+        en="A thread where every message is answered needs the Message Content intent: it won't work until the bot runs with OMNICORD_MESSAGE_CONTENT=true. Mentions, replies and DMs still work.",
+        ja="すべてのメッセージに答えるスレッドには Message Content インテントが必要です。ボットが OMNICORD_MESSAGE_CONTENT=true で動作するまで機能しません。メンション、返信、DM は引き続き使えます。",
+        zh_CN="回答每条消息的子区需要 Message Content 意图：在机器人以 OMNICORD_MESSAGE_CONTENT=true 运行之前无法使用。提及、回复和私信仍然可用。",
+        zh_TW="回答每則訊息的討論串需要 Message Content 意圖：在機器人以 OMNICORD_MESSAGE_CONTENT=true 執行之前無法使用。提及、回覆和私訊仍然可用。",
+        ko="모든 메시지에 답하는 스레드에는 Message Content 인텐트가 필요해요. 봇이 OMNICORD_MESSAGE_CONTENT=true로 실행되기 전까지는 작동하지 않아요. 멘션, 답장, DM은 계속 작동해요.",
+        es_ES="Un hilo donde se responde a cada mensaje necesita el intent Message Content: no funcionará hasta que el bot se ejecute con OMNICORD_MESSAGE_CONTENT=true. Las menciones, respuestas y MD siguen funcionando.",
+        pt_BR="Um tópico onde toda mensagem é respondida precisa do intent Message Content: ele não vai funcionar até o bot rodar com OMNICORD_MESSAGE_CONTENT=true. Menções, respostas e DMs continuam funcionando.",
+    ),
     # --- notes under a reply -------------------------------------------------------------------
     "chat.stopped_restarting": Entry(
         en="(stopped: Omnicord is restarting — ask again in a moment)",
