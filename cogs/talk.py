@@ -304,6 +304,7 @@ async def server_talk(interaction: discord.Interaction, enabled: bool | None = N
 
 @app_commands.command(name="talk-role", description="Allow a role to talk with Omnicord in "
                       "voice channels (none allowed: everyone may)")
+@app_commands.describe(role="the role", allowed="add it to the list (True) or take it off")
 async def server_talk_role(interaction: discord.Interaction, role: discord.Role,
                            allowed: bool) -> None:
     guild = require_manage_guild(interaction)
