@@ -53,7 +53,7 @@ from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.chains import find_chain
 from omnicord.conversation.compose import Instructions, NewMessage
 from omnicord.conversation.reply import CUT_SHORT_NOTE, STOPPED_BY_MEMBER_NOTE, Reply
-from omnicord.conversation.respond import Answer, Payer, ReplyOptions
+from omnicord.conversation.respond import NOT_NEWEST, Answer, Payer, ReplyOptions
 from omnicord.i18n import DEFAULT_LANGUAGE, Text, t, text
 from omnicord.media.ffmpeg import run_in_thread
 from omnicord.media.speech import encode_speech, pcm_seconds
@@ -69,7 +69,6 @@ NO_LONGER_WRITTEN = text("chat.no_longer_written")
 NO_LONGER_KEPT = text("chat.no_longer_kept")
 QUESTION_GONE = text("chat.question_gone")
 ALREADY_WRITING = text("chat.already_writing")
-NOT_NEWEST = text("chat.not_newest")
 RESTARTING = text("chat.restarting")
 #: Seconds an edited question waits for further edits before it is answered again: an edit
 #: storm gets one answer, to its last words.

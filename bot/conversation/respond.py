@@ -28,6 +28,7 @@ from omnicord.conversation.compose import (
 )
 from omnicord.conversation.reply import Reply
 from omnicord.errors import InputError
+from omnicord.i18n import text
 from omnicord.media.cache import MediaCache
 from omnicord.media.types import MediaTarget, PreparedMedia
 from omnicord.model.catalog import ModelSpec
@@ -46,7 +47,7 @@ EventSink = Callable[[ReplyEvent], Awaitable[None]]
 HISTORY_WINDOW = 200
 #: Replies one process streams at once (OMNICORD_PROCESS_REPLIES).
 DEFAULT_STREAMS = 32
-NOT_NEWEST = "Only the newest answer of a conversation can be regenerated"
+NOT_NEWEST = text("chat.not_newest")
 
 
 @dataclass(frozen=True)

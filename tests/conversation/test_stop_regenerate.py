@@ -125,7 +125,7 @@ async def test_only_the_newest_answer_can_be_regenerated(
         await conversations.respond("chan:1", speaker_id="7", new=ask(text, source),
                                     options=OPTIONS)
     requests = len(dashscope.accepted)
-    with pytest.raises(InputError, match=NOT_NEWEST):
+    with pytest.raises(InputError, match=str(NOT_NEWEST)):
         await conversations.respond("chan:1", speaker_id="7", new=ask("first", "m1"),
                                     options=OPTIONS, replaces="m1")
     assert len(dashscope.accepted) == requests  # refused before asking the model
