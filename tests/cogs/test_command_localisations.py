@@ -54,7 +54,9 @@ def problems(option: dict[str, Any]) -> list[str]:
     wrong: list[str] = []
     if option.get("name_localizations"):  # names are typed: they stay English
         wrong.append(f"name {option['name']!r} is localised")
-    if option["description"] != NO_DESCRIPTION:
+    if option["description"] == NO_DESCRIPTION:  # discord.py's stand-in: Discord shows "…"
+        wrong.append(f"option {option['name']!r} has no description")
+    else:
         wrong += localised(option, "description", 100)
     for choice in option.get("choices") or []:
         if choice["name"] not in AUTONYMS:
