@@ -54,6 +54,20 @@ def format_duration(language: str, seconds: float) -> str:
     return joiner.join(parts)
 
 
+#: Binary units, largest first; "bytes" as each language writes it.
+_SIZE_UNITS = (("MiB", 1 << 20), ("KiB", 1 << 10), ("bytes", 1))
+_BYTES = {"ja": "バイト", "zh-CN": "字节", "zh-TW": "位元組", "ko": "바이트"}
+
+
+def format_size(language: str, size: int, like: int | None = None) -> str:
+    """``1.5 MiB``, ``500 MiB``, ``12 KiB`` with the language's separators, in the unit
+    ``like`` (when given) would be written in."""
+    unit, scale = next((u, s) for u, s in _SIZE_UNITS if (like or size) >= s or s == 1)
+    amount = round(size / scale, 1)
+    number = format_number(language, amount, decimals=0 if amount.is_integer() else 1)
+    return f"{number} {_BYTES.get(language, unit) if unit == 'bytes' else unit}"
+
+
 def plural_category(language: str, count: float) -> str:
     """CLDR's plural category of ``count`` (integers): ``one`` or ``other``."""
     if language in ("ja", "zh-CN", "zh-TW", "ko"):

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omnicord.i18n.entry import Entry, Plural
-from omnicord.i18n.formatting import format_duration, format_number, plural_category
+from omnicord.i18n.formatting import (
+    format_duration,
+    format_number,
+    format_size,
+    plural_category,
+)
 from omnicord.i18n.languages import DEFAULT_LANGUAGE, language_of
 
 
@@ -17,6 +22,15 @@ class Duration:
     """A value shown as a duration (``text("x", waited=Duration(90))``)."""
 
     seconds: float
+
+
+@dataclass(frozen=True)
+class Size:
+    """A value shown as a size in binary units (``25 MiB``, ``1,5 MiB`` in Spanish), in the
+    unit ``like`` would be shown in when given, so two sizes read alike."""
+
+    size: int
+    like: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ def t(language: str, key: str, /, **values: Any) -> str:
 def _shown(language: str, value: Any) -> Any:
     if isinstance(value, Duration):
         return format_duration(language, value.seconds)
+    if isinstance(value, Size):
+        return format_size(language, value.size, value.like)
     if isinstance(value, Text):
         return value.render(language)
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiofiles
 from omnicord.errors import MediaError
 from omnicord.i18n import Text, text
+from omnicord.i18n.text import Size
 
 PREFIX = "omnicord-"
 CHUNK_BYTES = 1 << 20
@@ -36,10 +37,10 @@ def size_text(size: int, like: int | None = None) -> str:
 
 def too_large(max_bytes: int, size: int | None = None) -> Text:
     """The member-facing refusal of a file over ``max_bytes`` (of ``size`` bytes, if known)."""
-    limit = size_text(max_bytes)
-    if size is None or size_text(size, like=max_bytes) == limit:
+    limit = Size(max_bytes)
+    if size is None or size_text(size, like=max_bytes) == size_text(max_bytes):
         return text("errors.file_over_limit", limit=limit)
-    return text("errors.file_size_over_limit", size=size_text(size, like=max_bytes), limit=limit)
+    return text("errors.file_size_over_limit", size=Size(size, like=max_bytes), limit=limit)
 
 
 @asynccontextmanager

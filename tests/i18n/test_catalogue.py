@@ -89,3 +89,13 @@ def test_a_text_renders_later_in_any_language() -> None:
     assert str(said).startswith("Omnicord now speaks **日本語**")
     assert said.render("ja").startswith("このサーバーのチャンネルでは")
     assert Duration(90).seconds == 90
+
+
+def test_sizes_follow_the_language() -> None:
+    from omnicord.i18n.formatting import format_size
+
+    assert format_size("en", int(37.5 * (1 << 20))) == "37.5 MiB"
+    assert format_size("es-ES", int(37.5 * (1 << 20))) == "37,5 MiB"
+    assert format_size("en", 25 << 20) == "25 MiB" and format_size("pt-BR", 2048) == "2 KiB"
+    assert format_size("en", 3 << 20, like=500 << 20) == "3 MiB"
+    assert format_size("ja", 500) == "500 バイト" and format_size("en", 500) == "500 bytes"
