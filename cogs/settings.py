@@ -481,6 +481,9 @@ async def status(interaction: discord.Interaction) -> None:
                        mode=CONVERSATION_TEXT[effective.conversation]))
         lines.append(t(shown, "settings.status.open_to",
                        who=access_text(await runtime.preferences.access(guild))))
+        speaks = await place_language(runtime.preferences, interaction.guild)
+        lines.append(t(shown, "common.status_channel_language",
+                       language=language_name(speaks, native=True)))
     if not runtime.reads_all_messages:
         lines.append(NO_CONTENT_STATUS.render(shown))
     lines.append(runtime.services.data_statement(shown))

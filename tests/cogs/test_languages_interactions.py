@@ -43,6 +43,7 @@ async def test_status_speaks_japanese_to_a_japanese_member(world: World) -> None
     assert any(line.startswith("**あなたのデータ:** Omnicord は回答するメッセージごとに")
                for line in lines)
     assert "**送信先:** " in status and "`/omni forget me`" in status
+    assert "**このサーバーのチャンネルでの Omnicord の言語:** English" in lines
     assert "**Model:**" not in status and "Your data" not in status
 
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from omnicord.i18n.entry import Entry, Localised
 
 MESSAGES = {
+    "common.status_channel_language": Entry(
+        en="**Omnicord's language in this server's channels:** {language}",
+        ja="**このサーバーのチャンネルでの Omnicord の言語:** {language}",
+        zh_CN="**Omnicord 在本服务器频道中使用的语言：** {language}",
+        zh_TW="**Omnicord 在本伺服器頻道中使用的語言：** {language}",
+        ko="**이 서버 채널에서 Omnicord가 쓰는 언어:** {language}",
+        es_ES="**Idioma de Omnicord en los canales de este servidor:** {language}",
+        pt_BR="**Idioma do Omnicord nos canais deste servidor:** {language}",
+    ),
     "common.no_translation": Entry(
         en="none (no translation)", ja="なし（翻訳しない）", zh_CN="无（不翻译）",
         zh_TW="無（不翻譯）", ko="없음(번역 안 함)", es_ES="ninguno (sin traducción)",
