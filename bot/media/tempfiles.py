@@ -16,6 +16,7 @@ from pathlib import Path
 import aiofiles
 from omnicord.errors import MediaError
 from omnicord.i18n import Text, text
+from omnicord.i18n.formatting import format_size
 from omnicord.i18n.text import Size
 
 PREFIX = "omnicord-"
@@ -25,20 +26,13 @@ HEAD_BYTES = 64
 #: The one name every file gets inside a work folder, so a member's file name never reaches
 #: ffmpeg (whose report would echo it) or a message.
 INPUT_NAME = "input"
-_UNITS = (("MiB", 1 << 20), ("KiB", 1 << 10), ("bytes", 1))
-
-
-def size_text(size: int, like: int | None = None) -> str:
-    """``1.5 MiB``, ``500 MiB``, ``12 KiB``: binary units (those limits are set in), chosen
-    for ``like`` when given so that two sizes read in the same unit."""
-    unit, scale = next((u, s) for u, s in _UNITS if (like or size) >= s or s == 1)
-    return f"{size / scale:,.1f}".removesuffix(".0") + f" {unit}"
 
 
 def too_large(max_bytes: int, size: int | None = None) -> Text:
     """The member-facing refusal of a file over ``max_bytes`` (of ``size`` bytes, if known)."""
     limit = Size(max_bytes)
-    if size is None or size_text(size, like=max_bytes) == size_text(max_bytes):
+    # Sizes that read the same as the limit (37.5 MiB of a 37.5 MiB limit) are not repeated.
+    if size is None or format_size("en", size, max_bytes) == format_size("en", max_bytes):
         return text("errors.file_over_limit", limit=limit)
     return text("errors.file_size_over_limit", size=Size(size, like=max_bytes), limit=limit)
 

@@ -28,9 +28,12 @@ _TURN_OF_MESSAGE = f"""
 async def turn_for_message(executor: Executor, message_id: str) -> tuple[str, Turn] | None:
     """(scope, turn) of the stored turn made from, or answered by, a message; None if none."""
     row = await executor.fetchrow(_TURN_OF_MESSAGE, message_id)
-    if row is None:
-        return None
-    return row[0], turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True)))
+    return None if row is None else _placed(row)
+
+
+def _placed(row: tuple[object, ...]) -> tuple[str, Turn]:
+    """(scope, turn) of a row of the scope then ``_TURN_COLUMNS``."""
+    return str(row[0]), turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True)))
 
 
 _PLACE = "c.scope = $1 OR c.scope LIKE $2 ESCAPE '!'"
@@ -52,8 +55,7 @@ async def place_history(executor: Executor, scope: str, prefix: str, *, limit: i
     ``prefix``, oldest first (only the newest ``limit`` when given)."""
     rows = await executor.fetch(_PLACE_HISTORY, scope, _like_prefix(prefix),
                                 limit if limit is not None else 2**62)
-    return [(row[0], turn_from_row(dict(zip(_TURN_COLUMNS, row[1:], strict=True))))
-            for row in reversed(rows)]
+    return [_placed(row) for row in reversed(rows)]
 
 
 async def reset_place(executor: Executor, scope: str, prefix: str) -> int:
