@@ -121,3 +121,13 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert len(readme_commands) == 1, readme_commands
     assert len(ci_commands) == 1, ci_commands
     assert readme_commands[0] == ci_commands[0]
+
+
+def test_every_setting_is_in_the_configuration_guide_and_env_example() -> None:
+    from omnicord.settings import FIELDS
+
+    root = Path(__file__).resolve().parents[1]
+    guide = (root / "docs" / "configuration.md").read_text("utf-8")
+    example = (root / ".env.example").read_text("utf-8")
+    missing = [f.alias for f in FIELDS if f.alias not in guide or f.alias not in example]
+    assert not missing, f"settings missing from docs/configuration.md or .env.example: {missing}"
