@@ -220,6 +220,39 @@ async def test_postgresql_scrubs_by_itself_soon_after_an_erasure(
     assert await pg_files_hold(store, b"hunter2-XYZZY") == []
 
 
+async def test_postgresql_erasures_in_one_window_share_one_scrub(
+        make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hundred deletions, forgets and resets within the scrub's delay rewrite each table
+    they touched once, not once per erasure."""
+    require_postgres()
+    from omnicord.store.postgres import scrub
+
+    rewrites: list[list[str]] = []
+    real_scrub = scrub._scrub
+
+    async def counted(url: str, tables: list[str], full_limit: int) -> list[str]:
+        rewrites.append(list(tables))
+        return await real_scrub(url, tables, full_limit)
+
+    monkeypatch.setattr(scrub, "_scrub", counted)
+    store = await make_store("postgresql")
+    store.scrubber.delay = 1.0  # type: ignore[attr-defined]
+    for i in range(200):
+        await store.add_turn("channel:1", turn(f"{SECRET} {i}", source=f"m{i}"))
+    await asyncio.gather(*(store.forget_messages([f"m{i}"]) for i in range(198)),
+                         store.forget_member("7", own_scopes=["dm:7"]),
+                         store.reset("channel:1"))
+    for _ in range(100):
+        if rewrites:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # room for a second scrub, had the erasures not shared one
+    assert len(rewrites) == 1
+    assert len(rewrites[0]) == len(set(rewrites[0]))
+    assert "turns" in rewrites[0]
+    assert await pg_files_hold(store, b"hunter2-XYZZY") == []
+
+
 # --- NUL characters ---------------------------------------------------------------------------
 
 async def test_nul_characters_are_dropped_alike_on_both_backends(store: Store) -> None:
