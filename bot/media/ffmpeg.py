@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from omnicord.errors import ConfigError, MediaError
 from omnicord.i18n.text import Duration, Text, text
+from omnicord.media.children import spawn_child
 
 T = TypeVar("T")
 
@@ -126,14 +127,13 @@ async def ffmpeg_process(
     base = ["-hide_banner", "-loglevel", loglevel] + (["-nostdin"] if stdin is None else [])
     exe = await _exe()
     async with job_slot():
-        process = await asyncio.create_subprocess_exec(
+        process = await spawn_child(
             exe,
             *base,
             *args,
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C in a terminal stops the bot, not its conversions
         )
         out, err = await communicate_or_kill(process, stdin, timeout, doing="Converting")
     return process.returncode or 0, out, err

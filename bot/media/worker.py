@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from omnicord.errors import MediaError
 from omnicord.i18n import text
+from omnicord.media.children import spawn_child
 from omnicord.media.ffmpeg import communicate_or_kill, job_slot
 
 T = TypeVar("T")
@@ -41,11 +42,10 @@ async def run_in_process(function: Callable[..., T], *args: Any, timeout: float)
     """
     payload = pickle.dumps((function, args))
     async with job_slot():
-        process = await asyncio.create_subprocess_exec(
+        process = await spawn_child(
             sys.executable, "-m", "omnicord.media.worker",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_child_env(),
-            start_new_session=True,  # Ctrl-C in a terminal stops the bot, not its workers
         )
         out, _ = await communicate_or_kill(process, payload, timeout, doing="Processing")
     if process.returncode != 0 or not out:

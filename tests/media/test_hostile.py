@@ -432,3 +432,20 @@ def test_ctrl_c_in_a_terminal_reaches_the_bot_but_not_its_conversions() -> None:
     os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C does to the group
     out, _ = child.communicate(timeout=30)
     assert out.split() == ["interrupted", "0", str(2 * 8000 * 2)]  # the whole 2 s, exit 0
+
+
+async def test_media_children_share_the_bots_session_in_a_group_of_their_own_below_it() -> None:
+    """In a session of its own a child is weighed by Linux's scheduler as a whole group against
+    the bot, and conversions starved the event loop; in the bot's session, a little below its
+    priority, they leave it the CPU when it needs it. Their own process group keeps Ctrl-C
+    off them (the test above)."""
+    from omnicord.media.children import CHILD_NICENESS, spawn_child
+
+    report = ("import os, time; time.sleep(0.3); print(os.getpgid(0) == os.getpid(), "
+              "os.getsid(0), os.getpriority(os.PRIO_PROCESS, 0))")
+    child = await spawn_child(sys.executable, "-c", report, stdout=subprocess.PIPE)
+    out, _ = await child.communicate()
+    own_group, session, niceness = out.decode().split()
+    assert own_group == "True"
+    assert int(session) == os.getsid(0)
+    assert int(niceness) == min(os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS, 19)
