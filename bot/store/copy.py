@@ -20,7 +20,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
               "completion_tokens", "created_at"),
     # After usage: the target's trigger counted the copied usage rows; these replace those
     # totals with the source's (erased members' and pruned days' spend included).
-    "usage_months": ("key", "month", "model", "prompt_tokens", "completion_tokens"),
+    "usage_months": ("key", "month", "model", "stripe", "prompt_tokens", "completion_tokens"),
     "guild_settings": ("guild_id", "model", "voice", "reply_mode", "thinking", "system_prompt",
                        "daily_token_cap", "updated_at", "caption_language",
                        "monthly_token_budget", "monthly_money_budget", "language"),
@@ -38,7 +38,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
 #: is exported in the order of its key's bytes).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("id",), "turns": ("id",), "usage": ("id",),
-    "usage_months": ("key", "month", "model"),
+    "usage_months": ("key", "month", "model", "stripe"),
     "guild_settings": ("guild_id",), "member_settings": ("guild_id", "user_id"),
     "channel_settings": ("channel_id",), "guild_access": ("guild_id", "target"),
     "talk_settings": ("guild_id",), "talk_time": ("guild_id", "day"),

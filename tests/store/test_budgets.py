@@ -162,3 +162,35 @@ async def test_a_copy_keeps_the_totals_erased_members_included(
     bot = dict((m, (p, c)) for m, p, c in await target.month_usage("bot", "2026-12"))
     source_bot = dict((m, (p, c)) for m, p, c in await source.month_usage("bot", "2026-12"))
     assert bot[MODEL][0] == source_bot[MODEL][0] + 1000
+
+
+@pytest.mark.parametrize(("backend", "other"), [("sqlite", "postgresql"),
+                                                ("postgresql", "sqlite")])
+async def test_the_striping_upgrade_keeps_every_total_and_copies_whole(
+        backend: str, other: str, make_store: StoreFactory) -> None:
+    """Migration 0016 spreads each total over stripes by channel: totals read the same before
+    and after (erased members' spend included), and the upgraded store copies to the other
+    backend row for row, counting on from there."""
+    require_postgres()
+    store = await make_store(backend, migrate=False)
+    await migrate_to(store, 15)
+    for n in range(12):
+        channel = f"10{n % 4}"  # four stripes, and one DM channel below
+        await store.add_usage(UsageRow(user_id=str(n % 3), model=(MODEL, OTHER)[n % 2],
+                                       prompt_tokens=n, completion_tokens=1,
+                                       guild_id=("g1", "g2", "")[n % 3], channel_id=channel,
+                                       day="2026-12-01"))
+    await store.forget_member("1")  # their rows go; the totals keep their spend
+    keys = [("bot", "2026-12"), ("guild:g1", "2026-12"), ("guild:g2", "2026-12")]
+    before = [await store.month_usage(key, month) for key, month in keys]
+    assert 16 in await store.migrate()
+    assert [await store.month_usage(key, month) for key, month in keys] == before
+    await store.add_usage(usage("7", 5, 5))  # counted on, in its own stripe
+    bot = dict((m, (p, c)) for m, p, c in await store.month_usage("bot", "2026-12"))
+    assert bot[MODEL] == (dict((m, (p, c)) for m, p, c in before[0])[MODEL][0] + 5,
+                          dict((m, (p, c)) for m, p, c in before[0])[MODEL][1] + 5)
+    target = await make_store(other)
+    copied = {c.table: c for c in await copy_store(store, target, batch=3)}
+    assert copied["usage_months"].target_rows == copied["usage_months"].source_rows
+    for key, month in keys:
+        assert await target.month_usage(key, month) == await store.month_usage(key, month), key

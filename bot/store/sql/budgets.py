@@ -1,7 +1,9 @@
 """Monthly totals for budgets, and the once-only notice claim, written once for both backends.
 
 ``usage_months`` is kept by the database itself (migration 0013's trigger on ``usage``): this
-only reads it, and writes it when a copy brings a source's totals over.
+only reads it, and writes it when a copy brings a source's totals over. Each total is kept in
+stripes (migration 0016: by the last two characters of the usage row's channel id) so writers
+in different channels never wait for one row; a total is the sum of its stripes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ BOT_KEY = "bot"
 #: A copied row of ``usage_months`` replaces what the target counted from the copied usage
 #: rows (so the target ends with the source's totals, erased members' spend included).
 IMPORT_TOTALS = (
-    "INSERT INTO usage_months (key, month, model, prompt_tokens, completion_tokens)"
-    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key, month, model) DO UPDATE SET"
+    "INSERT INTO usage_months (key, month, model, stripe, prompt_tokens, completion_tokens)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key, month, model, stripe) DO UPDATE SET"
     " prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens")
 
 _CLAIM = ("INSERT INTO bot_state (key, value, updated_at) VALUES ($1, $2, $3)"
@@ -35,9 +37,9 @@ async def month_usage(executor: Executor, key: str, month: str) -> list[tuple[st
     """(model, prompt tokens, completion tokens) counted under ``key`` in ``month``
     (``YYYY-MM``), models in byte order."""
     rows = await executor.fetch(
-        "SELECT model, prompt_tokens, completion_tokens FROM usage_months"
-        f" WHERE key = $1 AND month = $2 ORDER BY model{executor.dialect.byte_order}",
-        key, month)
+        "SELECT model, SUM(prompt_tokens), SUM(completion_tokens) FROM usage_months"
+        " WHERE key = $1 AND month = $2 GROUP BY model"
+        f" ORDER BY model{executor.dialect.byte_order}", key, month)
     return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
 
