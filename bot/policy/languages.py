@@ -23,6 +23,17 @@ COMMON_LANGUAGES = (
     "Japanese", "Korean", "Arabic", "Hindi", "Turkish", "Dutch", "Polish", "Ukrainian",
     "Vietnamese", "Thai", "Indonesian", "Swedish", "Cantonese", "Greek", "Czech", "Hebrew",
 )
+#: Each common language's own name, shown beside the English one in autocomplete and accepted
+#: as typed ("日本語" is Japanese), so a member finds their language without knowing English.
+ENDONYMS = {
+    "English": "English", "Chinese": "中文", "Spanish": "Español", "French": "Français",
+    "German": "Deutsch", "Portuguese": "Português", "Italian": "Italiano",
+    "Russian": "Русский", "Japanese": "日本語", "Korean": "한국어", "Arabic": "العربية",
+    "Hindi": "हिन्दी", "Turkish": "Türkçe", "Dutch": "Nederlands", "Polish": "Polski",
+    "Ukrainian": "Українська", "Vietnamese": "Tiếng Việt", "Thai": "ไทย",
+    "Indonesian": "Bahasa Indonesia", "Swedish": "Svenska", "Cantonese": "粵語",
+    "Greek": "Ελληνικά", "Czech": "Čeština", "Hebrew": "עברית",
+}
 _CODES = {
     "en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
     "pt": "Portuguese", "it": "Italian", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
@@ -39,7 +50,8 @@ _LOCALES = {
     "lt": "Lithuanian", "hu": "Hungarian", "no": "Norwegian", "ro": "Romanian",
     "fi": "Finnish", "bg": "Bulgarian",
 }
-_BY_NAME = {name.lower(): name for name in COMMON_LANGUAGES}
+_BY_NAME = {name.lower(): name for name in COMMON_LANGUAGES} | {
+    own.lower(): name for name, own in ENDONYMS.items()}
 _OFF = {"", NO_TRANSLATION, "off", "no"}
 _NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '()\-])*")
 
@@ -70,7 +82,16 @@ def translation_language(*choices: str | None) -> str | None:
     return None if chosen is None or chosen == NO_TRANSLATION else chosen
 
 
-def language_choices(typed: str) -> list[str]:
-    """Common languages matching what was typed, for autocomplete."""
+def language_choices(typed: str) -> list[tuple[str, str]]:
+    """Common languages matching what was typed in English or in their own name, for
+    autocomplete: (label, value), the label naming the language both ways ("日本語 · Japanese"),
+    the value its English name."""
     wanted = typed.strip().lower()
-    return [name for name in COMMON_LANGUAGES if wanted in name.lower()]
+    return [(choice_label(name), name) for name in COMMON_LANGUAGES
+            if wanted in name.lower() or wanted in ENDONYMS[name].lower()]
+
+
+def choice_label(name: str) -> str:
+    """A common language named in its own language and in English (once when they agree)."""
+    own = ENDONYMS[name]
+    return name if own == name else f"{own} · {name}"

@@ -14,9 +14,10 @@ MAX_CHOICES = 25
 async def language_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """Common languages matching what was typed, and the choice of no translation (named in
-    the member's language)."""
-    choices = [app_commands.Choice(name=name, value=name) for name in language_choices(current)]
+    """Common languages matching what was typed (in English or in their own name, and named
+    both ways), and the choice of no translation (named in the member's language)."""
+    choices = [app_commands.Choice(name=label, value=value)
+               for label, value in language_choices(current)]
     label = t(member_language(interaction), "common.no_translation")
     if _offered(current, NO_TRANSLATION, label):
         choices.insert(0, app_commands.Choice(name=label, value=NO_TRANSLATION))

@@ -160,6 +160,13 @@ async def test_autocomplete_and_dm_refusals_speak_the_members_language(world: Wo
     (response,) = world.fake.interaction_responses(interaction["token"])
     names = {c["value"]: c["name"] for c in response.payload["data"]["choices"]}
     assert names["default"] == "サーバーの既定" and names["none"] == "なし（翻訳しない）"
+    assert names["Japanese"] == "日本語 · Japanese"
+    typed = world.h.autocomplete(world.channel, world.member, "omni me caption-language",
+                                 {"language": "日本"}, focused="language", locale="ja")
+    await world.h.settle()
+    (response,) = world.fake.interaction_responses(typed["token"])
+    assert [(c["name"], c["value"]) for c in response.payload["data"]["choices"]] == [
+        ("日本語 · Japanese", "Japanese")]
 
 
 async def test_a_host_reads_the_data_statement_in_a_language(world: World) -> None:
