@@ -27,9 +27,9 @@ def turn(text: str, speaker: str = "7") -> Turn:
 
 
 def usage(user: str = "7", prompt: int = 10, completion: int = 5, *, guild: str = "g1",
-          model: str = MODEL, day: str = "2026-12-01") -> UsageRow:
+          model: str = MODEL, day: str = "2026-12-01", channel: str = "c1") -> UsageRow:
     return UsageRow(user_id=user, model=model, prompt_tokens=prompt, completion_tokens=completion,
-                    guild_id=guild, channel_id="c1", day=day)
+                    guild_id=guild, channel_id=channel, day=day)
 
 
 @asynccontextmanager
@@ -70,11 +70,13 @@ async def test_concurrent_writers_in_two_processes_are_counted_exactly(store: St
         writes = []
         for n in range(40):
             writer = (store, other)[n % 2]
+            channel = f"9{n % 7:02d}"  # seven stripes, several writers in each
             if n % 4 < 2:
                 writes.append(writer.add_turn(f"channel:{n % 3}", turn(f"t{n}", str(n)),
-                                              usage(str(n), n, 1)))
+                                              usage(str(n), n, 1, channel=channel)))
             else:
-                writes.append(writer.add_usage(usage(str(n), n, 1, guild=("g1", "")[n % 8 < 4])))
+                writes.append(writer.add_usage(usage(str(n), n, 1, guild=("g1", "")[n % 8 < 4],
+                                                     channel=channel)))
         await asyncio.gather(*writes)
         on_server = sum(n for n in range(40) if n % 4 < 2 or n % 8 >= 4)
         servers = sum(1 for n in range(40) if n % 4 < 2 or n % 8 >= 4)
