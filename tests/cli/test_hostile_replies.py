@@ -17,6 +17,7 @@ import discord
 import pytest
 from omnicord import cli
 from omnicord.cogs.delivery.friendly import friendly
+from omnicord.cogs.runner import SWITCH_INTERVAL
 from omnicord.errors import BadRequest
 from omnicord.secrets import redact
 from omnicord.settings import load_settings
@@ -194,9 +195,11 @@ def discord_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], No
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    interval = sys.getswitchinterval()
     yield point_at
     root.handlers[:] = handlers  # run_bot installs its log handler on the root
     root.setLevel(level)
+    sys.setswitchinterval(interval)  # and tunes the interpreter it owns
 
 
 @pytest.mark.parametrize("refusal", ["bad token", "no network"])
@@ -223,6 +226,7 @@ def test_run_with_a_refused_token_or_no_network_is_one_line(
     stderr = capsys.readouterr().err
     line = one_error_line(stderr)
     assert TOKEN not in stderr
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # the runner's own
     if refusal == "bad token":
         assert code == 2 and "DISCORD_TOKEN was refused" in line
     else:
