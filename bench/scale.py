@@ -199,7 +199,7 @@ async def serve_conversations(database: str, load: Load, api_key: str,
 
 def _usage(scope: str) -> UsageRow:
     return usage_row(user_id=scope, model=MODEL.name, prompt_tokens=100, completion_tokens=20,
-                     guild_id="3")
+                     guild_id="3", channel_id=scope)
 
 
 def _worker(database: str, load: Load, api_key: str, base_url: str, start: Any,
