@@ -190,7 +190,8 @@ class OmnicordCaptions(commands.Cog):
         through the same gate and ledger as any request; refusals and failures are logged, not
         shown (except, in ``both`` mode, one line for a half that failed beside the other)."""
         mode = await self.runtime.preferences.caption_mode(str(message.channel.id))
-        language = await place_language(self.runtime.preferences, message.guild)  # all see it
+        language = await place_language(self.runtime.preferences, message.guild,  # all see it
+                                        message.author.id)
         try:
             await check_access(self.runtime, message.guild, message.author, message.channel)
             async with self.runtime.admission.admit(guild_key(message.guild), message.author.id,

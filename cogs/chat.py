@@ -144,7 +144,8 @@ class OmnicordChat(commands.Cog):
         work = work or self.under_way.begin(message.id, message.author.id)
         language = DEFAULT_LANGUAGE  # the channel's, once known: what everyone there reads
         try:
-            language = await place_language(self.runtime.preferences, message.guild)
+            language = await place_language(self.runtime.preferences, message.guild,
+                                            message.author.id)
             await check_access(self.runtime, message.guild, message.author, message.channel)
             async with message.channel.typing():
                 answer = await self._answer(message, language, redo, work)

@@ -25,7 +25,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
                        "daily_token_cap", "updated_at", "caption_language",
                        "monthly_token_budget", "monthly_money_budget", "language"),
     "member_settings": ("guild_id", "user_id", "voice", "reply_mode", "updated_at",
-                        "caption_language"),
+                        "caption_language", "language"),
     "channel_settings": ("channel_id", "guild_id", "chat", "auto_caption", "updated_at",
                          "caption_mode", "conversation", "system_prompt", "model"),
     "guild_access": ("guild_id", "target", "updated_at"),

@@ -96,6 +96,10 @@ class PreferenceStore(Protocol):
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
 
+    async def remember_language(self, user_id: str, language: str) -> None:
+        """Keep a member's Discord language on their direct-message preferences (one
+        statement, written only when it changed; their other preferences untouched)."""
+
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
 

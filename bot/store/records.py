@@ -77,6 +77,9 @@ class MemberPreferences:
     voice: str | None = None
     reply_mode: ReplyMode | None = None
     caption_language: str | None = None  # for the transcripts they ask for ("none": never)
+    #: Their Discord app's language (a catalogue code), remembered from their latest Omnicord
+    #: command for Omnicord's words in direct messages; kept on the '' (DM) row only.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -106,9 +106,10 @@ def guild_values(prefs: GuildPreferences) -> tuple[Any, ...]:
 
 
 def member_values(prefs: MemberPreferences) -> tuple[Any, ...]:
-    """A member's preferences as (voice, reply_mode, caption_language), text without NULs."""
+    """A member's preferences as (voice, reply_mode, caption_language, language), text without
+    NULs."""
     return tuple(map(storable, (prefs.voice, prefs.reply_mode.value if prefs.reply_mode else None,
-                                prefs.caption_language)))
+                                prefs.caption_language, prefs.language)))
 
 
 def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:
@@ -125,11 +126,11 @@ def guild_from_row(row: Sequence[Any] | None) -> GuildPreferences:
 
 
 def member_from_row(row: Sequence[Any] | None) -> MemberPreferences:
-    """A member's preferences from (voice, reply_mode, caption_language)."""
+    """A member's preferences from (voice, reply_mode, caption_language, language)."""
     if row is None:
         return MemberPreferences()
     return MemberPreferences(voice=row[0], reply_mode=ReplyMode(row[1]) if row[1] else None,
-                             caption_language=row[2])
+                             caption_language=row[2], language=row[3])
 
 
 def usage_values(usage: UsageRow | None) -> tuple[str | int | None, ...]:

@@ -21,7 +21,7 @@ from discord.ext import commands
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.discord_internals import guilds_with_commands
-from omnicord.cogs.runtime.locale import member_language
+from omnicord.cogs.runtime.locale import member_language, remember_language
 
 GROUP_NAME = "omni"
 ADMIN_GROUP_NAME = "omni-admin"
@@ -36,7 +36,17 @@ class CommandNameTaken(discord.ClientException):
 
 
 class OmniGroup(app_commands.Group):
-    """An Omnicord group: any failure in a subcommand becomes a short private explanation."""
+    """An Omnicord group: any failure in a subcommand becomes a short private explanation, and
+    every subcommand keeps the member's Discord language for DMs (``remember_language``)."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Imported here: the runtime module imports this one.
+        from omnicord.cogs.runtime.shared import current
+
+        runtime = current(interaction.client)  # type: ignore[arg-type]
+        if runtime is not None:
+            await remember_language(runtime.preferences, interaction)
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -1,5 +1,6 @@
 """Omnicord's words in a channel go in the server's language (the one an admin chose with
-``/omni-admin language``, else the server's preferred locale in Discord; English in DMs); its
+``/omni-admin language``, else the server's preferred locale in Discord; in DMs, the member's
+Discord language as their latest Omnicord command gave it, else English); its
 replies to a member's interaction go in the member's. Through the simulated gateway, with the
 locales in the guild and interaction payloads."""
 
@@ -90,6 +91,31 @@ async def test_an_english_server_and_dms_read_english(world: World) -> None:
     dm = world.h.dm_channel(place.member)
     await ask(world, dm, place.member, "what is this?", attachments=[junk(world)])
     assert world.texts(dm.id) == [REFUSED["en"]]
+
+
+async def test_a_dm_speaks_the_language_of_the_members_latest_omnicord_command(
+        world: World) -> None:
+    """Discord gives a DM no language: the member's Discord language, as their latest Omnicord
+    command gave it, is kept (in the store) for Omnicord's words there; forget-me erases it."""
+    place = server(world, "zh-CN")
+    dm = world.h.dm_channel(place.member)
+    status = world.h.slash(place.channel, place.member, "omni status", {}, locale="ja")
+    await world.h.settle()
+    assert world.fake.interaction_responses(status["token"])
+    runtime = world.bot._omnicord_runtime  # type: ignore[attr-defined]
+    assert (await runtime.preferences.member("", str(place.member.id))).language == "ja"
+    await ask(world, dm, place.member, "これは？", attachments=[junk(world)])
+    assert world.texts(dm.id)[-1] == REFUSED["ja"]
+    later = world.h.slash(dm, place.member, "omni status", {}, locale="zh-TW")  # in the DM
+    await world.h.settle()
+    assert world.fake.interaction_responses(later["token"])
+    await ask(world, dm, place.member, "這是什麼？", attachments=[junk(world)])
+    assert world.texts(dm.id)[-1] == REFUSED["zh-TW"]
+    await ask(world, place, place.member, "这是什么？", attachments=[junk(world)])
+    assert world.texts(place.channel.id)[-1] == REFUSED["zh-CN"]  # a channel: the server's
+    await runtime.services.privacy.forget_member(str(place.member.id))
+    await ask(world, dm, place.member, "what is this?", attachments=[junk(world)])
+    assert world.texts(dm.id)[-1] == REFUSED["en"]
 
 
 async def test_the_admins_choice_outranks_the_servers_locale(world: World) -> None:

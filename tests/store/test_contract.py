@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,20 @@ async def test_member_preferences_are_per_server(store: Store) -> None:
     await prefs.save_member("g1", "7", MemberPreferences(voice="Cherry"))
     assert await prefs.member("g1", "7") == MemberPreferences(voice="Cherry")
     assert await prefs.member("g1", "8") == MemberPreferences()
+
+
+async def test_a_members_discord_language_is_kept_for_dms_beside_their_choices(
+        store: Store) -> None:
+    prefs = store.preferences
+    await prefs.remember_language("7", "ja")  # no row yet: one is made
+    assert await prefs.member("", "7") == MemberPreferences(language="ja")
+    await prefs.save_member("", "7", replace(await prefs.member("", "7"), voice="Ethan"))
+    await asyncio.gather(*(prefs.remember_language("7", ("ko", "ja")[n % 2]) for n in range(9)))
+    await prefs.remember_language("7", "pt-BR")
+    assert await prefs.member("", "7") == MemberPreferences(voice="Ethan", language="pt-BR")
+    assert await prefs.member("g1", "7") == MemberPreferences()  # the DM row only
+    await store.forget_member("7")
+    assert await prefs.member("", "7") == MemberPreferences()
 
 
 async def test_channel_roles_switch_on_and_off(store: Store) -> None:

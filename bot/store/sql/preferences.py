@@ -19,6 +19,7 @@ from omnicord.store.rows import (
     guild_values,
     member_from_row,
     member_values,
+    storable,
 )
 from omnicord.store.sql import places
 from omnicord.store.sql.dialect import Executor
@@ -31,10 +32,19 @@ _SAVE_GUILD = (
 
 _SAVE_MEMBER = (
     "INSERT INTO member_settings (guild_id, user_id, voice, reply_mode, updated_at,"
-    " caption_language) VALUES ($1, $2, $3, $4, $5, $6)"
+    " caption_language, language) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     " ON CONFLICT (guild_id, user_id) DO UPDATE SET"
     " voice = excluded.voice, reply_mode = excluded.reply_mode,"
-    " updated_at = excluded.updated_at, caption_language = excluded.caption_language")
+    " updated_at = excluded.updated_at, caption_language = excluded.caption_language,"
+    " language = excluded.language")
+
+# Only the language column, so a concurrent change of the member's other preferences stands;
+# no write at all when the language is the one kept.
+_REMEMBER_LANGUAGE = (
+    "INSERT INTO member_settings (guild_id, user_id, updated_at, language)"
+    " VALUES ('', $1, $2, $3) ON CONFLICT (guild_id, user_id) DO UPDATE SET"
+    " language = excluded.language, updated_at = excluded.updated_at"
+    " WHERE member_settings.language IS NULL OR member_settings.language <> excluded.language")
 
 
 class Preferences:
@@ -56,14 +66,19 @@ class Preferences:
     async def member(self, guild_id: str, user_id: str) -> MemberPreferences:
         """A member's own preferences in a server ('' for direct messages)."""
         return member_from_row(await self._db.fetchrow(
-            "SELECT voice, reply_mode, caption_language FROM member_settings"
+            "SELECT voice, reply_mode, caption_language, language FROM member_settings"
             " WHERE guild_id = $1 AND user_id = $2", guild_id, user_id))
 
     async def save_member(self, guild_id: str, user_id: str, prefs: MemberPreferences) -> None:
         """Replace a member's preferences."""
-        voice, mode, language = member_values(prefs)
+        voice, mode, caption_language, language = member_values(prefs)
         await self._db.execute(_SAVE_MEMBER, guild_id, user_id, voice, mode, utc_now(),
-                               language)
+                               caption_language, language)
+
+    async def remember_language(self, user_id: str, language: str) -> None:
+        """Keep a member's Discord language on their direct-message preferences (one
+        statement, written only when it changed; their other preferences untouched)."""
+        await self._db.execute(_REMEMBER_LANGUAGE, user_id, utc_now(), storable(language))
 
     async def channel_role(self, channel_id: str, role: str) -> bool:
         """Whether a channel is opened for chat or auto-captioning."""
