@@ -9,6 +9,7 @@ Omnicord's words in DMs with them use it; English until they have run one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -37,12 +38,18 @@ async def place_language(preferences: PreferenceStore, guild: discord.Guild | No
     return language_of(chosen or guild.preferred_locale)
 
 
+#: At most this long before the command goes on without it (Discord wants an answer within 3 s,
+#: and a store retrying a lost connection could take longer).
+REMEMBER_TIMEOUT = 0.5
+
+
 async def remember_language(preferences: PreferenceStore,
                             interaction: discord.Interaction) -> None:
     """Keep the member's Discord language for Omnicord's words in DMs with them. A store that
-    fails here is logged: the command itself goes on."""
+    fails, or takes over ``REMEMBER_TIMEOUT``, is logged: the command itself goes on."""
     try:
-        await preferences.remember_language(str(interaction.user.id),
-                                            member_language(interaction))
+        async with asyncio.timeout(REMEMBER_TIMEOUT):
+            await preferences.remember_language(str(interaction.user.id),
+                                                member_language(interaction))
     except Exception as error:  # the command matters more than the DM language
         log.warning("could not keep a member's Discord language: %s", type(error).__name__)

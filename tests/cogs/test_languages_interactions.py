@@ -5,7 +5,11 @@ speak to English, and an en-US member keeps the English replies."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import discord
+import pytest
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.i18n import t
 from omnicord.policy.budgets import Budget
@@ -174,3 +178,21 @@ async def test_a_host_reads_the_data_statement_in_a_language(world: World) -> No
 
     assert data_statement(world.bot).startswith("**Your data:**")
     assert data_statement(world.bot, "ja").startswith("**あなたのデータ:**")
+
+
+@pytest.mark.parametrize("trouble", ["hangs", "fails"])
+async def test_a_store_that_cannot_keep_the_language_never_holds_up_the_command(
+        world: World, trouble: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def remember_language(user_id: str, language: str) -> None:
+        if trouble == "hangs":
+            await asyncio.sleep(60)
+        raise ConnectionError("the database went away")
+
+    preferences = world.bot._omnicord_runtime.preferences  # type: ignore[attr-defined]
+    monkeypatch.setattr(preferences, "remember_language", remember_language)
+    began = time.monotonic()
+    status = await answered(world, world.member, "omni status", locale="ja")
+    assert (status.content or "").startswith("**モデル:**")
+    assert time.monotonic() - began < 10  # not the minute the store would have taken
+    assert "could not keep a member's Discord language" in caplog.text
