@@ -40,7 +40,7 @@ async def forget_member(bot: commands.Bot | commands.AutoShardedBot, user_id: in
 
 def data_statement(bot: commands.Bot | commands.AutoShardedBot, language: str = "en") -> str:
     """The few lines members read in ``/omni status``: what is kept, where, for how long,
-    sent to whom, and how to delete it (Discord markdown, under 1,000 characters), in
+    sent to whom, and how to delete it (Discord markdown, under 1,200 characters), in
     ``language`` (a Discord locale such as ``ja``; English by default)."""
     return _runtime(bot).services.data_statement(language=language_of(language))
 

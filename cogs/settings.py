@@ -6,6 +6,7 @@ Discord and checked again here), ``/omni me …``, and ``/omni status``, ``/omni
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.access.checks import require_manage_guild
 from omnicord.cogs.access.places import guild_key, place_of, scope_for
+from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
 from omnicord.cogs.runtime.locale import member_language, place_language
@@ -309,12 +311,33 @@ async def _allow(interaction: discord.Interaction, kind: str, target_id: int,
     await say(interaction, "settings.open_to", who=access_text(await preferences.access(guild)))
 
 
+#: Allow-list entries named in ``/omni status`` (the rest counted): a server listing sixty
+#: channels gets a readable line, not a wall of mentions.
+MENTIONS_SHOWN = 10
+#: The longest persona preview ``/omni status`` shows.
+PERSONA_PREVIEW = 300
+
+
 def access_text(access: AccessList) -> Text:
-    """Who may use Omnicord in a server, with role and channel mentions (which ping nobody)."""
-    roles = ", ".join(f"<@&{r}>" for r in sorted(access.roles)) or text("settings.everyone")
-    places = (", ".join(f"<#{c}>" for c in sorted(access.channels))
-              or text("settings.every_channel"))
+    """Who may use Omnicord in a server, with role and channel mentions (which ping nobody;
+    at most ``MENTIONS_SHOWN`` of each, then how many more)."""
+    roles = _mentions("<@&{}>", access.roles) or text("settings.everyone")
+    places = _mentions("<#{}>", access.channels) or text("settings.every_channel")
     return text("settings.access", roles=roles, places=places)
+
+
+def _mentions(shape: str, ids: Iterable[str]) -> str:
+    ordered = sorted(ids)
+    named = ", ".join(shape.format(i) for i in ordered[:MENTIONS_SHOWN])
+    more = len(ordered) - MENTIONS_SHOWN
+    return f"{named}, … (+{more})" if more > 0 else named
+
+
+def preview(persona: str) -> str:
+    """The persona's start: at most ``PERSONA_PREVIEW`` characters, with … when cut."""
+    if len(persona) <= PERSONA_PREVIEW:
+        return persona
+    return f"{persona[:PERSONA_PREVIEW]}…"
 
 
 @app_commands.command(name="persona", description="The system prompt for this server, or for "
@@ -474,7 +497,7 @@ async def status(interaction: discord.Interaction) -> None:
         t(shown, "settings.status.translated",
           language=language or text("settings.status.not_translated")),
         t(shown, "settings.status.persona", source=SOURCE_TEXT[effective.persona_from],
-          persona=f"{persona[:300]}{'…' if len(persona) > 300 else ''}"),
+          persona=preview(persona)),
     ]
     if interaction.guild is not None:
         lines.append(t(shown, "settings.status.conversations",
@@ -487,8 +510,7 @@ async def status(interaction: discord.Interaction) -> None:
     if not runtime.reads_all_messages:
         lines.append(NO_CONTENT_STATUS.render(shown))
     lines.append(runtime.services.data_statement(shown))
-    await interaction.response.send_message("\n".join(lines), ephemeral=True,
-                                            allowed_mentions=NO_PINGS)
+    await answer_privately(interaction, "\n".join(lines))  # in two messages if need be
 
 
 async def _translation(preferences: PreferenceStore, guild: str, user: str) -> str | None:

@@ -196,3 +196,36 @@ async def test_a_store_that_cannot_keep_the_language_never_holds_up_the_command(
     assert (status.content or "").startswith("**モデル:**")
     assert time.monotonic() - began < 10  # not the minute the store would have taken
     assert "could not keep a member's Discord language" in caplog.text
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ja", "zh-CN", "zh-TW", "ko", "es-ES", "pt-BR"])
+async def test_status_and_the_data_statement_fit_in_every_language(world: World,
+                                                                   locale: str) -> None:
+    """The longest status a member can see (a chat channel, long allow lists, the longest
+    persona) reaches them whole in every language, in messages Discord accepts (2,000
+    characters at most): allow lists name ten of each and count the rest, the persona shows
+    its start, and what is left over goes in a second message. The data statement a host may
+    post stays within 1,200 characters."""
+    from omnicord.cogs.hooks import data_statement
+
+    preferences = world.bot._omnicord_runtime.preferences  # type: ignore[attr-defined]
+    guild = str(world.guild.id)
+    for n in range(40):
+        await preferences.set_access(guild, "role", str(10**18 + n), True)
+        await preferences.set_access(guild, "channel", str(2 * 10**18 + n), True)
+    await preferences.set_access(guild, "channel", str(world.channel.id), True)
+    for command, options in (("omni-admin chat-channel", {"enabled": True}),
+                             ("omni-admin persona", {"prompt": "x" * 1500})):
+        world.h.slash(world.channel, world.admin, command, options)
+        await world.h.settle()
+    asked = world.h.slash(world.channel, world.admin, "omni status", {}, locale=locale)
+    await world.h.settle(timeout=20)
+    sent = [r.content or "" for r in (*world.fake.interaction_responses(asked["token"]),
+                                      *world.fake.followups(asked["token"]))]
+    assert all(0 < len(piece) <= 2000 for piece in sent)
+    status = "\n".join(sent)
+    assert status.startswith(t(locale, "settings.status.model", model="qwen3-omni-flash",
+                               source="")[:8]) and "/omni forget me" in status
+    assert "(+30)" in status and "(+31)" in status  # 40 roles, 41 channels: ten of each named
+    assert "xxxxxxxxxx" in status and "…" in status  # the persona's start, cut
+    assert len(data_statement(world.bot, locale)) < 1200
