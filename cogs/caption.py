@@ -32,7 +32,7 @@ from omnicord.cogs.delivery.split import split_message
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.inflight import STOPPED_NOTE
 from omnicord.cogs.runtime.languages import language_autocomplete
-from omnicord.cogs.runtime.locale import member_language, place_language
+from omnicord.cogs.runtime.locale import member_language, place_language, remember_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands, remove_own
 from omnicord.cogs.runtime.shared import Runtime, cog_of, release, setup_cog
 from omnicord.conversation.captioning import Asked, describe, transcribe
@@ -269,6 +269,7 @@ class OmnicordCaptions(commands.Cog):
 
     async def _menu(self, interaction: discord.Interaction, message: discord.Message, *,
                     transcript: bool) -> None:
+        await remember_language(self.runtime.preferences, interaction)  # as /omni does
         target = next((a for a in message.attachments if is_audio_or_video(a)), None)
         if target is None:
             language = member_language(interaction)

@@ -206,6 +206,8 @@ async def test_a_context_menu_answers_in_the_members_language(world: World,
     (followup,) = world.fake.followups(asked["token"])
     assert followup.content.startswith(
         "-# 🤖 Descripción generada automáticamente (Qwen3-Omni-Captioner)\n")
+    runtime = world.bot._omnicord_runtime  # type: ignore[attr-defined]
+    assert (await runtime.preferences.member("", str(place.admin.id))).language == "es-ES"
 
 
 async def test_live_talk_says_it_is_listening_in_the_servers_language(talk: Talk) -> None:
