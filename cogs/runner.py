@@ -31,7 +31,7 @@ log = logging.getLogger("omnicord")
 #: loop's thread holds the GIL nearly all the time, and the store's writer thread (and live
 #: talk's player) waits up to the interval for it after every database call: at 128
 #: conversations answered at once, ``bench/load.py`` measured the store's p99 per turn at
-#: 35-47 ms with 5 ms and 12-13 ms with 0.2 ms, replies/s unchanged. A host bot's process is
+#: 35-55 ms with 5 ms and 10-13 ms with 0.2 ms, and more replies per second. A host bot's process is
 #: the host's to tune: Omnicord never changes it when loaded as extensions.
 SWITCH_INTERVAL = 0.0002
 

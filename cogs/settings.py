@@ -6,7 +6,6 @@ Discord and checked again here), ``/omni me …``, and ``/omni status``, ``/omni
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 from omnicord.cogs.access.checks import require_manage_guild
 from omnicord.cogs.access.places import guild_key, place_of, scope_for
+from omnicord.cogs.delivery.mentions import channel_mentions, role_mentions
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.delivery.streaming import NO_PINGS
 from omnicord.cogs.runtime.languages import language_autocomplete, member_language_autocomplete
@@ -311,26 +311,16 @@ async def _allow(interaction: discord.Interaction, kind: str, target_id: int,
     await say(interaction, "settings.open_to", who=access_text(await preferences.access(guild)))
 
 
-#: Allow-list entries named in ``/omni status`` (the rest counted): a server listing sixty
-#: channels gets a readable line, not a wall of mentions.
-MENTIONS_SHOWN = 10
 #: The longest persona preview ``/omni status`` shows.
 PERSONA_PREVIEW = 300
 
 
 def access_text(access: AccessList) -> Text:
-    """Who may use Omnicord in a server, with role and channel mentions (which ping nobody;
-    at most ``MENTIONS_SHOWN`` of each, then how many more)."""
-    roles = _mentions("<@&{}>", access.roles) or text("settings.everyone")
-    places = _mentions("<#{}>", access.channels) or text("settings.every_channel")
+    """Who may use Omnicord in a server, with role and channel mentions (bounded lists that
+    ping nobody)."""
+    roles = role_mentions(access.roles) or text("settings.everyone")
+    places = channel_mentions(access.channels) or text("settings.every_channel")
     return text("settings.access", roles=roles, places=places)
-
-
-def _mentions(shape: str, ids: Iterable[str]) -> str:
-    ordered = sorted(ids)
-    named = ", ".join(shape.format(i) for i in ordered[:MENTIONS_SHOWN])
-    more = len(ordered) - MENTIONS_SHOWN
-    return f"{named}, … (+{more})" if more > 0 else named
 
 
 def preview(persona: str) -> str:

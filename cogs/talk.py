@@ -24,6 +24,7 @@ from omnicord.cogs.access.checks import check_access, require_manage_guild, role
 from omnicord.cogs.access.places import guild_key
 from omnicord.cogs.delivery.friendly import friendly
 from omnicord.cogs.delivery.live_captions import CaptionBoard
+from omnicord.cogs.delivery.mentions import role_mentions
 from omnicord.cogs.delivery.private import answer_privately
 from omnicord.cogs.runtime.locale import member_language, place_language
 from omnicord.cogs.runtime.omni_group import add_commands, remove_commands
@@ -320,8 +321,7 @@ async def server_talk_role(interaction: discord.Interaction, role: discord.Role,
 def describe(chosen: TalkSettings, used_seconds: float,
              language: str = DEFAULT_LANGUAGE) -> str:
     """A server's live-talk settings, for its admins (in ``language``)."""
-    who = (", ".join(f"<@&{r}>" for r in sorted(chosen.roles)) if chosen.roles
-           else text("talk.every_member"))
+    who = role_mentions(chosen.roles) or text("talk.every_member")
     return t(language, "talk.settings",
              state=text("talk.on") if chosen.enabled else text("talk.off_state"),
              used=Duration(used_seconds), limit=Duration(chosen.minutes_per_day * 60),

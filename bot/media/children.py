@@ -6,7 +6,7 @@ session. That matters on Linux, where the scheduler's autogroups are per session
 session of its own (``start_new_session``) is weighed as a whole group against the bot, and
 eight 1080p conversions starved the event loop for up to 180 ms at a time on two cores
 (``bench/media.py``); in the bot's session, at a slightly lower priority, the loop's longest
-stall was 16 ms. A child may still use every idle CPU: the niceness only decides who waits
+stall was 13–27 ms. A child may still use every idle CPU: the niceness only decides who waits
 when the CPUs are all busy, and stays mild so conversions on a busy host still end within
 their timeouts.
 """
@@ -33,9 +33,8 @@ async def spawn_child(program: str, *args: str, **options: Any) -> asyncio.subpr
 def lower_priority(pid: int) -> None:
     """Lower a just-started child's priority (its threads started later inherit it); where
     the system offers no priorities, or the child is gone already, nothing happens."""
-    setpriority = getattr(os, "setpriority", None)
-    if setpriority is None:
+    if not hasattr(os, "setpriority"):  # Windows
         return
     with contextlib.suppress(OSError):
         niceness = os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICENESS
-        setpriority(os.PRIO_PROCESS, pid, min(niceness, 19))
+        os.setpriority(os.PRIO_PROCESS, pid, min(niceness, 19))
