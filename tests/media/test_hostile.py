@@ -441,10 +441,12 @@ async def test_media_children_share_the_bots_session_in_a_group_of_their_own_bel
     off them (the test above)."""
     from omnicord.media.children import CHILD_NICENESS, spawn_child
 
-    report = ("import os, time; time.sleep(0.3); print(os.getpgid(0) == os.getpid(), "
+    # The child reports once told to, after spawn_child has returned: no race with the clock.
+    report = ("import os, sys; sys.stdin.readline(); print(os.getpgid(0) == os.getpid(), "
               "os.getsid(0), os.getpriority(os.PRIO_PROCESS, 0))")
-    child = await spawn_child(sys.executable, "-c", report, stdout=subprocess.PIPE)
-    out, _ = await child.communicate()
+    child = await spawn_child(sys.executable, "-c", report, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    out, _ = await child.communicate(b"go\n")
     own_group, session, niceness = out.decode().split()
     assert own_group == "True"
     assert int(session) == os.getsid(0)
